@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Records shared by the BPF programs (tcpleak.bpf.c) and the C++ consumer.
+ * Plain C, fixed-width types only; every record starts with a one-byte kind.
+ * The C++ side static_asserts the sizes (src/records.cpp).
+ */
+#ifndef TCPLEAK_H
+#define TCPLEAK_H
+
+#define TL_COMM_LEN 16
+#define TL_ARGS_LEN 256
+
+/* First byte of every record. */
+enum tl_record_kind {
+	TL_REC_TRANSITION = 1, /* struct tl_transition: a TCP state change */
+	TL_REC_FD_RELEASE = 2, /* struct tl_fd_release: an fd of a still-referenced socket went away */
+	TL_REC_PROC = 3,       /* struct tl_proc: fork/exec/exit of a traced process (run mode) */
+	TL_REC_SOCKET = 4,     /* struct tl_socket: one (socket, holder fd) pair from the fd-table iterator */
+};
+
+/* What the kernel side forwards (load-time config). */
+enum tl_mode {
+	TL_MODE_TRACE = 0, /* every transition that passes the filters */
+	TL_MODE_LEAKS = 1, /* only transitions into or out of CLOSE_WAIT, plus fd releases */
+};
+
+/* How the owner of a socket was learned. */
+enum tl_owner_via {
+	TL_VIA_NONE = 0,     /* unknown: the socket predates tcpleak and no descriptor holds it */
+	TL_VIA_CONNECT = 1,  /* CLOSE -> SYN_SENT runs in the connecting task */
+	TL_VIA_LISTEN = 2,   /* CLOSE -> LISTEN runs in the listening task */
+	TL_VIA_ACCEPT = 3,   /* accept()/accept4() returned it */
+	TL_VIA_LISTENER = 4, /* not accepted yet: owned by whoever owns the listening socket */
+	TL_VIA_FD_TABLE = 5, /* existed before tcpleak started; found in a process's descriptor table */
+};
+
+/* tl_transition.flags */
+#define TL_F_OWNER_KNOWN   0x01 /* owner_pid/owner_comm are valid */
+#define TL_F_OLD_TIMED     0x02 /* old_state_ns is valid */
+#define TL_F_TASK_EXITING  0x04 /* the on-CPU task is exiting (PF_EXITING) */
+#define TL_F_HAS_FILE      0x08 /* a file (some descriptor) still references the socket */
+#define TL_F_FILE_RELEASED 0x10 /* the socket's last file reference is being released: close() */
+#define TL_F_SELECTED      0x20 /* the owner passes the pid/comm filters */
+
+struct tl_transition {
+	__u8 kind; /* TL_REC_TRANSITION */
+	__u8 family; /* AF_INET or AF_INET6 */
+	__u8 old_state;
+	__u8 new_state;
+	__u8 flags; /* TL_F_* */
+	__u8 owner_via; /* enum tl_owner_via */
+	__u16 sport; /* host byte order */
+	__u16 dport;
+	__u16 pad;
+	__u32 owner_pid; /* tgid of the socket's owner */
+	__u32 ctx_pid; /* tgid of the task on the CPU (often unrelated: softirq) */
+	__u32 uid; /* socket uid */
+	__u32 netns; /* network namespace inode */
+	__u32 rx_queue; /* unread bytes in the receive queue */
+	__u64 ts_ns; /* CLOCK_MONOTONIC */
+	__u64 cookie; /* socket cookie, as `ss -e` prints it */
+	__u64 old_state_ns; /* time spent in old_state, valid with TL_F_OLD_TIMED */
+	__u64 owner_cgroup; /* cgroup v2 id of the owner */
+	__u8 saddr[16]; /* IPv4 in the first 4 bytes */
+	__u8 daddr[16];
+	char owner_comm[TL_COMM_LEN];
+	char ctx_comm[TL_COMM_LEN];
+};
+
+/* How a descriptor went away. */
+enum tl_release_via {
+	TL_RELEASE_CLOSE = 1,
+	TL_RELEASE_CLOSE_RANGE = 2,
+	TL_RELEASE_DUP2 = 3,
+	TL_RELEASE_DUP3 = 4,
+};
+
+/*
+ * A descriptor of a TCP socket was released while other references keep the
+ * socket alive (dup, fork inheritance, SCM_RIGHTS). Sent right away for
+ * sockets in CLOSE_WAIT; for other sockets it is kept in the kernel and sent
+ * after the socket's transition into CLOSE_WAIT.
+ */
+struct tl_fd_release {
+	__u8 kind; /* TL_REC_FD_RELEASE */
+	__u8 via; /* enum tl_release_via */
+	__u8 state; /* socket state when the descriptor went away */
+	__u8 pad;
+	__u32 pid; /* tgid that released it */
+	__u32 fd;
+	__u32 other_refs; /* file references left after this release */
+	__u64 ts_ns;
+	__u64 cookie;
+	char comm[TL_COMM_LEN];
+};
+
+enum tl_proc_event {
+	TL_PROC_FORK = 1,
+	TL_PROC_EXEC = 2,
+	TL_PROC_EXIT = 3,
+};
+
+/* run mode: the life of a traced process. */
+struct tl_proc {
+	__u8 kind; /* TL_REC_PROC */
+	__u8 event; /* enum tl_proc_event */
+	__u16 args_len; /* bytes of args, NUL-separated argv (exec) */
+	__u32 pid;
+	__u32 ppid;
+	__s32 exit_code; /* wait(2) status encoding (exit) */
+	__u64 ts_ns;
+	char comm[TL_COMM_LEN];
+	char args[TL_ARGS_LEN];
+};
+
+/* tl_socket.flags */
+#define TL_SOCK_AGE_KNOWN 0x01 /* cw_age_ns is an estimate from the last received segment */
+
+/* One (socket, descriptor) pair, written by the fd-table iterator. */
+struct tl_socket {
+	__u8 kind; /* TL_REC_SOCKET */
+	__u8 family;
+	__u8 state;
+	__u8 flags; /* TL_SOCK_* */
+	__u16 sport;
+	__u16 dport;
+	__u32 pid; /* holder tgid */
+	__u32 fd; /* holder descriptor */
+	__u32 owner_pid; /* from socket storage; 0 when unknown */
+	__u32 rx_queue;
+	__u32 uid;
+	__u32 netns;
+	__u64 cookie;
+	__u64 cw_age_ns; /* CLOSE_WAIT sockets: lower bound of the time spent there */
+	__u8 saddr[16];
+	__u8 daddr[16];
+	char comm[TL_COMM_LEN]; /* holder */
+	char owner_comm[TL_COMM_LEN];
+};
+
+/* What the fd-table iterator does on its next run. */
+enum tl_iter_mode {
+	TL_ITER_SEED = 1,    /* give every socket without an owner its holder as owner; report CLOSE_WAIT ones */
+	TL_ITER_HOLDERS = 2, /* report the holders of the sockets in holder_targets */
+};
+
+/* Per-CPU counters, read by user space. */
+enum tl_counter {
+	TL_CNT_TRANSITIONS = 0,    /* transitions seen, before filtering */
+	TL_CNT_SENT,               /* records handed to the ring buffer */
+	TL_CNT_LOST,               /* records dropped: ring buffer full */
+	TL_CNT_STORAGE_FAILED,     /* socket storage could not be created: owner unknown */
+	TL_CNT_ACCEPT_MAP_FULL,    /* accepted-socket owner not recorded: map full */
+	TL_CNT_ACCEPT_MISSED,      /* accepted socket whose accept() record was not found */
+	TL_CNT_RELEASE_MAP_UPDATE_FAILED, /* fd release not remembered */
+	TL_CNT_PIDS_FULL,          /* forked child not tracked: pid map full */
+	TL_CNT_MAX,
+};
+
+#endif /* TCPLEAK_H */

@@ -1,0 +1,31 @@
+// TCP state numbers as the kernel uses them (include/net/tcp_states.h).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace tcpleak {
+
+inline constexpr std::uint8_t kTcpEstablished = 1;
+inline constexpr std::uint8_t kTcpSynSent = 2;
+inline constexpr std::uint8_t kTcpSynRecv = 3;
+inline constexpr std::uint8_t kTcpFinWait1 = 4;
+inline constexpr std::uint8_t kTcpFinWait2 = 5;
+inline constexpr std::uint8_t kTcpTimeWait = 6;
+inline constexpr std::uint8_t kTcpClose = 7;
+inline constexpr std::uint8_t kTcpCloseWait = 8;
+inline constexpr std::uint8_t kTcpLastAck = 9;
+inline constexpr std::uint8_t kTcpListen = 10;
+inline constexpr std::uint8_t kTcpClosing = 11;
+inline constexpr std::uint8_t kTcpNewSynRecv = 12;
+
+// Kernel name ("ESTABLISHED", "CLOSE_WAIT", ...), or empty for a state this
+// build does not know (print the number instead).
+std::string_view tcp_state_name(std::uint8_t state);
+
+// Accepts kernel names in any case, with '-' or '_' ("close-wait",
+// "CLOSE_WAIT", "Close_Wait"), and bare numbers 1..15.
+std::optional<std::uint8_t> parse_tcp_state(std::string_view text);
+
+} // namespace tcpleak

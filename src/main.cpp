@@ -1,0 +1,3 @@
+#include "tcpleak/app.hpp"
+
+int main(int argc, char** argv) { return tcpleak::main_entry(argc, argv); }
