@@ -1,0 +1,49 @@
+// Buffered output to a file descriptor that survives its reader going away
+// (`tcpleak trace | head`): the program ignores SIGPIPE, so a vanished reader
+// shows up as EPIPE, after which output is dropped quietly.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace tcpleak {
+
+class OutputBuffer {
+public:
+    // Does not own fd. The buffer reserves flush_threshold bytes plus room
+    // for one more record, so steady-state appends do not allocate.
+    explicit OutputBuffer(int fd, std::size_t flush_threshold = 64 * 1024);
+    OutputBuffer(const OutputBuffer&) = delete;
+    OutputBuffer& operator=(const OutputBuffer&) = delete;
+    // Flushes what is left, best effort (errors are swallowed).
+    ~OutputBuffer();
+
+    // Append output here, then call maybe_flush().
+    std::string& buffer() { return buffer_; }
+
+    void maybe_flush() {
+        if (buffer_.size() >= flush_threshold_)
+            flush();
+    }
+
+    // Writes everything buffered, retrying short writes and EINTR, and
+    // waiting for POLLOUT on EAGAIN (a slow reader blocks the caller: the
+    // kernel ring buffer then fills up and counts lost events). Returns false
+    // once the reader has gone (EPIPE): closed() is then true and later
+    // output is discarded. Other write errors throw std::system_error.
+    bool flush();
+
+    bool closed() const { return closed_; }
+    int fd() const { return fd_; }
+
+private:
+    // Writes buffer_ from offset `written` on; returns how far it got.
+    std::size_t write_from(std::size_t written);
+
+    int fd_;
+    std::size_t flush_threshold_;
+    std::string buffer_;
+    bool closed_ = false;
+};
+
+} // namespace tcpleak

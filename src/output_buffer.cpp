@@ -1,0 +1,74 @@
+#include "tcpleak/output_buffer.hpp"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+namespace tcpleak {
+
+namespace {
+
+constexpr std::size_t kRecordHeadroom = 4096; // one record past the threshold
+
+[[noreturn]] void throw_errno(int error, const char* what) {
+    throw std::system_error(error, std::generic_category(), what);
+}
+
+// Waits until fd can take more data (after EAGAIN on a non-blocking fd).
+void wait_writable(int fd) {
+    pollfd pfd{fd, POLLOUT, 0};
+    while (::poll(&pfd, 1, -1) < 0)
+        if (errno != EINTR)
+            throw_errno(errno, "poll");
+}
+
+} // namespace
+
+OutputBuffer::OutputBuffer(int fd, std::size_t flush_threshold) : fd_(fd), flush_threshold_(flush_threshold) {
+    buffer_.reserve(flush_threshold + kRecordHeadroom);
+}
+
+OutputBuffer::~OutputBuffer() {
+    try {
+        flush();
+    } catch (...) {
+        // Nothing sensible left to do with a write error while tearing down.
+    }
+}
+
+bool OutputBuffer::flush() {
+    const std::size_t written = closed_ ? 0 : write_from(0);
+    if (closed_)
+        buffer_.clear();
+    else
+        buffer_.erase(0, written); // everything, unless write_from threw
+    return !closed_;
+}
+
+std::size_t OutputBuffer::write_from(std::size_t written) {
+    while (written < buffer_.size()) {
+        const ssize_t n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
+        if (n >= 0) {
+            written += static_cast<std::size_t>(n);
+            continue;
+        }
+        const int error = errno;
+        if (error == EINTR)
+            continue;
+        if (error == EAGAIN || error == EWOULDBLOCK) {
+            wait_writable(fd_);
+            continue;
+        }
+        if (error == EPIPE) {
+            closed_ = true;
+            return written;
+        }
+        buffer_.erase(0, written); // keep what was not written, never write it twice
+        throw_errno(error, "write");
+    }
+    return written;
+}
+
+} // namespace tcpleak
