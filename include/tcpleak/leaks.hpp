@@ -57,6 +57,7 @@ struct Leak {
     Comm comm{};
     std::optional<std::uint32_t> fd;
     std::vector<Holder> holders;          // every descriptor holding it, by pid then fd
+    std::string cmdline;                  // of pid, filled in by the command (space-separated argv)
     std::optional<std::uint32_t> owner_pid; // who created/accepted it, when known
     Comm owner_comm{};
     Verdict verdict = Verdict::NeverClosed;
@@ -75,6 +76,9 @@ struct LeakResolved {
     Comm by_comm{};
     std::uint64_t resolved_mono_ns = 0;
     std::uint64_t close_wait_ns = 0;     // total time it spent in CLOSE_WAIT
+    // The leak was not reported before: it crossed the threshold but left
+    // CLOSE_WAIT before it was confirmed. Print the leak, then this.
+    bool newly_reported = false;
 };
 
 } // namespace tcpleak
