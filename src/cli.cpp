@@ -590,7 +590,7 @@ public:
 
     ParseResult parse(int argc, const char* const* argv) {
         if (argc < 2)
-            return {std::nullopt, kExitUsage, short_usage()};
+            return usage_error("", "missing command (trace, leaks or run)");
         const std::string first = argv[1];
         CLI::App* command = find_command(first);
         if (command == nullptr && first != "-h" && first != "--help" && first != "--version")
@@ -664,11 +664,6 @@ private:
             return concat({first, ": unknown option"});
         }
         return concat({"unknown command '", first, "' (expected trace, leaks or run)"});
-    }
-
-    // What 'tcpleak' alone prints: enough to pick a command.
-    std::string short_usage() const {
-        return concat({"Usage: ", root_help().usage, "\nCommands:\n", formatter_->command_list(root_), run_help_hint("")});
     }
 
     static ParseResult usage_error(std::string_view command, std::string_view message) {
