@@ -156,6 +156,15 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* leaks/run: transitions per (old, new) state, counted here because only
+ * CLOSE_WAIT ones are forwarded. Index old * 16 + new. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u64);
+} transition_counts SEC(".maps");
+
 /* ---- helpers ---- */
 
 static __always_inline void count(__u32 which)
@@ -367,16 +376,25 @@ static __always_inline void read_addresses(struct sock *sk, struct tcp_sock *tp,
 		__builtin_memcpy(saddr, &src, 4);
 		__builtin_memcpy(daddr, &dst, 4);
 	} else {
-		BPF_CORE_READ_INTO(saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		bpf_core_read(saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(daddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
 }
 
+/* Unread bytes, as SIOCINQ counts them: the FIN takes a sequence number
+ * but is not data. */
 static __always_inline __u32 receive_queue_bytes(struct sock *sk, struct tcp_sock *tp, int state)
 {
+	__u32 unread;
+
 	if (state == TCP_LISTEN)
 		return sk->sk_ack_backlog;
-	return tp->rcv_nxt - tp->copied_seq;
+	unread = tp->rcv_nxt - tp->copied_seq;
+	if ((int)unread < 0)
+		return 0;
+	if (unread && (sk->__sk_common.skc_flags & (1UL << SOCK_DONE)))
+		unread--;
+	return unread;
 }
 
 /* What a release of the socket's file is doing to it, for leak verdicts. */
@@ -409,14 +427,24 @@ static __always_inline void flush_fd_release(__u64 cookie)
 	bpf_map_delete_elem(&fd_releases, &cookie);
 }
 
+static __always_inline void count_transition(int oldstate, int newstate)
+{
+	__u32 index = ((oldstate & 15) << 4) | (newstate & 15);
+	__u64 *value = bpf_map_lookup_elem(&transition_counts, &index);
+
+	if (value)
+		__sync_fetch_and_add(value, 1);
+}
+
 static __always_inline bool forwarded(struct sock_info *info, __u16 family, __u16 sport, __u16 dport,
 				      int oldstate, int newstate)
 {
 	if (cfg_mode == TL_MODE_LEAKS) {
-		if (oldstate != TCP_CLOSE_WAIT && newstate != TCP_CLOSE_WAIT)
-			return false;
 		/* run: only sockets of the traced tree */
-		return !cfg_filter_pids || (info && info->selected);
+		if (cfg_filter_pids && !(info && info->selected))
+			return false;
+		count_transition(oldstate, newstate);
+		return oldstate == TCP_CLOSE_WAIT || newstate == TCP_CLOSE_WAIT;
 	}
 	if ((cfg_filter_pids || cfg_filter_comm) && !(info && info->selected))
 		return false;
@@ -732,7 +760,7 @@ static __always_inline void seed_owner(struct sock *sk, __u64 cookie, struct tas
 	info->cookie = cookie;
 	info->owner_pid = task->tgid;
 	read_process_comm(task, info->owner_comm);
-	info->owner_cgroup = 0;
+	info->owner_cgroup = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 	info->owner_via = TL_VIA_FD_TABLE;
 	info->selected = owner_selected(info->owner_pid, info->owner_comm);
 }

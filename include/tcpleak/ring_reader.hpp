@@ -1,0 +1,42 @@
+// Reads the BPF ring buffer. The kernel side batches wakeups, so records
+// are also collected on every poll timeout, bounding latency by it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <span>
+
+struct ring_buffer; // libbpf
+
+namespace tcpleak {
+
+class RecordSink {
+public:
+    virtual ~RecordSink() = default;
+    virtual void on_record(std::span<const std::byte> record) = 0;
+};
+
+class RingReader {
+public:
+    RingReader(int ring_map_fd, RecordSink& sink);
+    ~RingReader();
+    RingReader(const RingReader&) = delete;
+    RingReader& operator=(const RingReader&) = delete;
+
+    // Waits up to timeout for a wakeup, then consumes everything queued.
+    // Returns the number of records handled. Rethrows what the sink threw.
+    std::size_t poll(std::chrono::milliseconds timeout);
+    // Consumes everything queued without waiting.
+    std::size_t drain();
+
+private:
+    static int on_sample(void* context, void* data, std::size_t size);
+    std::size_t finish(int consumed);
+
+    RecordSink& sink_;
+    ring_buffer* ring_ = nullptr;
+    std::exception_ptr failure_;
+};
+
+} // namespace tcpleak

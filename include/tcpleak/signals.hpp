@@ -1,0 +1,14 @@
+// SIGINT/SIGTERM end a run gracefully; SIGPIPE is ignored so a closed
+// output pipe surfaces as EPIPE (and a quiet exit) instead of killing us.
+#pragma once
+
+namespace tcpleak {
+
+// Installs the handlers (without SA_RESTART, so a blocking poll wakes up).
+void install_signal_handlers();
+
+// The signal that asked us to stop, or 0.
+int stop_signal();
+void request_stop(int signal_number);
+
+} // namespace tcpleak

@@ -1,0 +1,121 @@
+// tcpleak trace: every TCP state transition, attributed to the socket's owner.
+#include "tcpleak/bpf_session.hpp"
+#include "tcpleak/clock.hpp"
+#include "tcpleak/commands.hpp"
+#include "tcpleak/environment.hpp"
+#include "tcpleak/errors.hpp"
+#include "tcpleak/event_loop.hpp"
+#include "tcpleak/output_buffer.hpp"
+#include "tcpleak/records.hpp"
+#include "tcpleak/ring_reader.hpp"
+#include "tcpleak/trace_output.hpp"
+
+#include <unistd.h>
+
+#include <array>
+
+namespace tcpleak {
+
+namespace {
+
+BpfConfig trace_config(const TraceOptions& options) {
+    BpfConfig config;
+    config.mode = ForwardMode::AllTransitions;
+    config.pids = options.pids;
+    config.comm = options.comm;
+    config.ports = options.ports;
+    config.family = options.family == FamilyFilter::Ipv4   ? kFamilyIpv4
+                    : options.family == FamilyFilter::Ipv6 ? kFamilyIpv6
+                                                           : 0;
+    for (const std::uint8_t state : options.states)
+        config.state_mask |= 1U << (state & 31);
+    return config;
+}
+
+// Decodes transitions and hands them to the output; counts for the summary.
+class TransitionPrinter : public RecordSink {
+public:
+    TransitionPrinter(TraceOutput& output, const ClockMapping& clock) : output_(output), clock_(clock) {}
+
+    void on_record(std::span<const std::byte> raw) override {
+        if (!decode(raw, transition_))
+            return;
+        ++events_;
+        owner_unknown_ += !transition_.owner_known;
+        ++counts_[transition_.old_state & 15][transition_.new_state & 15];
+        output_.transition(transition_, clock_.to_unix_ns(transition_.mono_ns));
+    }
+
+    void fill(TraceSummary& summary) const {
+        summary.events = events_;
+        summary.owner_unknown = owner_unknown_;
+        for (std::uint8_t from = 0; from < 16; ++from)
+            for (std::uint8_t to = 0; to < 16; ++to)
+                if (counts_[from][to])
+                    summary.transitions[{from, to}] = counts_[from][to];
+    }
+
+private:
+    TraceOutput& output_;
+    const ClockMapping& clock_;
+    Transition transition_; // reused: no allocation per event
+    std::uint64_t events_ = 0;
+    std::uint64_t owner_unknown_ = 0;
+    std::array<std::array<std::uint64_t, 16>, 16> counts_{};
+};
+
+} // namespace
+
+int run_trace(const TraceOptions& options) {
+    require_bpf_environment("trace");
+    require_processes_exist(options.pids);
+
+    OutputBuffer out(STDOUT_FILENO);
+    OutputBuffer err(STDERR_FILENO, 0);
+    auto output = options.json ? make_json_trace_output(out) : make_text_trace_output(out, err);
+
+    BpfSession session(trace_config(options));
+    session.seed_existing_sockets(); // owners of sockets older than us, from descriptor tables
+
+    ClockMapping clock = ClockMapping::current();
+    TransitionPrinter printer(*output, clock);
+    RingReader reader(session.ring_buffer_fd(), printer);
+    LostEvents lost(session);
+
+    const std::int64_t start_unix_ns = realtime_now_ns();
+    output->start({"trace", start_unix_ns, TCPLEAK_VERSION});
+    out.flush();
+    err.flush();
+
+    run_event_loop(reader, deadline_after(options.duration), [&](std::uint64_t now) {
+        if (const std::uint64_t fresh = lost.poll(now))
+            output->lost(fresh, lost.total(), realtime_now_ns());
+        out.flush();
+        err.flush();
+        return !out.closed();
+    });
+    if (out.closed())
+        return kExitOk; // the reader went away (| head): nothing more to say
+
+    session.detach();
+    reader.drain();
+    TraceSummary summary;
+    summary.start_unix_ns = start_unix_ns;
+    summary.end_unix_ns = realtime_now_ns();
+    summary.kernel = session.read_counters();
+    summary.bpf_map_bytes = session.map_memory_bytes();
+    printer.fill(summary);
+    if (summary.kernel.lost > lost.total())
+        output->lost(summary.kernel.lost - lost.total(), summary.kernel.lost, summary.end_unix_ns);
+    output->summary(summary);
+    if (options.json) {
+        std::string text;
+        append_summary_text(text, summary, "trace");
+        err.buffer() += text;
+    }
+    out.flush();
+    err.flush();
+    return kExitOk;
+}
+
+} // namespace tcpleak
