@@ -1,0 +1,657 @@
+"""Helpers for tcpleak's end-to-end tests: socket peers, a tcpleak runner,
+schema validation of every JSON line, and waits on real readiness signals.
+
+Environment:
+  TCPLEAK_BIN     the tcpleak binary under test (required)
+  TCPLEAK_SCHEMA  docs/tcpleak-events.schema.json (default: the one in this tree)
+
+Everything started here registers itself; conftest.py stops it all at the end
+of each test and attaches the output of every process to a failing test.
+"""
+
+import binascii
+import datetime
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+PEER_PY = os.path.join(HERE, "peer.py")
+DEFAULT_SCHEMA = os.path.join(REPO, "docs", "tcpleak-events.schema.json")
+
+# How long to wait for things that take milliseconds when all is well.
+DEFAULT_TIMEOUT = 10.0
+# BPF load + attach + the initial descriptor-table walk.
+START_TIMEOUT = 30.0
+
+TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
+
+
+class EnvironmentProblem(Exception):
+    """The machine cannot run e2e tests (not root, no binary, ...): a failure, never a skip."""
+
+
+# ---------------------------------------------------------------------------
+# Environment
+
+
+def environment_problem(need_tcpleak=True):
+    """None when e2e tests can run here, else a message saying why not."""
+    if os.geteuid() != 0:
+        return ("tcpleak e2e tests need root (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, "
+                "CAP_SYS_ADMIN): run them as root, e.g. `sudo ctest -L e2e`; "
+                "they fail rather than skip so that CI cannot pass without running them")
+    if not need_tcpleak:
+        return None
+    path = os.environ.get("TCPLEAK_BIN")
+    if not path:
+        return "TCPLEAK_BIN is not set: point it at the tcpleak binary (ctest sets it)"
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        return "TCPLEAK_BIN=%s is not an executable file" % path
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        return "this kernel has no BTF (/sys/kernel/btf/vmlinux): tcpleak cannot run here"
+    if not os.path.isfile(schema_path()):
+        return "event schema not found: %s (set TCPLEAK_SCHEMA)" % schema_path()
+    return None
+
+
+def tcpleak_bin():
+    path = os.environ.get("TCPLEAK_BIN")
+    if not path:
+        raise EnvironmentProblem("TCPLEAK_BIN is not set")
+    return path
+
+
+def schema_path():
+    return os.environ.get("TCPLEAK_SCHEMA") or DEFAULT_SCHEMA
+
+
+_validator = None
+_validator_lock = threading.Lock()
+
+
+def validator():
+    global _validator
+    with _validator_lock:
+        if _validator is None:
+            from jsonschema import Draft202012Validator
+
+            with open(schema_path(), encoding="utf-8") as f:
+                schema = json.load(f)
+            Draft202012Validator.check_schema(schema)
+            _validator = Draft202012Validator(schema)
+        return _validator
+
+
+def schema_errors(obj):
+    """Schema violations of one parsed JSON record, as readable strings."""
+    errors = []
+    for e in sorted(validator().iter_errors(obj), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(p) for p in e.absolute_path) or "(record)"
+        errors.append("%s: %s" % (where, e.message))
+    return errors
+
+
+def check_time(value, what="time"):
+    """An RFC 3339 UTC timestamp; returns it as an aware datetime."""
+    assert isinstance(value, str) and TIME_RE.match(value), "%s is not RFC 3339 UTC: %r" % (what, value)
+    text = value[:-1]
+    if "." in text:  # fromisoformat wants at most 6 fractional digits
+        head, frac = text.split(".")
+        text = head + "." + (frac + "000000")[:6]
+    return datetime.datetime.fromisoformat(text).replace(tzinfo=datetime.timezone.utc)
+
+
+def parse_json_line(raw):
+    """(record, None) for a valid NDJSON line, else (None, problem)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return None, "not valid UTF-8 (%s): %r" % (e, raw[:300])
+    try:
+        obj = json.loads(text)  # strict: raw control characters in strings are errors
+    except ValueError as e:
+        return None, "not JSON (%s): %r" % (e, raw[:300])
+    if not isinstance(obj, dict):
+        return None, "not a JSON object: %r" % raw[:300]
+    errs = schema_errors(obj)
+    if errs:
+        return None, "does not match the schema (%s): %s" % ("; ".join(errs[:5]), raw[:500])
+    if "time" in obj:
+        try:
+            check_time(obj["time"])
+        except AssertionError as e:
+            return None, "%s: %r" % (e, raw[:300])
+    return obj, None
+
+
+# ---------------------------------------------------------------------------
+# Processes
+
+_live = []  # every Peer and Tcpleak started by the current test
+_live_lock = threading.Lock()
+
+
+def _register(thing):
+    with _live_lock:
+        _live.append(thing)
+
+
+def live_processes():
+    with _live_lock:
+        return list(_live)
+
+
+def cleanup_all():
+    """Stops every process the test started. Returns problems found on the way."""
+    with _live_lock:
+        things = list(_live)
+        _live.clear()
+    problems = []
+    for thing in reversed(things):
+        try:
+            problems.extend(thing.cleanup())
+        except Exception as e:  # keep cleaning the rest
+            problems.append("cleanup of %r failed: %s" % (thing, e))
+    return problems
+
+
+class LineReader:
+    """Reads a pipe in a thread; keeps every line (bytes, without the newline)."""
+
+    def __init__(self, pipe, name, on_line=None):
+        self.pipe = pipe
+        self.name = name
+        self.lines = []
+        self.eof = False
+        self.on_line = on_line
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            for raw in iter(self.pipe.readline, b""):
+                line = raw[:-1] if raw.endswith(b"\n") else raw
+                with self.cond:
+                    self.lines.append(line)
+                    if self.on_line:
+                        self.on_line(line)
+                    self.cond.notify_all()
+        except (OSError, ValueError):
+            pass
+        finally:
+            with self.cond:
+                self.eof = True
+                self.cond.notify_all()
+
+    def wait(self, predicate, timeout):
+        """Waits (under the lock) until predicate() is true or EOF; returns its last value."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                value = predicate()
+                if value or self.eof:
+                    return value
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return value
+                self.cond.wait(left)
+
+    def join(self, timeout):
+        self.thread.join(timeout)
+
+    def text(self, last=None):
+        with self.cond:
+            lines = self.lines if last is None else self.lines[-last:]
+            return "\n".join(l.decode("utf-8", "backslashreplace") for l in lines)
+
+
+def parse_reply(line):
+    """'ok fd=3 port=4000 eof' -> {'fd': 3, 'port': 4000, 'eof': True}."""
+    out = {}
+    for word in line.split()[1:]:
+        if "=" in word:
+            k, v = word.split("=", 1)
+            out[k] = int(v) if re.fullmatch(r"-?\d+", v) else v
+        else:
+            out[word] = True
+    return out
+
+
+class PeerError(AssertionError):
+    pass
+
+
+class Peer:
+    """A peer.py process: p.cmd("listen 4 127.0.0.1 0") -> {'fd': 3, 'port': 41234}."""
+
+    def __init__(self, netns=None, comm=None, timeout=DEFAULT_TIMEOUT, prefix=None):
+        """prefix: argv run in front of the peer, e.g. [tcpleak, "run", "--"]: the
+        peer is then that command's descendant, talking through its stdio;
+        self.proc is the prefix's process (its exit status is exit()'s)."""
+        argv = [sys.executable, PEER_PY]
+        if comm is not None:
+            argv += ["--comm", _comm_hex(comm)]
+        if netns is not None:
+            argv = ["ip", "netns", "exec", netns] + argv
+        if prefix is not None:
+            argv = list(prefix) + argv
+        self.argv = argv
+        self.netns = netns
+        self.children = set()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, close_fds=True)
+        _register(self)
+        self.out = LineReader(self.proc.stdout, "peer-stdout")
+        self.err = LineReader(self.proc.stderr, "peer-stderr")
+        self._next = 0  # index of the next unread reply line
+        first = self._read_line(timeout, "ready line")
+        m = re.fullmatch(r"ready pid=(\d+)", first)
+        if not m:
+            raise PeerError("peer did not start: %r\n%s" % (first, self.err.text()))
+        self.pid = int(m.group(1))
+
+    def __repr__(self):
+        return "Peer(pid=%s)" % getattr(self, "pid", "?")
+
+    def _read_line(self, timeout, what):
+        got = self.out.wait(lambda: len(self.out.lines) > self._next, timeout)
+        if not got:
+            state = "exited with %s" % self.proc.poll() if self.proc.poll() is not None else "still running"
+            raise PeerError("peer %s: no %s within %.1fs (%s)\nstderr:\n%s"
+                            % (getattr(self, "pid", "?"), what, timeout, state, self.err.text()))
+        line = self.out.lines[self._next].decode("utf-8", "backslashreplace")
+        self._next += 1
+        return line
+
+    def cmd(self, line, timeout=DEFAULT_TIMEOUT):
+        """Sends one command and returns its reply as a dict; raises on 'err'."""
+        self.send_line(line)
+        reply = self._read_line(timeout, "reply to %r" % line)
+        if reply.startswith("ok"):
+            result = parse_reply(reply)
+            if line.split()[0] == "fork":
+                self.children.add(result["pid"])
+            elif line.split()[0] in ("kill-child", "exit-child"):
+                self.children.discard(result["pid"])
+            return result
+        raise PeerError("peer %d: %r failed: %s" % (self.pid, line, reply))
+
+    def send_line(self, line):
+        try:
+            self.proc.stdin.write((line + "\n").encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError) as e:
+            raise PeerError("peer %s: cannot send %r (%s; exit status %s)\nstderr:\n%s"
+                            % (getattr(self, "pid", "?"), line, e, self.proc.poll(), self.err.text()))
+
+    # Convenience wrappers ------------------------------------------------
+
+    def listen(self, family=4, addr=None, port=0):
+        return self.cmd("listen %d %s %d" % (family, addr or loopback(family), port))
+
+    def connect(self, port, family=4, addr=None):
+        return self.cmd("connect %d %s %d" % (family, addr or loopback(family), port))
+
+    def accept(self, lfd):
+        return self.cmd("accept %d" % lfd)
+
+    def close(self, fd):
+        return self.cmd("close %d" % fd)
+
+    def cookie(self, fd):
+        return self.cmd("cookie %d" % fd)["cookie"]
+
+    def wait_eof(self, fd, timeout=DEFAULT_TIMEOUT):
+        return self.cmd("wait-eof %d %g" % (fd, timeout), timeout=timeout + 5)
+
+    def state(self, fd):
+        return self.cmd("state %d" % fd)["state"]
+
+    def set_comm(self, name):
+        return self.cmd("comm %s" % _comm_hex(name))
+
+    def exit(self, code=0, timeout=DEFAULT_TIMEOUT):
+        """Makes the peer _exit(code) with everything open; returns its exit status."""
+        self.send_line("exit %d" % code)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise PeerError("peer %d did not exit within %.1fs" % (self.pid, timeout))
+
+    def cleanup(self):
+        for child in list(self.children):
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.children.clear()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            return ["peer %s did not die" % self.pid]
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        return []
+
+    def report(self):
+        err = self.err.text()
+        return ("peer pid=%s argv=%s exit=%s\nstderr:\n%s"
+                % (getattr(self, "pid", "?"), " ".join(self.argv), self.proc.poll(), err or "(empty)"))
+
+
+def _comm_hex(name):
+    if isinstance(name, str):
+        name = name.encode("utf-8")
+    return binascii.hexlify(name).decode()
+
+
+def loopback(family):
+    return "127.0.0.1" if family == 4 else "::1"
+
+
+class Tcpleak:
+    """Runs `$TCPLEAK_BIN args...` and collects its output.
+
+    In JSON mode (--json among args) every stdout line is parsed and validated
+    against the schema as it arrives; a line that is not valid is recorded in
+    self.problems and fails the test (at the next wait, at stop(), and at
+    teardown at the latest).
+    """
+
+    def __init__(self, args, json_mode=None, env=None, pass_fds=(), stdin=subprocess.DEVNULL):
+        self.args = list(args)
+        self.argv = [tcpleak_bin()] + self.args
+        self.json = ("--json" in self.args) if json_mode is None else json_mode
+        self.records_ = []
+        self.problems = []
+        self.returncode = None
+        self.proc = subprocess.Popen(self.argv, stdin=stdin, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env, pass_fds=pass_fds)
+        _register(self)
+        self.out = LineReader(self.proc.stdout, "tcpleak-stdout", self._on_stdout if self.json else None)
+        self.err = LineReader(self.proc.stderr, "tcpleak-stderr")
+
+    def __repr__(self):
+        return "Tcpleak(%s)" % " ".join(self.args)
+
+    def _on_stdout(self, raw):  # called with self.out.cond held
+        obj, problem = parse_json_line(raw)
+        if problem:
+            self.problems.append("stdout line %d %s" % (len(self.out.lines), problem))
+        else:
+            self.records_.append(obj)
+
+    # Waiting --------------------------------------------------------------
+
+    def wait_started(self, timeout=START_TIMEOUT):
+        """Waits until BPF is attached: the start record (JSON) or the 'Tracing' line (text)."""
+        if self.json:
+            got = self.out.wait(lambda: len(self.out.lines) > 0, timeout)
+            if not got:
+                self._fail("no start record within %.0fs" % timeout)
+            self.assert_valid()
+            first = self.records_[0]
+            if first.get("type") != "start":
+                self._fail("first record is not the start record: %r" % first)
+            return first
+        got = self.err.wait(lambda: self._tracing_line(), timeout)
+        if not got:
+            self._fail("no 'Tracing TCP state transitions' line on stderr within %.0fs" % timeout)
+        return got
+
+    def _tracing_line(self):
+        for line in self.err.lines:
+            if line.startswith(b"Tracing TCP state transitions"):
+                return line.decode("utf-8", "replace")
+        return None
+
+    def wait_for(self, predicate, timeout=DEFAULT_TIMEOUT, what=None):
+        """The first JSON record for which predicate(record) is true, waiting for it."""
+        found = []
+        seen = [0]  # records already looked at: each is tested once
+
+        def check():
+            if self.problems:
+                return True
+            while seen[0] < len(self.records_):
+                r = self.records_[seen[0]]
+                seen[0] += 1
+                if predicate(r):
+                    found.append(r)
+                    return True
+            return False
+
+        self.out.wait(check, timeout)
+        self.assert_valid()
+        if not found:
+            self._fail("no record %s within %.1fs" % (what or "matching the predicate", timeout))
+        return found[0]
+
+    def wait_transition(self, sock=None, old=None, new=None, timeout=DEFAULT_TIMEOUT, **fields):
+        """The first transition of socket `sock` from `old` to `new` (None: any)."""
+        def pred(r):
+            if r.get("type") != "transition":
+                return False
+            if sock is not None and r.get("sock") != sock:
+                return False
+            if old is not None and r.get("old_state") != old:
+                return False
+            if new is not None and r.get("new_state") != new:
+                return False
+            return all(r.get(k) == v for k, v in fields.items())
+
+        desc = "transition sock=%s %s->%s %s" % (sock, old or "*", new or "*", fields or "")
+        return self.wait_for(pred, timeout, desc)
+
+    def wait_stdout_line(self, predicate, timeout=DEFAULT_TIMEOUT, what=None):
+        """The first raw stdout line (bytes) for which predicate(line) is true (text mode)."""
+        found = []
+
+        def check():
+            for line in self.out.lines:
+                if predicate(line):
+                    found.append(line)
+                    return True
+            return False
+
+        self.out.wait(check, timeout)
+        if not found:
+            self._fail("no stdout line %s within %.1fs" % (what or "matching the predicate", timeout))
+        return found[0]
+
+    # Results ---------------------------------------------------------------
+
+    def records(self, type=None):
+        with self.out.cond:
+            recs = list(self.records_)
+        return [r for r in recs if type is None or r.get("type") == type]
+
+    def transitions(self, predicate=None):
+        return [r for r in self.records("transition") if predicate is None or predicate(r)]
+
+    def stdout_lines(self):
+        with self.out.cond:
+            return list(self.out.lines)
+
+    def stderr_lines(self):
+        with self.err.cond:
+            return list(self.err.lines)
+
+    def stderr_text(self):
+        return self.err.text()
+
+    def assert_valid(self):
+        with self.out.cond:
+            problems = list(self.problems)
+        if problems:
+            self._fail("invalid JSON output:\n  " + "\n  ".join(problems[:10]))
+
+    # Ending ----------------------------------------------------------------
+
+    def send_signal(self, sig):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout=DEFAULT_TIMEOUT):
+        """Waits for the process to end and its output to be read; returns the exit code."""
+        try:
+            self.returncode = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            self._fail("did not exit within %.1fs (killed)" % timeout)
+        self.out.join(5)
+        self.err.join(5)
+        return self.returncode
+
+    def stop(self, sig=signal.SIGINT, timeout=DEFAULT_TIMEOUT):
+        """Sends sig (SIGINT), waits for the exit; returns the exit code."""
+        self.send_signal(sig)
+        return self.wait_exit(timeout)
+
+    def summary(self):
+        sums = self.records("summary")
+        if len(sums) != 1:
+            self._fail("expected exactly one summary record, got %d" % len(sums))
+        return sums[0]
+
+    def cleanup(self):
+        problems = []
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        if self.proc.stdin is not None:  # stdin=subprocess.PIPE
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+        self.out.join(5)
+        self.err.join(5)
+        if self.json and self.problems:
+            problems.append("%r wrote invalid JSON:\n  %s" % (self, "\n  ".join(self.problems[:10])))
+        return problems
+
+    def report(self):
+        return ("tcpleak %s (pid %d, exit %s)\n--- stderr ---\n%s\n--- stdout (last 60 lines) ---\n%s"
+                % (" ".join(self.args), self.proc.pid, self.proc.poll(),
+                   self.err.text() or "(empty)", self.out.text(last=60) or "(empty)"))
+
+    def _fail(self, message):
+        raise AssertionError("%r: %s\n%s" % (self, message, self.report()))
+
+
+# ---------------------------------------------------------------------------
+# Sockets
+
+
+def sockets_on_port(port, include_time_wait=False):
+    """Hashed TCP sockets (this netns) with `port` as local or remote port, from /proc/net/tcp{,6}."""
+    found = []
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                lines = f.readlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, remote, st = fields[1], fields[2], int(fields[3], 16)
+            if st == 6 and not include_time_wait:  # TIME_WAIT: no socket left to transition
+                continue
+            lport = int(local.rsplit(":", 1)[1], 16)
+            rport = int(remote.rsplit(":", 1)[1], 16)
+            if port in (lport, rport):
+                found.append((path, local, remote, st))
+    return found
+
+
+def wait_port_quiet(port, timeout=DEFAULT_TIMEOUT):
+    """Waits until no socket but TIME_WAIT uses `port`: every transition on it has fired.
+
+    There is no event to wait on for a connection whose transitions are
+    filtered out, so this polls the kernel's socket tables (every 10 ms).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        left = sockets_on_port(port)
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("sockets still open on port %d after %.1fs: %r" % (port, timeout, left))
+        time.sleep(0.01)
+
+
+@dataclass
+class Connection:
+    """One loopback connection between a server peer and a client peer."""
+    server: Peer
+    client: Peer
+    family: int
+    port: int           # the listener's port
+    lfd: int
+    listener_sock: int  # cookies (tcpleak's "sock")
+    cfd: int
+    sport: int          # the client's port
+    client_sock: int
+    afd: int
+    server_sock: int
+
+
+def open_connection(server, client, family=4, listener=None):
+    """listen (unless listener=(lfd, port) given), connect, accept; returns a Connection."""
+    if listener is None:
+        r = server.listen(family)
+        lfd, port = r["fd"], r["port"]
+    else:
+        lfd, port = listener
+    c = client.connect(port, family)
+    a = server.accept(lfd)
+    assert a["port"] == c["sport"], "accepted %r but the client is %r" % (a, c)
+    return Connection(server=server, client=client, family=family, port=port, lfd=lfd,
+                      listener_sock=server.cookie(lfd), cfd=c["fd"], sport=c["sport"],
+                      client_sock=client.cookie(c["fd"]), afd=a["fd"],
+                      server_sock=server.cookie(a["fd"]))
+
+
+def marker(tl, peer, family=4, port=0):
+    """Opens and closes a listener in `peer` and waits for its LISTEN->CLOSE record.
+
+    Records come through one ordered ring buffer: once the marker is read,
+    everything that happened before it has been read too.
+    """
+    r = peer.listen(family, port=port)
+    sock = peer.cookie(r["fd"])
+    peer.close(r["fd"])
+    return tl.wait_transition(sock=sock, old="LISTEN", new="CLOSE")
+
+
+def by_sock(records):
+    """{sock: [(old_state, new_state), ...]} in stream order."""
+    out = {}
+    for r in records:
+        if r.get("type") == "transition":
+            out.setdefault(r["sock"], []).append((r["old_state"], r["new_state"]))
+    return out
+
+
+def on_port(port):
+    """Predicate: a transition with `port` as source or destination port."""
+    return lambda r: r.get("type") == "transition" and port in (r.get("sport"), r.get("dport"))
+
+
+def fmt_records(records):
+    return "\n".join(json.dumps(r, sort_keys=True) for r in records)
