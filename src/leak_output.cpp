@@ -2,8 +2,8 @@
 // docs/tcpleak-events.schema.json) and, for people, a per-process table of
 // the sockets left in CLOSE_WAIT.
 //
-// The leak object (pid ... entered_time) has the field names and meanings of
-// the leaks of `tcpleak run`'s JSON report (src/run_report.cpp), and the
+// The leak object (pid ... entered_time) is written by write_leak_members,
+// as the leaks of `tcpleak run`'s JSON report (src/run_report.cpp), and the
 // start/lost/summary conventions are those of `tcpleak trace`
 // (src/trace_output.cpp).
 //
@@ -15,6 +15,7 @@
 
 #include "tcpleak/json_writer.hpp"
 #include "tcpleak/records.hpp"
+#include "tcpleak/report_format.hpp"
 #include "tcpleak/text_format.hpp"
 
 #include <algorithm>
@@ -22,38 +23,13 @@
 #include <string>
 #include <string_view>
 #include <tuple>
-#include <unordered_map>
 #include <vector>
 
 namespace tcpleak {
 
 namespace {
 
-// Kernel counters in the order and with the names of the trace summary's
-// "kernel" object (as in trace_output.cpp and run_report.cpp).
-struct CounterName {
-    std::string_view name;
-    std::uint64_t KernelCounters::*member;
-};
-constexpr CounterName kCounterNames[] = {
-    {"transitions_seen", &KernelCounters::transitions},
-    {"sent", &KernelCounters::sent},
-    {"lost", &KernelCounters::lost},
-    {"storage_failed", &KernelCounters::storage_failed},
-    {"accept_map_full", &KernelCounters::accept_map_full},
-    {"accept_missed", &KernelCounters::accept_missed},
-    {"release_map_update_failed", &KernelCounters::release_map_update_failed},
-    {"pids_full", &KernelCounters::pids_full},
-};
-
-std::uint64_t sub_sat(std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; }
-
-std::uint64_t nonnegative_ns(Duration d) { return d.count() > 0 ? static_cast<std::uint64_t>(d.count()) : 0; }
-
-std::uint64_t run_duration_ns(const LeakSummary& summary) {
-    const std::int64_t ns = summary.end_unix_ns - summary.start_unix_ns;
-    return ns > 0 ? static_cast<std::uint64_t>(ns) : 0;
-}
+std::uint64_t run_duration_ns(const LeakSummary& s) { return elapsed_ns(s.start_unix_ns, s.end_unix_ns); }
 
 // Time in CLOSE_WAIT when the leak was reported.
 std::uint64_t close_wait_at_report_ns(const Leak& leak) {
@@ -87,43 +63,7 @@ public:
         if (out_.closed())
             return;
         JsonWriter json = begin_record("leak", clock_.to_unix_ns(leak.reported_mono_ns));
-        json.field("pid", leak.pid);
-        json.field("comm", comm_view(leak.comm));
-        json.field("fd", leak.fd);
-        json.field("cmdline", std::string_view(leak.cmdline));
-        address_fields(json, leak.address);
-        json.field("close_wait_ms", close_wait_at_report_ns(leak) / 1'000'000);
-        json.field("rx_queue", leak.rx_queue);
-        json.field("since_start", leak.since_start);
-        json.field("verdict", verdict_name(leak.verdict));
-        if (leak.closed_by) {
-            json.field("closed_by", leak.closed_by->pid);
-            json.field("closed_by_comm", comm_view(leak.closed_by->comm));
-            json.field("closed_by_fd", leak.closed_by->fd);
-            json.field("closed_via", std::string_view(leak.closed_by->via));
-        } else {
-            json.field("closed_by", std::nullopt);
-            json.field("closed_by_comm", std::nullopt);
-            json.field("closed_by_fd", std::nullopt);
-            json.field("closed_via", std::nullopt);
-        }
-        json.key("holders");
-        json.begin_array();
-        for (const Holder& h : leak.holders) {
-            json.begin_object();
-            json.field("pid", h.pid);
-            json.field("comm", comm_view(h.comm));
-            json.field("fd", h.fd);
-            json.end_object();
-        }
-        json.end_array();
-        json.field("owner_pid", leak.owner_pid);
-        if (leak.owner_pid)
-            json.field("owner_comm", comm_view(leak.owner_comm));
-        else
-            json.field("owner_comm", std::nullopt);
-        json.field("sock", leak.cookie);
-        time_field(json, "entered_time", clock_.to_unix_ns(leak.entered_mono_ns));
+        write_leak_members(json, leak, close_wait_at_report_ns(leak), clock_, rfc3339_);
         end_record(json);
     }
 
@@ -135,7 +75,7 @@ public:
         json.field("pid", leak.pid);
         json.field("comm", comm_view(leak.comm));
         json.field("fd", leak.fd);
-        address_fields(json, leak.address);
+        write_address_members(json, leak.address);
         json.field("sock", leak.cookie);
         json.field("how", resolved_how_name(r.how));
         json.field("by_pid", r.by_pid);
@@ -173,11 +113,7 @@ public:
         json.field("close_wait_seen", summary.close_wait_seen);
         json.field("tracker_evictions", summary.tracker_evictions);
         json.field("lost", summary.kernel.lost);
-        json.key("kernel");
-        json.begin_object();
-        for (const CounterName& counter : kCounterNames)
-            json.field(counter.name, summary.kernel.*counter.member);
-        json.end_object();
+        write_kernel_field(json, summary.kernel);
         json.field("bpf_map_bytes", summary.bpf_map_bytes);
         end_record(json);
     }
@@ -188,7 +124,7 @@ private:
         JsonWriter json(out_.buffer());
         json.begin_object();
         json.field("type", type);
-        time_field(json, "time", unix_ns);
+        write_time_field(json, rfc3339_, "time", unix_ns);
         return json;
     }
 
@@ -198,33 +134,6 @@ private:
         out_.maybe_flush();
     }
 
-    void time_field(JsonWriter& json, std::string_view key, std::int64_t unix_ns) {
-        json.key(key);
-        std::string& text = json.raw_value();
-        text.push_back('"');
-        rfc3339_.append(text, unix_ns);
-        text.push_back('"');
-    }
-
-    // family, saddr, sport, daddr, dport, netns
-    static void address_fields(JsonWriter& json, const SocketAddress& a) {
-        json.field("family", family_name(a.family));
-        address_field(json, "saddr", a.family, a.saddr);
-        json.field("sport", a.sport);
-        address_field(json, "daddr", a.family, a.daddr);
-        json.field("dport", a.dport);
-        json.field("netns", a.netns);
-    }
-
-    static void address_field(JsonWriter& json, std::string_view key, std::uint8_t family,
-                              const std::array<std::uint8_t, 16>& addr) {
-        json.key(key);
-        std::string& text = json.raw_value();
-        text.push_back('"');
-        append_ip(text, family, addr);
-        text.push_back('"');
-    }
-
     OutputBuffer& out_;
     const ClockMapping& clock_;
     Rfc3339Clock rfc3339_;
@@ -232,25 +141,6 @@ private:
 };
 
 // ---------------------------------------------------------------- text pieces
-
-// The threshold as people type it: "5s", "500ms", else the short form.
-void append_threshold(std::string& out, std::uint64_t ns) {
-    if (ns != 0 && ns % 1'000'000'000 == 0) {
-        append_decimal(out, ns / 1'000'000'000);
-        out.push_back('s');
-    } else if (ns != 0 && ns % 1'000'000 == 0) {
-        append_decimal(out, ns / 1'000'000);
-        out.append("ms");
-    } else {
-        append_duration_short(out, ns);
-    }
-}
-
-void append_plural(std::string& out, std::uint64_t n, std::string_view one, std::string_view many) {
-    append_decimal(out, n);
-    out.push_back(' ');
-    out.append(n == 1 ? one : many);
-}
 
 // Untrusted bytes, printable, in at most max_columns terminal columns: cut
 // at a UTF-8 sequence boundary and ended with "..." when too long. Returns
@@ -277,102 +167,11 @@ std::size_t append_printable_capped(std::string& out, std::string_view bytes, st
     return used + 3;
 }
 
-// "1234 server"
-void append_pid_comm(std::string& out, std::uint32_t pid, const Comm& comm) {
-    append_decimal(out, pid);
-    out.push_back(' ');
-    append_printable(out, comm_view(comm));
-}
-
-// "127.0.0.1:8080 -> 127.0.0.1:50312"
-void append_connection(std::string& out, const SocketAddress& a) {
-    append_endpoint(out, a.family, a.saddr, a.sport);
-    out.append(" -> ");
-    append_endpoint(out, a.family, a.daddr, a.dport);
-}
-
 void append_fd(std::string& out, const std::optional<std::uint32_t>& fd) {
     if (fd)
         append_decimal(out, *fd);
     else
         out.push_back('-');
-}
-
-// "1233 server (fd 7, close)"
-void append_closer(std::string& out, const ClosedBy& closed_by) {
-    append_pid_comm(out, closed_by.pid, closed_by.comm);
-    if (closed_by.fd || !closed_by.via.empty()) {
-        out.append(" (");
-        if (closed_by.fd) {
-            out.append("fd ");
-            append_decimal(out, *closed_by.fd);
-            if (!closed_by.via.empty())
-                out.append(", ");
-        }
-        append_printable(out, closed_by.via);
-        out.push_back(')');
-    }
-}
-
-// "1234 server fd 9, 1240 worker fd 9"
-void append_holders(std::string& out, const std::vector<Holder>& holders) {
-    bool first = true;
-    for (const Holder& h : holders) {
-        if (!first)
-            out.append(", ");
-        first = false;
-        append_pid_comm(out, h.pid, h.comm);
-        out.append(" fd ");
-        append_decimal(out, h.fd);
-    }
-}
-
-// Whether the socket is also held by another descriptor than the one of the
-// process expected to close it (e.g. inherited by a child).
-bool held_elsewhere(const Leak& leak) {
-    return std::any_of(leak.holders.begin(), leak.holders.end(), [&leak](const Holder& h) {
-        return h.pid != leak.pid || (leak.fd && h.fd != *leak.fd);
-    });
-}
-
-// The verdict for people, with who closed it and who still holds it:
-//   "never closed"
-//   "never closed; held by 1234 server fd 7, 1240 worker fd 7"
-//   "closed by 1233 server (fd 7, close); held by 1234 server fd 9"
-//   "closed, still referenced; held by 1234 server fd 9" (closer unknown)
-void append_verdict(std::string& out, const Leak& leak) {
-    const bool closed = leak.verdict == Verdict::ClosedStillReferenced;
-    if (closed && leak.closed_by) {
-        out.append("closed by ");
-        append_closer(out, *leak.closed_by);
-    } else {
-        out.append(verdict_label(leak.verdict));
-        if (leak.closed_by) { // a never-closed socket with a closer: not expected, but say it
-            out.append("; closed by ");
-            append_closer(out, *leak.closed_by);
-        }
-    }
-    if (!leak.holders.empty() && (closed || held_elsewhere(leak))) {
-        out.append("; held by ");
-        append_holders(out, leak.holders);
-    }
-}
-
-// "close by 1234 server", "reset"
-void append_resolution(std::string& out, const LeakResolved& r) {
-    out.append(resolved_how_name(r.how));
-    if (r.by_pid) {
-        out.append(" by ");
-        append_pid_comm(out, *r.by_pid, r.by_comm);
-    }
-}
-
-// "1m03s", or "~1m03s" when the socket was already in CLOSE_WAIT at start
-// (the entry time is an estimate).
-void append_age(std::string& out, std::uint64_t ns, bool estimate) {
-    if (estimate)
-        out.push_back('~');
-    append_duration_short(out, ns);
 }
 
 // "pid 1234 server fd 7 127.0.0.1:8080 -> 127.0.0.1:50312"
@@ -390,7 +189,7 @@ void append_socket_words(std::string& out, const Leak& leak) {
 constexpr std::size_t kPidWidth = 9;        // "PID" column of the process rows
 constexpr std::size_t kCommWidth = 17;      // 16-byte comm
 constexpr std::size_t kLeakedWidth = 6;     // "LEAKED", right-aligned
-constexpr std::size_t kOldestWidth = 9;     // "~59m59s" and a gap
+constexpr std::size_t kOldestWidth = 9;     // ">=59m59s" and a gap
 constexpr std::size_t kCmdlineColumns = 60; // COMMAND is cut beyond this
 constexpr std::size_t kFdWidth = 6;
 constexpr std::size_t kEndpointWidth = 23;  // "255.255.255.255:65535"; IPv6 may overflow
@@ -403,17 +202,6 @@ constexpr std::string_view kClearScreen = "\x1b[H\x1b[2J";
 void cell(std::string& row, std::string_view text, std::size_t width) {
     row.append(text);
     append_padding(row, text.size(), width);
-}
-
-// The command line of a leak's process: Leak::cmdline, else the one seen
-// when the leak was reported (LeakTracker::active() does not keep it).
-using CmdlineCache = std::unordered_map<std::uint64_t, std::string>; // by cookie
-
-std::string_view cmdline_of(const Leak& leak, const CmdlineCache& cache) {
-    if (!leak.cmdline.empty())
-        return leak.cmdline;
-    const auto it = cache.find(leak.cookie);
-    return it == cache.end() ? std::string_view() : std::string_view(it->second);
 }
 
 struct ProcessLeaks {
@@ -456,8 +244,7 @@ std::vector<ProcessLeaks> group_by_process(const std::vector<Leak>& leaks, std::
 
 // The per-process table, without a title: a row per process, its sockets
 // under it.
-void append_process_table(std::string& out, const std::vector<Leak>& leaks, std::uint64_t now_mono_ns,
-                          const CmdlineCache& cmdlines) {
+void append_process_table(std::string& out, const std::vector<Leak>& leaks, std::uint64_t now_mono_ns) {
     const std::vector<ProcessLeaks> processes = group_by_process(leaks, now_mono_ns);
     cell(out, "PID", kPidWidth);
     cell(out, "COMM", kCommWidth);
@@ -483,7 +270,7 @@ void append_process_table(std::string& out, const std::vector<Leak>& leaks, std:
         cell(out, text, kOldestWidth);
         std::string_view cmdline;
         for (const Leak* leak : p.leaks) // the first one known
-            if (!(cmdline = cmdline_of(*leak, cmdlines)).empty())
+            if (!(cmdline = leak->cmdline).empty())
                 break;
         if (cmdline.empty())
             out.push_back('-');
@@ -515,19 +302,18 @@ void append_process_table(std::string& out, const std::vector<Leak>& leaks, std:
             start = out.size();
             append_decimal(out, leak->rx_queue);
             append_padding(out, out.size() - start, kRecvQWidth);
-            append_verdict(out, *leak);
+            append_verdict(out, *leak, VerdictForm::Compact);
             out.push_back('\n');
             any_estimate |= leak->since_start;
         }
     }
     if (any_estimate)
-        out.append("~ already in CLOSE_WAIT when tcpleak started: the age is an estimate, at least this long\n");
+        out.append(">= already in CLOSE_WAIT when tcpleak started: the age is an estimate, at least this long\n");
 }
 
 // Title line, then the table or the all-clear message.
 void append_screen(std::string& out, const std::vector<Leak>& leaks, std::uint64_t now_mono_ns,
-                   std::uint64_t threshold_ns, const ClockMapping& clock, LocalTimeClock& local,
-                   const CmdlineCache& cmdlines) {
+                   std::uint64_t threshold_ns, const ClockMapping& clock, LocalTimeClock& local) {
     out.append("tcpleak leaks  ");
     const std::size_t start = out.size();
     local.append(out, clock.to_unix_ns(now_mono_ns));
@@ -550,25 +336,7 @@ void append_screen(std::string& out, const std::vector<Leak>& leaks, std::uint64
     out.append(" leaked by ");
     append_plural(out, processes, "process", "processes");
     out.push_back('\n');
-    append_process_table(out, leaks, now_mono_ns, cmdlines);
-}
-
-// "kernel: storage_failed=3; BPF maps: 9.1 MiB", as the trace summary.
-void append_kernel_line(std::string& out, const KernelCounters& kernel, std::uint64_t bpf_map_bytes) {
-    bool any = false;
-    for (const CounterName& counter : kCounterNames) {
-        const std::uint64_t value = kernel.*counter.member;
-        if (value == 0)
-            continue;
-        out.append(any ? " " : "kernel: ");
-        out.append(counter.name);
-        out.push_back('=');
-        append_decimal(out, value);
-        any = true;
-    }
-    out.append(any ? "; BPF maps: " : "BPF maps: ");
-    append_bytes_iec(out, bpf_map_bytes);
-    out.push_back('\n');
+    append_process_table(out, leaks, now_mono_ns);
 }
 
 // ---------------------------------------------------------------- text
@@ -588,8 +356,6 @@ public:
     }
 
     void leak(const Leak& leak) override {
-        if (!leak.cmdline.empty())
-            cmdlines_[leak.cookie] = leak.cmdline;
         if (interactive_ || out_.closed())
             return;
         std::string& line = begin_line(leak.reported_mono_ns, "LEAK      ");
@@ -599,13 +365,12 @@ public:
         line.append(" recv-q ");
         append_decimal(line, leak.rx_queue);
         line.push_back(' ');
-        append_verdict(line, leak);
+        append_verdict(line, leak, VerdictForm::Compact);
         line.push_back('\n');
         out_.maybe_flush();
     }
 
     void resolved(const LeakResolved& r) override {
-        cmdlines_.erase(r.leak.cookie);
         if (interactive_ || out_.closed())
             return;
         std::string& line = begin_line(r.resolved_mono_ns, "RESOLVED  ");
@@ -630,7 +395,6 @@ public:
     }
 
     void refresh(const std::vector<Leak>& active, std::uint64_t now_mono_ns) override {
-        forget_cmdlines_except(active);
         if (out_.closed())
             return;
         std::string& out = out_.buffer();
@@ -652,7 +416,7 @@ public:
             wrote_any_ = true;
         }
         table_printed_ = true;
-        append_screen(out, active, now_mono_ns, threshold_ns_, clock_, local_, cmdlines_);
+        append_screen(out, active, now_mono_ns, threshold_ns_, clock_, local_);
         out_.maybe_flush();
     }
 
@@ -679,7 +443,7 @@ public:
         append_plural(out, summary.kernel.lost, "event", "events");
         out.append(" lost\n");
         if (!summary.still_leaked.empty())
-            append_process_table(out, summary.still_leaked, to_mono_ns(clock_, summary.end_unix_ns), cmdlines_);
+            append_process_table(out, summary.still_leaked, to_mono_ns(clock_, summary.end_unix_ns));
         if (summary.tracker_evictions > 0) {
             out.append("tcpleak: warning: ");
             append_plural(out, summary.tracker_evictions, "socket", "sockets");
@@ -704,27 +468,12 @@ private:
         return line;
     }
 
-    // Keeps the cache to the leaks still active (the tracker may drop some
-    // without a resolution).
-    void forget_cmdlines_except(const std::vector<Leak>& active) {
-        if (cmdlines_.size() <= active.size())
-            return;
-        CmdlineCache kept;
-        for (const Leak& leak : active) {
-            const auto it = cmdlines_.find(leak.cookie);
-            if (it != cmdlines_.end())
-                kept.emplace(leak.cookie, std::move(it->second));
-        }
-        cmdlines_ = std::move(kept);
-    }
-
     OutputBuffer& out_;
     OutputBuffer& err_;
     const ClockMapping& clock_;
     const bool interactive_;
     std::uint64_t threshold_ns_ = 0;
     LocalTimeClock local_;
-    CmdlineCache cmdlines_;
     // Non-interactive: what the last table showed, and spacing between
     // tables and event lines.
     bool table_printed_ = false;

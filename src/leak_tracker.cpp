@@ -486,6 +486,20 @@ std::optional<Leak> LeakTracker::confirm(std::uint64_t cookie, std::span<const S
     return leak;
 }
 
+void LeakTracker::set_cmdline(std::uint64_t cookie, std::string cmdline) {
+    if (Socket* s = find(cookie); s && s->leak) {
+        s->leak->cmdline = std::move(cmdline);
+        return;
+    }
+    // A leak reported as it left CLOSE_WAIT: the newest resolution.
+    for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
+        if (it->leak.cookie == cookie) {
+            it->leak.cmdline = std::move(cmdline);
+            return;
+        }
+    }
+}
+
 // ---------------------------------------------------------------- results
 
 std::vector<Leak> LeakTracker::active() const {

@@ -45,13 +45,14 @@ void LeakWatch::confirm_due(std::uint64_t now_mono_ns) {
                     return cookie_of(a) < cookie_of(b);
                 });
             if (auto leak = tracker_.confirm(cookie, std::span(first_holder, end_holder), now_mono_ns))
-                report(std::move(*leak));
+                report(*leak);
         }
     }
 }
 
-void LeakWatch::report(Leak leak) {
+void LeakWatch::report(Leak& leak) {
     leak.cmdline = read_cmdline(leak.pid);
+    tracker_.set_cmdline(leak.cookie, leak.cmdline);
     events_.leak(leak);
 }
 
@@ -62,10 +63,8 @@ void LeakWatch::on_record(std::span<const std::byte> raw) {
             return;
         close_wait_seen_ += transition_.new_state == kTcpCloseWait;
         if (auto resolved = tracker_.on_transition(transition_)) {
-            if (resolved->newly_reported) {
-                resolved->leak.cmdline = read_cmdline(resolved->leak.pid);
-                events_.leak(resolved->leak);
-            }
+            if (resolved->newly_reported)
+                report(resolved->leak);
             events_.resolved(*resolved);
         }
         return;

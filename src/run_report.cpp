@@ -11,6 +11,7 @@
 
 #include "tcpleak/json_writer.hpp"
 #include "tcpleak/records.hpp"
+#include "tcpleak/report_format.hpp"
 #include "tcpleak/text_format.hpp"
 
 #include <unistd.h>
@@ -95,8 +96,6 @@ ReportModel build_model(const RunReport& report) {
     return model;
 }
 
-std::uint64_t sub_sat(std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; }
-
 // Total time in CLOSE_WAIT: until it ended, else until it was reported.
 std::uint64_t close_wait_ns(const LeakView& view) {
     if (view.resolved)
@@ -104,35 +103,10 @@ std::uint64_t close_wait_ns(const LeakView& view) {
     return sub_sat(view.leak->reported_mono_ns, view.leak->entered_mono_ns);
 }
 
-std::uint64_t run_duration_ns(const RunReport& report) {
-    const std::int64_t ns = report.end_unix_ns - report.start_unix_ns;
-    return ns > 0 ? static_cast<std::uint64_t>(ns) : 0;
-}
-
-std::uint64_t threshold_ns(const RunReport& report) {
-    return report.threshold.count() > 0 ? static_cast<std::uint64_t>(report.threshold.count()) : 0;
-}
+std::uint64_t run_duration_ns(const RunReport& report) { return elapsed_ns(report.start_unix_ns, report.end_unix_ns); }
+std::uint64_t threshold_ns(const RunReport& report) { return nonnegative_ns(report.threshold); }
 
 // ---------------------------------------------------------------- small formatters
-
-// The threshold as people type it: "5s", "500ms", else the short form.
-void append_threshold(std::string& out, std::uint64_t ns) {
-    if (ns != 0 && ns % 1'000'000'000 == 0) {
-        append_decimal(out, ns / 1'000'000'000);
-        out.push_back('s');
-    } else if (ns != 0 && ns % 1'000'000 == 0) {
-        append_decimal(out, ns / 1'000'000);
-        out.append("ms");
-    } else {
-        append_duration_short(out, ns);
-    }
-}
-
-void append_plural(std::string& out, std::uint64_t n, std::string_view one, std::string_view many) {
-    append_decimal(out, n);
-    out.push_back(' ');
-    out.append(n == 1 ? one : many);
-}
 
 // "SIGKILL", or empty for a signal without a name (real-time signals).
 std::string signal_name(int signal) {
@@ -230,90 +204,9 @@ void append_printable_limited(std::string& out, std::string_view bytes, std::siz
     out.append("...");
 }
 
-// "1234 server"
-void append_pid_comm(std::string& out, std::uint32_t pid, const Comm& comm) {
-    append_decimal(out, pid);
-    out.push_back(' ');
-    append_printable(out, comm_view(comm));
-}
-
-// "127.0.0.1:8080 -> 127.0.0.1:50312"
-void append_connection(std::string& out, const SocketAddress& a) {
-    append_endpoint(out, a.family, a.saddr, a.sport);
-    out.append(" -> ");
-    append_endpoint(out, a.family, a.daddr, a.dport);
-}
-
-// "1233 server (fd 4, close)"
-void append_closer(std::string& out, const ClosedBy& closed_by) {
-    append_pid_comm(out, closed_by.pid, closed_by.comm);
-    if (closed_by.fd || !closed_by.via.empty()) {
-        out.append(" (");
-        if (closed_by.fd) {
-            out.append("fd ");
-            append_decimal(out, *closed_by.fd);
-            if (!closed_by.via.empty())
-                out.append(", ");
-        }
-        append_printable(out, closed_by.via);
-        out.push_back(')');
-    }
-}
-
-// "closed by 1233 server (fd 4, close)"
-void append_closed_by(std::string& out, const ClosedBy& closed_by) {
-    out.append("closed by ");
-    append_closer(out, closed_by);
-}
-
-// "1234 server fd 7, 1235 worker fd 3"
-void append_holders(std::string& out, const std::vector<Holder>& holders) {
-    bool first = true;
-    for (const Holder& h : holders) {
-        if (!first)
-            out.append(", ");
-        first = false;
-        append_pid_comm(out, h.pid, h.comm);
-        out.append(" fd ");
-        append_decimal(out, h.fd);
-    }
-}
-
-// Whether a never-closed socket is also held by another descriptor than the
-// one of the process expected to close it (e.g. inherited by a child).
-bool held_elsewhere(const Leak& leak) {
-    return std::any_of(leak.holders.begin(), leak.holders.end(), [&leak](const Holder& h) {
-        return h.pid != leak.pid || (leak.fd && h.fd != *leak.fd);
-    });
-}
-
-// "closed by 1233 server (fd 4, close); held by 1234 server fd 7", or empty.
-void append_verdict_details(std::string& out, const Leak& leak) {
-    const std::size_t start = out.size();
-    if (leak.closed_by)
-        append_closed_by(out, *leak.closed_by);
-    if (!leak.holders.empty() && (leak.verdict == Verdict::ClosedStillReferenced || held_elsewhere(leak))) {
-        if (out.size() != start)
-            out.append("; ");
-        out.append("held by ");
-        append_holders(out, leak.holders);
-    }
-}
-
-// "exit by 1234 server", "reset"
-void append_resolution(std::string& out, const LeakResolved& r) {
-    out.append(resolved_how_name(r.how));
-    if (r.by_pid) {
-        out.append(" by ");
-        append_pid_comm(out, *r.by_pid, r.by_comm);
-    }
-}
-
 // "6.1s", or ">=6.1s" when the entry into CLOSE_WAIT was before tracing (an estimate).
 void append_close_wait_duration(std::string& out, const LeakView& view) {
-    if (view.leak->since_start)
-        out.append(">=");
-    append_duration_short(out, close_wait_ns(view));
+    append_age(out, close_wait_ns(view), view.leak->since_start);
 }
 
 // "pid 1234 server: ./server --port 8080"
@@ -346,13 +239,7 @@ LeakRow make_leak_row(const LeakView& view) {
     append_close_wait_duration(row.close_wait, view);
     row.recv_q = "recv-q ";
     append_decimal(row.recv_q, leak.rx_queue);
-    row.rest.append(verdict_label(leak.verdict));
-    std::string details;
-    append_verdict_details(details, leak);
-    if (!details.empty()) {
-        row.rest.append(leak.verdict == Verdict::ClosedStillReferenced ? ": " : "; ");
-        row.rest.append(details);
-    }
+    append_verdict(row.rest, leak, VerdictForm::Labelled);
     if (view.resolved) {
         row.rest.append("  (ended: ");
         append_resolution(row.rest, *view.resolved);
@@ -403,74 +290,17 @@ void append_lost_warning(std::string& out, const RunReport& report) {
 
 // ---------------------------------------------------------------- JSON
 
-void time_field(JsonWriter& json, Rfc3339Clock& clock, std::string_view key, std::int64_t unix_ns) {
-    json.key(key);
-    std::string& out = json.raw_value();
-    out.push_back('"');
-    clock.append(out, unix_ns);
-    out.push_back('"');
-}
-
-void address_field(JsonWriter& json, std::string_view key, std::uint8_t family,
-                   const std::array<std::uint8_t, 16>& addr) {
-    json.key(key);
-    std::string& out = json.raw_value();
-    out.push_back('"');
-    append_ip(out, family, addr);
-    out.push_back('"');
-}
-
+// A leak object: the members of the leak record of `tcpleak leaks`, then
+// when it was reported and how it ended.
 void write_leak(JsonWriter& json, Rfc3339Clock& clock, const RunReport& report, const LeakView& view) {
-    const Leak& leak = *view.leak;
     json.begin_object();
-    json.field("pid", leak.pid);
-    json.field("comm", comm_view(leak.comm));
-    json.field("fd", leak.fd);
-    json.field("cmdline", std::string_view(leak.cmdline));
-    json.field("family", family_name(leak.address.family));
-    address_field(json, "saddr", leak.address.family, leak.address.saddr);
-    json.field("sport", leak.address.sport);
-    address_field(json, "daddr", leak.address.family, leak.address.daddr);
-    json.field("dport", leak.address.dport);
-    json.field("netns", leak.address.netns);
-    json.field("close_wait_ms", close_wait_ns(view) / 1'000'000);
-    json.field("rx_queue", leak.rx_queue);
-    json.field("since_start", leak.since_start);
-    json.field("verdict", verdict_name(leak.verdict));
-    if (leak.closed_by) {
-        json.field("closed_by", leak.closed_by->pid);
-        json.field("closed_by_comm", comm_view(leak.closed_by->comm));
-        json.field("closed_by_fd", leak.closed_by->fd);
-        json.field("closed_via", std::string_view(leak.closed_by->via));
-    } else {
-        json.field("closed_by", std::nullopt);
-        json.field("closed_by_comm", std::nullopt);
-        json.field("closed_by_fd", std::nullopt);
-        json.field("closed_via", std::nullopt);
-    }
-    json.key("holders");
-    json.begin_array();
-    for (const Holder& h : leak.holders) {
-        json.begin_object();
-        json.field("pid", h.pid);
-        json.field("comm", comm_view(h.comm));
-        json.field("fd", h.fd);
-        json.end_object();
-    }
-    json.end_array();
-    json.field("owner_pid", leak.owner_pid);
-    if (leak.owner_pid)
-        json.field("owner_comm", comm_view(leak.owner_comm));
-    else
-        json.field("owner_comm", std::nullopt);
-    json.field("sock", leak.cookie);
-    time_field(json, clock, "entered_time", report.clock.to_unix_ns(leak.entered_mono_ns));
-    time_field(json, clock, "reported_time", report.clock.to_unix_ns(leak.reported_mono_ns));
+    write_leak_members(json, *view.leak, close_wait_ns(view), report.clock, clock);
+    write_time_field(json, clock, "reported_time", report.clock.to_unix_ns(view.leak->reported_mono_ns));
     json.key("resolved");
     if (const LeakResolved* r = view.resolved) {
         json.begin_object();
         json.field("how", resolved_how_name(r->how));
-        time_field(json, clock, "time", report.clock.to_unix_ns(r->resolved_mono_ns));
+        write_time_field(json, clock, "time", report.clock.to_unix_ns(r->resolved_mono_ns));
         json.field("by_pid", r->by_pid);
         if (r->by_pid)
             json.field("by_comm", comm_view(r->by_comm));
@@ -483,22 +313,6 @@ void write_leak(JsonWriter& json, Rfc3339Clock& clock, const RunReport& report, 
     }
     json.end_object();
 }
-
-// Kernel counters with the names of the trace summary's "kernel" object.
-struct CounterName {
-    std::string_view name;
-    std::uint64_t KernelCounters::*member;
-};
-constexpr CounterName kCounterNames[] = {
-    {"transitions_seen", &KernelCounters::transitions},
-    {"sent", &KernelCounters::sent},
-    {"lost", &KernelCounters::lost},
-    {"storage_failed", &KernelCounters::storage_failed},
-    {"accept_map_full", &KernelCounters::accept_map_full},
-    {"accept_missed", &KernelCounters::accept_missed},
-    {"release_map_update_failed", &KernelCounters::release_map_update_failed},
-    {"pids_full", &KernelCounters::pids_full},
-};
 
 // Re-indents compact JSON (as JsonWriter writes it) with two spaces per
 // level; empty containers stay "[]" and "{}".
@@ -638,10 +452,11 @@ std::string failure_message(const LeakView& view) {
             append_holders(text, leak.holders);
         }
     } else {
-        if (leak.closed_by)
-            append_closed_by(text, *leak.closed_by);
-        else
-            text.append("closed");
+        text.append("closed");
+        if (leak.closed_by) {
+            text.append(" by ");
+            append_closer(text, *leak.closed_by);
+        }
         text.append(", still held");
         if (!leak.holders.empty()) {
             text.append(" by ");
@@ -864,8 +679,8 @@ std::string render_json_report(const RunReport& report) {
     for (const std::string& word : report.command)
         json.string(word);
     json.end_array();
-    time_field(json, clock, "start_time", report.start_unix_ns);
-    time_field(json, clock, "end_time", report.end_unix_ns);
+    write_time_field(json, clock, "start_time", report.start_unix_ns);
+    write_time_field(json, clock, "end_time", report.end_unix_ns);
     json.field("duration_ms", run_duration_ns(report) / 1'000'000);
     json.field("threshold_ms", threshold_ns(report) / 1'000'000);
     json.field("exit_status", report.exit_status);
@@ -898,11 +713,11 @@ std::string render_json_report(const RunReport& report) {
         else
             json.null();
         if (p.traced && p.traced->start_mono_ns)
-            time_field(json, clock, "start_time", report.clock.to_unix_ns(*p.traced->start_mono_ns));
+            write_time_field(json, clock, "start_time", report.clock.to_unix_ns(*p.traced->start_mono_ns));
         else
             json.field("start_time", std::nullopt);
         if (p.traced && p.traced->exit_mono_ns)
-            time_field(json, clock, "exit_time", report.clock.to_unix_ns(*p.traced->exit_mono_ns));
+            write_time_field(json, clock, "exit_time", report.clock.to_unix_ns(*p.traced->exit_mono_ns));
         else
             json.field("exit_time", std::nullopt);
         json.key("leaks");
@@ -932,11 +747,7 @@ std::string render_json_report(const RunReport& report) {
     }
     json.end_object();
     json.field("lost_events", report.kernel.lost);
-    json.key("kernel");
-    json.begin_object();
-    for (const CounterName& counter : kCounterNames)
-        json.field(counter.name, report.kernel.*counter.member);
-    json.end_object();
+    write_kernel_field(json, report.kernel);
     json.end_object();
 
     std::string out = indent_json(compact);

@@ -1,6 +1,7 @@
 #include "tcpleak/trace_output.hpp"
 
 #include "tcpleak/json_writer.hpp"
+#include "tcpleak/report_format.hpp"
 #include "tcpleak/tcp_state.hpp"
 #include "tcpleak/text_format.hpp"
 
@@ -11,26 +12,7 @@ namespace tcpleak {
 
 namespace {
 
-// Kernel counters in the order and with the names of the JSON summary.
-struct CounterName {
-    std::string_view name;
-    std::uint64_t KernelCounters::*member;
-};
-constexpr CounterName kCounterNames[] = {
-    {"transitions_seen", &KernelCounters::transitions},
-    {"sent", &KernelCounters::sent},
-    {"lost", &KernelCounters::lost},
-    {"storage_failed", &KernelCounters::storage_failed},
-    {"accept_map_full", &KernelCounters::accept_map_full},
-    {"accept_missed", &KernelCounters::accept_missed},
-    {"release_map_update_failed", &KernelCounters::release_map_update_failed},
-    {"pids_full", &KernelCounters::pids_full},
-};
-
-std::uint64_t duration_ns(const TraceSummary& summary) {
-    const std::int64_t ns = summary.end_unix_ns - summary.start_unix_ns;
-    return ns > 0 ? static_cast<std::uint64_t>(ns) : 0;
-}
+std::uint64_t duration_ns(const TraceSummary& s) { return elapsed_ns(s.start_unix_ns, s.end_unix_ns); }
 
 // "ESTABLISHED->CLOSE_WAIT" (JSON key) or "ESTABLISHED -> CLOSE_WAIT" (text).
 void append_transition_name(std::string& out, std::uint8_t old_state, std::uint8_t new_state,
@@ -70,9 +52,9 @@ public:
             json.field("owner_via", std::nullopt);
         }
         json.field("family", family_name(t.family));
-        address_field(json, "saddr", t.family, t.saddr);
+        write_address_field(json, "saddr", t.family, t.saddr);
         json.field("sport", t.sport);
-        address_field(json, "daddr", t.family, t.daddr);
+        write_address_field(json, "daddr", t.family, t.daddr);
         json.field("dport", t.dport);
         state_field(json, "old_state", t.old_state);
         state_field(json, "new_state", t.new_state);
@@ -122,11 +104,7 @@ public:
             json.field(name, count);
         }
         json.end_object();
-        json.key("kernel");
-        json.begin_object();
-        for (const CounterName& counter : kCounterNames)
-            json.field(counter.name, summary.kernel.*counter.member);
-        json.end_object();
+        write_kernel_field(json, summary.kernel);
         json.field("bpf_map_bytes", summary.bpf_map_bytes);
         end_record(json);
     }
@@ -137,11 +115,7 @@ private:
         JsonWriter json(out_.buffer());
         json.begin_object();
         json.field("type", type);
-        json.key("time");
-        std::string& text = json.raw_value();
-        text.push_back('"');
-        clock_.append(text, unix_ns);
-        text.push_back('"');
+        write_time_field(json, clock_, "time", unix_ns);
         return json;
     }
 
@@ -149,15 +123,6 @@ private:
         json.end_object();
         json.end_line();
         out_.maybe_flush();
-    }
-
-    static void address_field(JsonWriter& json, std::string_view key, std::uint8_t family,
-                              const std::array<std::uint8_t, 16>& addr) {
-        json.key(key);
-        std::string& text = json.raw_value();
-        text.push_back('"');
-        append_ip(text, family, addr);
-        text.push_back('"');
     }
 
     // The kernel name, or the bare number for a state without one.
@@ -301,23 +266,6 @@ void append_transition_counts(std::string& out, const TraceSummary& summary) {
     }
 }
 
-void append_kernel_line(std::string& out, const TraceSummary& summary) {
-    bool any = false;
-    for (const CounterName& counter : kCounterNames) {
-        const std::uint64_t value = summary.kernel.*counter.member;
-        if (value == 0)
-            continue;
-        out.append(any ? " " : "kernel: ");
-        out.append(counter.name);
-        out.push_back('=');
-        append_decimal(out, value);
-        any = true;
-    }
-    out.append(any ? "; BPF maps: " : "BPF maps: ");
-    append_bytes_iec(out, summary.bpf_map_bytes);
-    out.push_back('\n');
-}
-
 } // namespace
 
 std::unique_ptr<TraceOutput> make_json_trace_output(OutputBuffer& out) {
@@ -344,7 +292,7 @@ void append_summary_text(std::string& out, const TraceSummary& summary, std::str
     out.append(" of ");
     append_decimal(out, summary.events);
     out.append(" transitions\n");
-    append_kernel_line(out, summary);
+    append_kernel_line(out, summary.kernel, summary.bpf_map_bytes);
 }
 
 } // namespace tcpleak

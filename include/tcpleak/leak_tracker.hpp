@@ -104,6 +104,12 @@ public:
     std::optional<Leak> confirm(std::uint64_t cookie, std::span<const SocketHolder> holders,
                                 std::uint64_t now_mono_ns);
 
+    // Keeps the command line of a reported leak's process (read by the caller
+    // when it got the leak from confirm() or on_transition()), so that
+    // active(), reported() and resolved() carry it: on the leak still in
+    // CLOSE_WAIT, else on its latest resolution. Unknown cookies are ignored.
+    void set_cmdline(std::uint64_t cookie, std::string cmdline);
+
     // ---- results ----
 
     // Reported and still in CLOSE_WAIT, by report time then cookie.

@@ -37,7 +37,8 @@ public:
     std::uint64_t close_wait_seen() const { return close_wait_seen_; }
 
 private:
-    void report(Leak leak);
+    // Reads the command line of a new leak, keeps it in the tracker, tells events_.
+    void report(Leak& leak);
 
     BpfSession& session_;
     LeakTracker& tracker_;

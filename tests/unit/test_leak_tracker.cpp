@@ -199,6 +199,41 @@ TEST_CASE("a confirmed leak that is then closed resolves as close, by the closer
     CHECK(tracker.resolved()[0].how == ResolvedHow::Close);
 }
 
+TEST_CASE("set_cmdline: active(), reported() and resolved() carry the command line") {
+    LeakTracker tracker(kThreshold);
+    tracker.on_transition(enter(7, kT0));
+    const std::vector<SocketHolder> holders{holder(7, kServer, "server", 9)};
+    const auto leak = tracker.confirm(7, holders, kT0 + 5 * kSec);
+    REQUIRE(leak.has_value());
+    CHECK(leak->cmdline.empty()); // the tracker reads no /proc
+    tracker.set_cmdline(7, "/usr/bin/server --port 8080");
+    tracker.set_cmdline(8, "unknown cookie: ignored");
+    REQUIRE(tracker.active().size() == 1);
+    CHECK(tracker.active()[0].cmdline == "/usr/bin/server --port 8080");
+    REQUIRE(tracker.reported().size() == 1);
+    CHECK(tracker.reported()[0].cmdline == "/usr/bin/server --port 8080");
+
+    // Kept through the resolution.
+    const auto resolved = tracker.on_transition(leave(7, kT0 + 8 * kSec, kTcpLastAck, true));
+    REQUIRE(resolved.has_value());
+    CHECK(resolved->leak.cmdline == "/usr/bin/server --port 8080");
+    REQUIRE(tracker.resolved().size() == 1);
+    CHECK(tracker.resolved()[0].leak.cmdline == "/usr/bin/server --port 8080");
+
+    // A leak reported as it leaves CLOSE_WAIT gets it on its resolution.
+    tracker.on_transition(enter(9, kT0 + 10 * kSec));
+    const auto late = tracker.on_transition(leave(9, kT0 + 16 * kSec, kTcpLastAck, true));
+    REQUIRE(late.has_value());
+    REQUIRE(late->newly_reported);
+    tracker.set_cmdline(9, "server --late");
+    REQUIRE(tracker.resolved().size() == 2);
+    CHECK(tracker.resolved()[0].leak.cmdline == "/usr/bin/server --port 8080");
+    CHECK(tracker.resolved()[1].leak.cmdline == "server --late");
+    REQUIRE(tracker.reported().size() == 2);
+    CHECK(tracker.reported()[1].cmdline == "server --late");
+    CHECK(tracker.active().empty());
+}
+
 TEST_CASE("a late close, past the threshold but before confirm, is a leak resolved at once") {
     LeakTracker tracker(kThreshold);
     tracker.on_transition(enter(7, kT0));
