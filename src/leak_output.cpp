@@ -46,32 +46,28 @@ std::uint64_t to_mono_ns(const ClockMapping& clock, std::int64_t unix_ns) {
 
 class JsonLeakOutput final : public LeakOutput {
 public:
-    JsonLeakOutput(OutputBuffer& out, const ClockMapping& clock) : out_(out), clock_(clock) {}
+    JsonLeakOutput(OutputBuffer& out, const ClockMapping& clock) : records_(out), clock_(clock) {}
 
     void start(const StartInfo& info, Duration threshold) override {
         mode_ = info.mode;
-        JsonWriter json = begin_record("start", info.unix_ns);
-        json.field("tool", "tcpleak");
-        json.field("version", info.version);
-        json.field("schema_version", kEventsSchemaVersion);
-        json.field("mode", info.mode);
+        JsonWriter json = records_.begin_start(info.mode, info.unix_ns, info.version);
         json.field("threshold_ms", nonnegative_ns(threshold) / 1'000'000);
-        end_record(json);
+        records_.end(json);
     }
 
     void leak(const Leak& leak) override {
-        if (out_.closed())
+        if (records_.closed())
             return;
-        JsonWriter json = begin_record("leak", clock_.to_unix_ns(leak.reported_mono_ns));
-        write_leak_members(json, leak, close_wait_at_report_ns(leak), clock_, rfc3339_);
-        end_record(json);
+        JsonWriter json = records_.begin("leak", clock_.to_unix_ns(leak.reported_mono_ns));
+        write_leak_members(json, leak, close_wait_at_report_ns(leak), clock_, records_.rfc3339());
+        records_.end(json);
     }
 
     void resolved(const LeakResolved& r) override {
-        if (out_.closed())
+        if (records_.closed())
             return;
         const Leak& leak = r.leak;
-        JsonWriter json = begin_record("leak_resolved", clock_.to_unix_ns(r.resolved_mono_ns));
+        JsonWriter json = records_.begin("leak_resolved", clock_.to_unix_ns(r.resolved_mono_ns));
         json.field("pid", leak.pid);
         json.field("comm", comm_view(leak.comm));
         json.field("fd", leak.fd);
@@ -86,24 +82,19 @@ public:
         json.field("close_wait_ms", r.close_wait_ns / 1'000'000);
         json.field("since_start", leak.since_start);
         json.field("verdict", verdict_name(leak.verdict));
-        end_record(json);
+        records_.end(json);
     }
 
     void lost(std::uint64_t count, std::uint64_t total, std::int64_t unix_ns) override {
-        if (out_.closed())
-            return;
-        JsonWriter json = begin_record("lost", unix_ns);
-        json.field("count", count);
-        json.field("total", total);
-        end_record(json);
+        records_.lost(count, total, unix_ns);
     }
 
     void refresh(const std::vector<Leak>&, std::uint64_t) override {}
 
     void summary(const LeakSummary& summary) override {
-        if (out_.closed())
+        if (records_.closed())
             return;
-        JsonWriter json = begin_record("summary", summary.end_unix_ns);
+        JsonWriter json = records_.begin("summary", summary.end_unix_ns);
         json.field("mode", std::string_view(mode_));
         json.field("duration_ms", run_duration_ns(summary) / 1'000'000);
         json.field("threshold_ms", nonnegative_ns(summary.threshold) / 1'000'000);
@@ -115,28 +106,12 @@ public:
         json.field("lost", summary.kernel.lost);
         write_kernel_field(json, summary.kernel);
         json.field("bpf_map_bytes", summary.bpf_map_bytes);
-        end_record(json);
+        records_.end(json);
     }
 
 private:
-    // Opens a record with the members every record starts with.
-    JsonWriter begin_record(std::string_view type, std::int64_t unix_ns) {
-        JsonWriter json(out_.buffer());
-        json.begin_object();
-        json.field("type", type);
-        write_time_field(json, rfc3339_, "time", unix_ns);
-        return json;
-    }
-
-    void end_record(JsonWriter& json) {
-        json.end_object();
-        json.end_line();
-        out_.maybe_flush();
-    }
-
-    OutputBuffer& out_;
+    NdjsonRecords records_;
     const ClockMapping& clock_;
-    Rfc3339Clock rfc3339_;
     std::string mode_ = "leaks";
 };
 
@@ -384,13 +359,7 @@ public:
     }
 
     void lost(std::uint64_t count, std::uint64_t total, std::int64_t) override {
-        std::string& line = err_.buffer();
-        line.append("tcpleak: ");
-        append_decimal(line, count);
-        line.append(count == 1 ? " event" : " events");
-        line.append(" lost (ring buffer full), ");
-        append_decimal(line, total);
-        line.append(" in total\n");
+        append_lost_line(err_.buffer(), count, total);
         err_.maybe_flush();
     }
 

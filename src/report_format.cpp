@@ -227,4 +227,44 @@ void write_leak_members(JsonWriter& json, const Leak& leak, std::uint64_t close_
     write_time_field(json, rfc3339, "entered_time", clock.to_unix_ns(leak.entered_mono_ns));
 }
 
+void append_lost_line(std::string& out, std::uint64_t count, std::uint64_t total) {
+    out.append("tcpleak: ");
+    append_plural(out, count, "event", "events");
+    out.append(" lost (ring buffer full), ");
+    append_decimal(out, total);
+    out.append(" in total\n");
+}
+
+JsonWriter NdjsonRecords::begin(std::string_view type, std::int64_t unix_ns) {
+    JsonWriter json(out_.buffer());
+    json.begin_object();
+    json.field("type", type);
+    write_time_field(json, rfc3339_, "time", unix_ns);
+    return json;
+}
+
+void NdjsonRecords::end(JsonWriter& json) {
+    json.end_object();
+    json.end_line();
+    out_.maybe_flush();
+}
+
+JsonWriter NdjsonRecords::begin_start(std::string_view mode, std::int64_t unix_ns, std::string_view version) {
+    JsonWriter json = begin("start", unix_ns);
+    json.field("tool", "tcpleak");
+    json.field("version", version);
+    json.field("schema_version", kEventsSchemaVersion);
+    json.field("mode", mode);
+    return json;
+}
+
+void NdjsonRecords::lost(std::uint64_t count, std::uint64_t total, std::int64_t unix_ns) {
+    if (out_.closed())
+        return;
+    JsonWriter json = begin("lost", unix_ns);
+    json.field("count", count);
+    json.field("total", total);
+    end(json);
+}
+
 } // namespace tcpleak

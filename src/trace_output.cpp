@@ -26,22 +26,18 @@ void append_transition_name(std::string& out, std::uint8_t old_state, std::uint8
 
 class JsonTraceOutput final : public TraceOutput {
 public:
-    explicit JsonTraceOutput(OutputBuffer& out) : out_(out) {}
+    explicit JsonTraceOutput(OutputBuffer& out) : records_(out) {}
 
     void start(const StartInfo& info) override {
         mode_ = info.mode;
-        JsonWriter json = begin_record("start", info.unix_ns);
-        json.field("tool", "tcpleak");
-        json.field("version", info.version);
-        json.field("schema_version", kEventsSchemaVersion);
-        json.field("mode", info.mode);
-        end_record(json);
+        JsonWriter json = records_.begin_start(info.mode, info.unix_ns, info.version);
+        records_.end(json);
     }
 
     void transition(const Transition& t, std::int64_t unix_ns) override {
-        if (out_.closed())
+        if (records_.closed())
             return;
-        JsonWriter json = begin_record("transition", unix_ns);
+        JsonWriter json = records_.begin("transition", unix_ns);
         if (t.owner_known) {
             json.field("pid", t.owner_pid);
             json.field("comm", comm_view(t.owner_comm));
@@ -74,22 +70,17 @@ public:
             json.number(t.owner_cgroup);
         else
             json.null();
-        end_record(json);
+        records_.end(json);
     }
 
     void lost(std::uint64_t count, std::uint64_t total, std::int64_t unix_ns) override {
-        if (out_.closed())
-            return;
-        JsonWriter json = begin_record("lost", unix_ns);
-        json.field("count", count);
-        json.field("total", total);
-        end_record(json);
+        records_.lost(count, total, unix_ns);
     }
 
     void summary(const TraceSummary& summary) override {
-        if (out_.closed())
+        if (records_.closed())
             return;
-        JsonWriter json = begin_record("summary", summary.end_unix_ns);
+        JsonWriter json = records_.begin("summary", summary.end_unix_ns);
         json.field("mode", std::string_view(mode_));
         json.field("duration_ms", duration_ns(summary) / 1'000'000);
         json.field("events", summary.events);
@@ -106,25 +97,10 @@ public:
         json.end_object();
         write_kernel_field(json, summary.kernel);
         json.field("bpf_map_bytes", summary.bpf_map_bytes);
-        end_record(json);
+        records_.end(json);
     }
 
 private:
-    // Opens a record with the members every record starts with.
-    JsonWriter begin_record(std::string_view type, std::int64_t unix_ns) {
-        JsonWriter json(out_.buffer());
-        json.begin_object();
-        json.field("type", type);
-        write_time_field(json, clock_, "time", unix_ns);
-        return json;
-    }
-
-    void end_record(JsonWriter& json) {
-        json.end_object();
-        json.end_line();
-        out_.maybe_flush();
-    }
-
     // The kernel name, or the bare number for a state without one.
     static void state_field(JsonWriter& json, std::string_view key, std::uint8_t state) {
         const std::string_view name = tcp_state_name(state);
@@ -134,8 +110,7 @@ private:
             json.field(key, name);
     }
 
-    OutputBuffer& out_;
-    Rfc3339Clock clock_;
+    NdjsonRecords records_;
     std::string mode_ = "trace";
 };
 
@@ -210,13 +185,7 @@ public:
     }
 
     void lost(std::uint64_t count, std::uint64_t total, std::int64_t) override {
-        std::string& line = err_.buffer();
-        line.append("tcpleak: ");
-        append_decimal(line, count);
-        line.append(count == 1 ? " event" : " events");
-        line.append(" lost (ring buffer full), ");
-        append_decimal(line, total);
-        line.append(" in total\n");
+        append_lost_line(err_.buffer(), count, total);
         err_.maybe_flush();
     }
 

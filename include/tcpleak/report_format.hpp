@@ -12,6 +12,7 @@
 #include "tcpleak/kernel_counters.hpp"
 #include "tcpleak/leaks.hpp"
 #include "tcpleak/options.hpp" // Duration
+#include "tcpleak/output_buffer.hpp"
 #include "tcpleak/text_format.hpp"
 
 #include <array>
@@ -21,6 +22,9 @@
 #include <vector>
 
 namespace tcpleak {
+
+// The version of docs/tcpleak-events.schema.json the NDJSON records follow.
+inline constexpr int kEventsSchemaVersion = 1;
 
 inline std::uint64_t sub_sat(std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; }
 inline std::uint64_t nonnegative_ns(Duration d) { return d.count() > 0 ? static_cast<std::uint64_t>(d.count()) : 0; }
@@ -81,7 +85,31 @@ void append_verdict(std::string& out, const Leak& leak, VerdictForm form);
 // How a leak ended: "close by 1234 server", "reset"
 void append_resolution(std::string& out, const LeakResolved& r);
 
+// "tcpleak: 12 events lost (ring buffer full), 40 in total\n"
+void append_lost_line(std::string& out, std::uint64_t count, std::uint64_t total);
+
 // ---------------------------------------------------------------- JSON
+
+// Frames NDJSON records on an output: {"type":…,"time":…, members…}\n
+class NdjsonRecords {
+public:
+    explicit NdjsonRecords(OutputBuffer& out) : out_(out) {}
+
+    // Opens a record with the members every record starts with.
+    JsonWriter begin(std::string_view type, std::int64_t unix_ns);
+    void end(JsonWriter& json);
+    // A start record up to "mode"; the caller may add members, then end().
+    JsonWriter begin_start(std::string_view mode, std::int64_t unix_ns, std::string_view version);
+    void lost(std::uint64_t count, std::uint64_t total, std::int64_t unix_ns);
+
+    bool closed() const { return out_.closed(); }
+    Rfc3339Clock& rfc3339() { return rfc3339_; }
+
+private:
+    OutputBuffer& out_;
+    Rfc3339Clock rfc3339_;
+};
+
 
 // key: "2026-11-21T07:44:06.123456Z"
 void write_time_field(JsonWriter& json, Rfc3339Clock& clock, std::string_view key, std::int64_t unix_ns);

@@ -5,6 +5,7 @@
 #include "tcpleak/kernel_counters.hpp"
 #include "tcpleak/output_buffer.hpp"
 #include "tcpleak/records.hpp"
+#include "tcpleak/report_format.hpp" // kEventsSchemaVersion
 
 #include <cstdint>
 #include <map>
@@ -15,7 +16,6 @@
 
 namespace tcpleak {
 
-inline constexpr int kEventsSchemaVersion = 1;
 
 struct StartInfo {
     std::string_view mode; // "trace"
