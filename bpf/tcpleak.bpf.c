@@ -30,6 +30,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define AF_INET6 10
 #define IPPROTO_TCP 6
 #define PF_EXITING 0x00000004
+#define EEXIST 17
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -595,7 +596,9 @@ static __always_inline void note_fd_release(long fd, __u8 via)
 		}
 		return;
 	}
-	if (bpf_map_update_elem(&fd_releases, &release.cookie, &release, BPF_ANY))
+	/* The first release is the close() that did not take effect. */
+	long err = bpf_map_update_elem(&fd_releases, &release.cookie, &release, BPF_NOEXIST);
+	if (err && err != -EEXIST)
 		count(TL_CNT_RELEASE_MAP_UPDATE_FAILED);
 }
 
@@ -638,8 +641,10 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		note_fd_release((int)SYSCALL_ARG1(regs), TL_RELEASE_CLOSE);
 	} else if (id == cfg_nr_dup2 || id == cfg_nr_dup3) {
 		int oldfd = SYSCALL_ARG1(regs), newfd = SYSCALL_ARG2(regs);
+		struct file *old_file = current_file(oldfd);
 
-		if (oldfd != newfd)
+		/* Only a dup that will succeed and put another file there releases newfd. */
+		if (old_file && old_file != current_file(newfd))
 			note_fd_release(newfd, id == cfg_nr_dup2 ? TL_RELEASE_DUP2 : TL_RELEASE_DUP3);
 	} else if (id == cfg_nr_close_range) {
 		note_close_range((unsigned int)SYSCALL_ARG1(regs), (unsigned int)SYSCALL_ARG2(regs),
