@@ -1,0 +1,620 @@
+"""End-to-end tests of `tcpleak run`: the real binary running real commands.
+
+The traced program is usually peer.py itself, started by tcpleak run and
+driven through tcpleak's stdin/stdout (Peer(prefix=...)): its "ready pid=N"
+line comes through tcpleak's stdout, its commands through tcpleak's stdin,
+and Peer.exit() returns tcpleak's exit status. Its server is a Peer outside
+the traced tree. tcpleak's report goes to stderr (Peer.err) and the files.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import xml.etree.ElementTree as ET
+
+import pytest
+
+import harness
+from harness import Peer, Tcpleak, open_connection
+
+THRESHOLD = "500ms"
+THRESHOLD_MS = 500
+LEAKER_COMM = "run-leaker"
+SERVER_COMM = "run-server"
+# sh runs the peer as its child (not exec'd: a command follows it).
+SH_WRAP = ["sh", "-c", '"$0" "$@"; exit $?']
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+
+
+def run_schema_path():
+    """docs/tcpleak-run-report.schema.json, next to the events schema."""
+    return os.path.join(os.path.dirname(os.path.abspath(harness.schema_path())),
+                        "tcpleak-run-report.schema.json")
+
+
+_run_validator = None
+
+
+def run_validator():
+    global _run_validator
+    if _run_validator is None:
+        from jsonschema import Draft202012Validator
+
+        with open(run_schema_path(), encoding="utf-8") as f:
+            schema = json.load(f)
+        Draft202012Validator.check_schema(schema)
+        _run_validator = Draft202012Validator(schema)
+    return _run_validator
+
+
+def read_report(path):
+    """The JSON report, parsed strictly and validated against its schema."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    report = json.loads(raw.decode("utf-8"))
+    errors = ["%s: %s" % ("/".join(str(p) for p in e.absolute_path) or "(document)", e.message)
+              for e in run_validator().iter_errors(report)]
+    assert not errors, "the JSON report does not match its schema:\n  %s\n%s" % (
+        "\n  ".join(errors[:10]), raw[:3000].decode("utf-8", "replace"))
+    return report
+
+
+def read_junit(path):
+    root = ET.parse(path).getroot()
+    assert root.tag == "testsuites", root.tag
+    suites = root.findall("testsuite")
+    assert len(suites) == 1, ET.tostring(root)[:2000]
+    return root, suites[0]
+
+
+def run_prefix(*opts, threshold=THRESHOLD):
+    return [harness.tcpleak_bin(), "run", "--threshold", threshold] + list(opts) + ["--"]
+
+
+def traced_peer(*opts, wrap=(), comm=LEAKER_COMM, threshold=THRESHOLD):
+    """A peer run by `tcpleak run OPTS -- [WRAP...] python3 peer.py`."""
+    return Peer(comm=comm, prefix=run_prefix(*opts, threshold=threshold) + list(wrap))
+
+
+def run_plain(*args, stdin=subprocess.DEVNULL, threshold=THRESHOLD):
+    """`tcpleak run --threshold THRESHOLD ARGS...` (ARGS include "--" COMMAND)."""
+    return Tcpleak(["run", "--threshold", threshold] + list(args), json_mode=False, stdin=stdin)
+
+
+def leak_in_traced_peer(prog, server):
+    """The traced peer connects to `server`, which hangs up: the traced side
+    is left in CLOSE_WAIT. Returns the Connection (server = the outside peer)."""
+    lst = server.listen()
+    c = prog.connect(lst["port"])
+    a = server.accept(lst["fd"])
+    assert a["port"] == c["sport"], (a, c)
+    server.close(a["fd"])
+    prog.wait_eof(c["fd"])
+    assert prog.state(c["fd"]) == "CLOSE_WAIT"
+    return {"fd": c["fd"], "sport": c["sport"], "port": lst["port"], "sock": prog.cookie(c["fd"])}
+
+
+def wait_announce(prog, pid, fd, timeout=harness.DEFAULT_TIMEOUT):
+    """tcpleak run's "tcpleak: leak: pid N comm fd F ..." line on stderr."""
+    want = ("tcpleak: leak: pid %d " % pid).encode()
+    fd_words = (" fd %d " % fd).encode()
+
+    def found():
+        return [l for l in prog.err.lines if l.startswith(want) and fd_words in l]
+
+    got = prog.err.wait(found, timeout)
+    assert got, "no %r line with fd %d on stderr within %.0fs\n%s" % (want, fd, timeout, prog.report())
+    return got[0]
+
+
+def wait_threshold_passed(threshold=THRESHOLD):
+    """Returns once a socket that entered CLOSE_WAIT now has been there longer
+    than `threshold`, as `tcpleak leaks` measures it: a fresh leak between two
+    peers outside every traced tree, reported by a `tcpleak leaks -p`."""
+    server, client = Peer(comm="clock-server"), Peer(comm="clock-client")
+    clock = Tcpleak(["leaks", "--json", "--threshold", threshold, "-p", str(server.pid)])
+    clock.wait_started()
+    c = open_connection(server, client)
+    client.close(c.cfd)
+    server.wait_eof(c.afd)
+    clock.wait_for(lambda r: r["type"] == "leak" and r["sock"] == c.server_sock, what="the clock's leak")
+    assert clock.stop() == 3
+    return c
+
+
+def stderr_text(peer):
+    return peer.err.text()
+
+
+# ---------------------------------------------------------------------------
+# 1: a clean program
+
+
+@pytest.mark.parametrize("quiet", [True, False], ids=["quiet", "verbose-report"])
+def test_clean_program(tmp_path, quiet):
+    report_path = tmp_path / "report.json"
+    server = Peer(comm=SERVER_COMM)
+    opts = (["-q"] if quiet else []) + ["--json-report", str(report_path)]
+    prog = traced_peer(*opts)
+    lst = server.listen()
+    c = prog.connect(lst["port"])
+    a = server.accept(lst["fd"])
+    server.close(a["fd"])
+    prog.wait_eof(c["fd"])  # in CLOSE_WAIT ...
+    prog.close(c["fd"])  # ... and closed at once
+    wait_threshold_passed()  # the run goes on past the threshold
+    assert prog.exit(0) == 0, prog.report()
+    err = prog.err.lines
+    if quiet:
+        assert err == [], "-q and no leak, yet stderr has:\n%s" % stderr_text(prog)
+    else:
+        text = stderr_text(prog)
+        assert "tcpleak: no socket left in CLOSE_WAIT past 500ms by 1 traced process" in text, text
+        assert "tcpleak: leak:" not in text, text
+    report = read_report(report_path)
+    assert (report["exit_status"], report["command_exit_code"], report["command_signal"]) == (0, 0, None), report
+    assert report["leaks_found"] == 0 and report["leaks"] == [], report
+    assert report["threshold_ms"] == THRESHOLD_MS
+    procs = report["processes"]
+    assert [p["pid"] for p in procs] == [prog.pid], procs
+    assert procs[0]["ppid"] == prog.proc.pid and procs[0]["traced"] is True, procs
+    assert (procs[0]["exit_code"], procs[0]["exit_signal"], procs[0]["leaks"]) == (0, None, []), procs
+    assert report["command"] == prog.argv[prog.argv.index("--") + 1:], report["command"]
+
+
+# ---------------------------------------------------------------------------
+# 2: a leaking program
+
+
+def check_leak_of_traced(leak, prog, conn, *, pid, comm=LEAKER_COMM):
+    """A leak of the traced peer's connected socket, never closed, ended by its exit."""
+    want = {
+        "pid": pid, "comm": comm, "fd": conn["fd"], "family": "ipv4",
+        "saddr": "127.0.0.1", "sport": conn["sport"], "daddr": "127.0.0.1", "dport": conn["port"],
+        "netns": os.stat("/proc/self/ns/net").st_ino, "verdict": "never_closed", "since_start": False,
+        "closed_by": None, "closed_by_comm": None, "closed_by_fd": None, "closed_via": None,
+        "holders": [{"pid": pid, "comm": comm, "fd": conn["fd"]}],
+        "owner_pid": pid, "owner_comm": comm, "sock": conn["sock"], "rx_queue": 0,
+    }
+    got = {k: leak[k] for k in want}
+    diff = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
+    assert not diff, "leak differs (got, expected): %r\n%s" % (diff, json.dumps(leak, indent=1))
+    assert leak["close_wait_ms"] >= THRESHOLD_MS, leak
+    assert "peer.py" in leak["cmdline"], leak
+    res = leak["resolved"]
+    assert res is not None, leak
+    assert (res["how"], res["by_pid"], res["by_comm"]) == ("exit", pid, comm), leak
+    assert res["close_wait_ms"] >= THRESHOLD_MS, leak
+
+
+def test_leaking_program(tmp_path):
+    report_path, junit_path = tmp_path / "report.json", tmp_path / "junit.xml"
+    server = Peer(comm=SERVER_COMM)
+    prog = traced_peer("--json-report", str(report_path), "--junit", str(junit_path))
+    conn = leak_in_traced_peer(prog, server)
+    line = wait_announce(prog, prog.pid, conn["fd"])
+    assert ("pid %d %s fd %d 127.0.0.1:%d -> 127.0.0.1:%d in CLOSE_WAIT for " % (
+        prog.pid, LEAKER_COMM, conn["fd"], conn["sport"], conn["port"])).encode() in line, line
+    assert line.endswith(b": never closed"), line
+    assert prog.exit(0) == 3, prog.report()
+
+    report = read_report(report_path)
+    assert (report["exit_status"], report["command_exit_code"], report["command_signal"]) == (3, 0, None)
+    assert report["leaks_found"] == 1 and len(report["leaks"]) == 1, report
+    leak = report["leaks"][0]
+    check_leak_of_traced(leak, prog, conn, pid=prog.pid)
+    named = {leak["pid"], leak["owner_pid"], leak["resolved"]["by_pid"]} | {h["pid"] for h in leak["holders"]}
+    assert server.pid not in named, "the server's pid in the leak: %r" % leak
+    procs = report["processes"]
+    assert [p["pid"] for p in procs] == [prog.pid], procs
+    assert procs[0]["leaks"] == [leak], procs
+    assert procs[0]["exit_code"] == 0 and procs[0]["traced"] is True, procs
+
+    root, suite = read_junit(junit_path)
+    assert (root.get("tests"), root.get("failures")) == ("1", "1"), ET.tostring(root)[:2000]
+    assert (suite.get("tests"), suite.get("failures")) == ("1", "1"), ET.tostring(suite)[:2000]
+    cases = suite.findall("testcase")
+    assert len(cases) == 1, ET.tostring(suite)[:3000]
+    failures = cases[0].findall("failure")
+    assert len(failures) == 1, ET.tostring(cases[0])[:3000]
+    f = failures[0]
+    assert f.get("type") == "never_closed", f.attrib
+    assert f.get("message").startswith("fd %d: 127.0.0.1:%d -> 127.0.0.1:%d in CLOSE_WAIT for " % (
+        conn["fd"], conn["sport"], conn["port"])), f.attrib
+    assert str(prog.pid) in cases[0].get("name"), cases[0].attrib
+    assert ("fd:" in f.text and str(conn["fd"]) in f.text), f.text
+    # The properties carry the run's outcome.
+    props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    assert props["exit_status"] == "3" and props["leaked_sockets"] == "1", props
+
+
+def test_leak_exit_code(tmp_path):
+    report_path = tmp_path / "report.json"
+    server = Peer(comm=SERVER_COMM)
+    prog = traced_peer("--leak-exit-code", "42", "--json-report", str(report_path))
+    conn = leak_in_traced_peer(prog, server)
+    wait_announce(prog, prog.pid, conn["fd"])
+    assert prog.exit(0) == 42, prog.report()
+    report = read_report(report_path)
+    assert (report["exit_status"], report["command_exit_code"], report["leaks_found"]) == (42, 0, 1), report
+
+
+def test_leak_and_nonzero_exit_gives_leak_exit_code(tmp_path):
+    report_path = tmp_path / "report.json"
+    server = Peer(comm=SERVER_COMM)
+    prog = traced_peer("--json-report", str(report_path))
+    conn = leak_in_traced_peer(prog, server)
+    wait_announce(prog, prog.pid, conn["fd"])
+    assert prog.exit(5) == 3, prog.report()
+    report = read_report(report_path)
+    assert (report["exit_status"], report["command_exit_code"], report["leaks_found"]) == (3, 5, 1), report
+
+
+def test_quiet_still_reports_a_leak(tmp_path):
+    report_path = tmp_path / "report.json"
+    server = Peer(comm=SERVER_COMM)
+    prog = traced_peer("-q", "--json-report", str(report_path))
+    conn = leak_in_traced_peer(prog, server)
+    # No announcement with -q: a tcpleak leaks with twice the threshold tells
+    # when run has surely had its look (every 50 ms) past its own threshold.
+    clock = Tcpleak(["leaks", "--json", "--threshold", "1s", "-p", str(prog.pid)])
+    clock.wait_started()
+    clock.wait_for(lambda r: r["type"] == "leak" and r["sock"] == conn["sock"], what="the leak, seen by leaks")
+    assert prog.exit(0) == 3, prog.report()
+    assert clock.stop() == 3
+    text = stderr_text(prog)
+    assert re.search(r"^tcpleak: 1 socket leaked in CLOSE_WAIT by 1 process", text, re.M), text
+    assert "tcpleak: leak:" not in text, "-q announced the leak as it happened:\n%s" % text
+    assert "pid %d " % prog.pid in text, text
+    report = read_report(report_path)
+    check_leak_of_traced(report["leaks"][0], prog, conn, pid=prog.pid)
+
+
+def test_traced_server_leaks_accepted_socket(tmp_path):
+    """The traced program accepts; an outside client hangs up. On loopback the
+    server's CLOSE_WAIT transition runs while the client's close() is on the
+    CPU: the leak is still the traced server's."""
+    report_path = tmp_path / "report.json"
+    client = Peer(comm="run-client")
+    prog = traced_peer("--json-report", str(report_path))
+    c = open_connection(prog, client)
+    client.close(c.cfd)
+    prog.wait_eof(c.afd)
+    wait_announce(prog, prog.pid, c.afd)
+    assert prog.exit(0) == 3, prog.report()
+    report = read_report(report_path)
+    assert report["leaks_found"] == 1, report
+    leak = report["leaks"][0]
+    want = {"pid": prog.pid, "fd": c.afd, "sport": c.port, "dport": c.sport, "sock": c.server_sock,
+            "verdict": "never_closed", "owner_pid": prog.pid,
+            "holders": [{"pid": prog.pid, "comm": LEAKER_COMM, "fd": c.afd}]}
+    got = {k: leak[k] for k in want}
+    assert got == want, "got %r\nexpected %r" % (got, want)
+    assert (leak["resolved"]["how"], leak["resolved"]["by_pid"]) == ("exit", prog.pid), leak
+
+
+def test_forked_child_still_holds_at_the_end(tmp_path):
+    """A child of the traced program inherits the socket, the program closes
+    its copy and exits; the child still holds it when the run ends."""
+    report_path, junit_path = tmp_path / "report.json", tmp_path / "junit.xml"
+    server = Peer(comm=SERVER_COMM)
+    prog = traced_peer("--json-report", str(report_path), "--junit", str(junit_path))
+    lst = server.listen()
+    c = prog.connect(lst["port"])  # no SO_COOKIE asked: tcpleak must not need it
+    child = prog.cmd("fork")["pid"]
+    prog.close(c["fd"])
+    a = server.accept(lst["fd"])
+    server.close(a["fd"])  # the child's copy goes to CLOSE_WAIT, nobody reads it
+    wait_announce(prog, child, c["fd"])
+    assert prog.exit(0) == 3, prog.report()  # the orphaned child lingers (killed at teardown)
+    report = read_report(report_path)
+    assert report["leaks_found"] == 1, report
+    leak = report["leaks"][0]
+    sock = leak["sock"]
+    want = {"pid": child, "comm": LEAKER_COMM, "fd": c["fd"],
+            "sport": c["sport"], "dport": lst["port"],
+            "verdict": "closed_still_referenced", "closed_by": prog.pid, "closed_by_comm": LEAKER_COMM,
+            "closed_by_fd": c["fd"], "closed_via": "close", "owner_pid": prog.pid,
+            "holders": [{"pid": child, "comm": LEAKER_COMM, "fd": c["fd"]}], "resolved": None}
+    got = {k: leak[k] for k in want}
+    diff = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
+    assert not diff, "leak differs (got, expected): %r\n%s" % (diff, json.dumps(leak, indent=1))
+    procs = {p["pid"]: p for p in report["processes"]}
+    assert [p["pid"] for p in report["processes"]] == [prog.pid, child], report["processes"]
+    assert procs[child]["ppid"] == prog.pid and procs[child]["traced"] is True, procs
+    assert procs[child]["exit_status"] is None, procs  # still running at the end
+    assert [l["sock"] for l in procs[child]["leaks"]] == [sock] and procs[prog.pid]["leaks"] == [], procs
+    root, suite = read_junit(junit_path)
+    assert (suite.get("tests"), suite.get("failures")) == ("2", "1"), ET.tostring(suite)[:2000]
+    failure = suite.find("testcase/failure")
+    assert failure.get("type") == "closed_still_referenced", failure.attrib
+
+
+# Both ends in one process: it closes the accepted end, waits for EOF on the
+# connected one (now in CLOSE_WAIT), prints its port, holds it for argv[1]
+# seconds and exits with it open.
+HOLDER = r"""
+import os, socket, sys, time
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+c = socket.create_connection(l.getsockname())
+a, _ = l.accept()
+a.close()
+assert c.recv(1) == b""
+t = time.monotonic()
+print("fd=%d sport=%d dport=%d" % (c.fileno(), c.getsockname()[1], l.getsockname()[1]), flush=True)
+while time.monotonic() - t < float(sys.argv[1]):
+    time.sleep(0.001)
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("extra_ms", [2, 20, 45])
+def test_exit_just_past_the_threshold(tmp_path, extra_ms):
+    """Held past the threshold, then gone before tcpleak's next look (it looks
+    every 50 ms): still a leak, reported at the exit."""
+    report_path = tmp_path / "report.json"
+    hold = (THRESHOLD_MS + extra_ms) / 1000
+    tl = run_plain("-q", "--json-report", str(report_path), "--", "/usr/bin/python3", "-c", HOLDER, str(hold))
+    assert tl.wait_exit(timeout=30) == 3, tl.report()
+    out = harness.parse_reply("ok " + tl.stdout_lines()[0].decode())
+    report = read_report(report_path)
+    assert report["leaks_found"] == 1, report
+    leak = report["leaks"][0]
+    pid = report["processes"][0]["pid"]
+    got = (leak["pid"], leak["comm"], leak["sport"], leak["dport"], leak["verdict"], leak["owner_pid"],
+           leak["resolved"]["how"], leak["resolved"]["by_pid"])
+    assert got == (pid, "python3", out["sport"], out["dport"], "never_closed", pid, "exit", pid), leak
+    assert leak["resolved"]["close_wait_ms"] >= THRESHOLD_MS, leak
+    # tcpleak learns descriptors only from its descriptor-table scan: when the
+    # exit beat the scan, fd is null and holders empty ("when known", says the
+    # schema); otherwise they are exactly the program's.
+    assert (leak["fd"], leak["holders"]) in (
+        (out["fd"], [{"pid": pid, "comm": "python3", "fd": out["fd"]}]), (None, [])), leak
+
+
+# ---------------------------------------------------------------------------
+# 3: a grandchild
+
+
+def test_leak_in_grandchild_through_sh(tmp_path):
+    report_path, junit_path = tmp_path / "report.json", tmp_path / "junit.xml"
+    server = Peer(comm=SERVER_COMM)
+    prog = traced_peer("--json-report", str(report_path), "--junit", str(junit_path), wrap=SH_WRAP)
+    # prog.pid came through tcpleak's stdout from the grandchild itself.
+    sh_pid = int(open("/proc/%d/stat" % prog.pid).read().rsplit(")", 1)[1].split()[1])
+    assert sh_pid != prog.proc.pid and sh_pid != prog.pid
+    conn = leak_in_traced_peer(prog, server)
+    wait_announce(prog, prog.pid, conn["fd"])
+    assert prog.exit(0) == 3, prog.report()
+
+    report = read_report(report_path)
+    assert (report["exit_status"], report["command_exit_code"], report["leaks_found"]) == (3, 0, 1), report
+    check_leak_of_traced(report["leaks"][0], prog, conn, pid=prog.pid)
+    procs = {p["pid"]: p for p in report["processes"]}
+    assert [p["pid"] for p in report["processes"]] == [sh_pid, prog.pid], report["processes"]
+    assert procs[sh_pid]["ppid"] == prog.proc.pid and procs[sh_pid]["leaks"] == [], procs
+    assert procs[sh_pid]["exit_code"] == 0, procs
+    assert procs[prog.pid]["ppid"] == sh_pid and procs[prog.pid]["traced"] is True, procs
+    assert procs[prog.pid]["exit_code"] == 0, procs
+    assert [l["sock"] for l in procs[prog.pid]["leaks"]] == [conn["sock"]], procs
+    for p in procs.values():  # both seen starting (fork) and exiting
+        assert p["start_time"] is not None and p["exit_time"] is not None, p
+        assert p["start_time"] <= p["exit_time"], p
+    assert procs[sh_pid]["comm"] == "sh", procs
+
+    root, suite = read_junit(junit_path)
+    assert (suite.get("tests"), suite.get("failures")) == ("2", "1"), ET.tostring(suite)[:2000]
+    cases = suite.findall("testcase")
+    failing = [tc for tc in cases if tc.findall("failure")]
+    assert len(failing) == 1 and str(prog.pid) in failing[0].get("name"), [tc.attrib for tc in cases]
+
+
+def test_hostile_names_in_reports(tmp_path):
+    """A hostile process name (the leaker's) and command line (sh's $0): the
+    JSON report stays valid, the JUnit file parses, stderr has no raw control
+    characters."""
+    report_path, junit_path = tmp_path / "report.json", tmp_path / "junit.xml"
+    comm = b'q"<&>\x1b[2J\xff'
+    comm_json = 'q"<&>\x1b[2J\ufffd'
+    arg0 = 'evil<&>"\x01\x1b]0;x\x07\udcff]]>'  # \udcff: the byte 0xff (surrogateescape)
+    server = Peer(comm=SERVER_COMM)
+    prog = Peer(comm=comm, prefix=run_prefix("--json-report", str(report_path), "--junit", str(junit_path))
+                + ["sh", "-c", '"$1" "$2" "$3" "$4"; exit $?', arg0])
+    conn = leak_in_traced_peer(prog, server)
+    wait_announce(prog, prog.pid, conn["fd"])
+    assert prog.exit(0) == 3, prog.report()
+
+    report = read_report(report_path)
+    leak = report["leaks"][0]
+    assert (leak["pid"], leak["comm"], leak["owner_comm"]) == (prog.pid, comm_json, comm_json), leak
+    assert leak["holders"] == [{"pid": prog.pid, "comm": comm_json, "fd": conn["fd"]}], leak
+    sh = report["processes"][0]
+    assert sh["cmdline"].startswith("sh -c "), sh
+    assert 'evil<&>"\x01\x1b]0;x\x07\ufffd]]>' in sh["cmdline"], sh
+
+    root, suite = read_junit(junit_path)
+    assert (suite.get("tests"), suite.get("failures")) == ("2", "1"), ET.tostring(suite)[:2000]
+    text = ET.tostring(root, encoding="unicode")
+    assert "\x1b" not in text and "\x01" not in text and "\x07" not in text, text[:3000]
+    assert "evil<&>" in " ".join(tc.get("name") for tc in suite.findall("testcase")), text[:3000]
+
+    for line in prog.err.lines:  # tcpleak's report: printable
+        bad = [b for b in line if (b < 0x20 and b != 0x09) or b == 0x7F]
+        assert not bad, "raw control bytes %r on stderr: %r" % (bad, line)
+
+
+# ---------------------------------------------------------------------------
+# 4-5, 10: exit statuses
+
+
+def test_command_exit_status_passes_through(tmp_path):
+    report_path = tmp_path / "report.json"
+    tl = run_plain("--json-report", str(report_path), "--", "sh", "-c", "exit 7")
+    assert tl.wait_exit() == 7, tl.report()
+    report = read_report(report_path)
+    assert (report["exit_status"], report["command_exit_code"], report["command_signal"]) == (7, 7, None)
+    assert report["command"] == ["sh", "-c", "exit 7"], report["command"]
+    assert "sh -c 'exit 7' exited with 7" in tl.stderr_text(), tl.report()
+
+
+def test_command_killed_by_signal(tmp_path):
+    report_path = tmp_path / "report.json"
+    tl = run_plain("--json-report", str(report_path), "--", "sh", "-c", "kill -9 $$")
+    assert tl.wait_exit() == 137, tl.report()
+    report = read_report(report_path)
+    assert (report["exit_status"], report["command_exit_code"], report["command_signal"]) == (137, None, 9)
+    assert report["processes"][0]["exit_signal"] == 9, report["processes"]
+    assert "killed by signal 9 (SIGKILL)" in tl.stderr_text(), tl.report()
+
+
+def test_exec_failure(tmp_path):
+    report_path = tmp_path / "report.json"
+    tl = run_plain("--json-report", str(report_path), "--", "/nonexistent")
+    assert tl.wait_exit() == 127, tl.report()
+    err = tl.stderr_lines()
+    assert len(err) == 1, "expected a one-line error:\n%s" % tl.report()
+    assert b"/nonexistent" in err[0] and err[0].startswith(b"tcpleak"), err
+    assert tl.stdout_lines() == []
+
+
+def test_not_executable(tmp_path):
+    script = tmp_path / "script"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    os.chmod(script, 0o644)
+    tl = run_plain("--", str(script))
+    assert tl.wait_exit() == 126, tl.report()
+    err = tl.stderr_lines()
+    assert len(err) == 1 and str(script).encode() in err[0], tl.report()
+
+
+# ---------------------------------------------------------------------------
+# 6: leaks outside the traced tree
+
+
+def test_unrelated_leaks_are_not_reported(tmp_path):
+    report_path = tmp_path / "report.json"
+    server = Peer(comm=SERVER_COMM)
+    prog = traced_peer("--json-report", str(report_path))
+    # The traced program hangs up on an outside server, which leaks: its
+    # CLOSE_WAIT transition even runs while the traced client's close() is on
+    # the CPU. Not the traced tree's leak.
+    lst = server.listen()
+    c = prog.connect(lst["port"])
+    a = server.accept(lst["fd"])
+    prog.close(c["fd"])
+    server.wait_eof(a["fd"])
+    # And an unrelated pair leaking at the same time; once its leak is
+    # reported the server's socket has been in CLOSE_WAIT past the threshold.
+    wait_threshold_passed()
+    assert server.state(a["fd"]) == "CLOSE_WAIT"
+    assert prog.exit(0) == 0, prog.report()
+    text = stderr_text(prog)
+    assert "tcpleak: no socket left in CLOSE_WAIT past 500ms by 1 traced process" in text, text
+    report = read_report(report_path)
+    assert (report["exit_status"], report["leaks_found"], report["leaks"]) == (0, 0, []), report
+    assert [p["pid"] for p in report["processes"]] == [prog.pid], report["processes"]
+
+
+# ---------------------------------------------------------------------------
+# 8: signals to tcpleak
+
+
+def test_sigterm_is_forwarded(tmp_path):
+    report_path = tmp_path / "report.json"
+    prog = traced_peer("--json-report", str(report_path))
+    prog.cmd("ping")
+    prog.proc.send_signal(signal.SIGTERM)
+    assert prog.proc.wait(harness.DEFAULT_TIMEOUT) == 143, prog.report()
+    report = read_report(report_path)
+    assert (report["exit_status"], report["command_exit_code"], report["command_signal"]) == (143, None, 15)
+    assert report["processes"][0]["pid"] == prog.pid and report["processes"][0]["exit_signal"] == 15
+
+
+# A command that says "ready" once its signal dispositions are set, then waits.
+WAITER = r"""
+import signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+signal.signal(signal.SIGTERM, lambda n, f: sys.exit(0))
+print("ready", flush=True)
+while True:
+    signal.pause()
+"""
+
+
+@pytest.mark.parametrize("sig, status, code, died_of", [
+    (signal.SIGINT, 130, None, 2),     # dies of SIGINT, as a shell would report it
+    (signal.SIGTERM, 0, 0, None),      # handles SIGTERM and exits 0: its status
+], ids=["sigint-dies", "sigterm-handled"])
+def test_stop_signal_is_forwarded(tmp_path, sig, status, code, died_of):
+    report_path = tmp_path / "report.json"
+    tl = run_plain("--json-report", str(report_path), "--", "/usr/bin/python3", "-c", WAITER)
+    tl.wait_stdout_line(lambda l: l == b"ready", timeout=harness.START_TIMEOUT, what="ready")
+    tl.send_signal(sig)
+    assert tl.wait_exit() == status, tl.report()
+    report = read_report(report_path)
+    assert (report["exit_status"], report["command_exit_code"], report["command_signal"]) == (
+        status, code, died_of), report
+
+
+# Says "got N" for every SIGINT/SIGTERM and keeps running.
+STUBBORN = r"""
+import signal, sys
+def caught(n, f):
+    print("got %d" % n, flush=True)
+signal.signal(signal.SIGINT, caught)
+signal.signal(signal.SIGTERM, caught)
+print("ready", flush=True)
+while True:
+    signal.pause()
+"""
+
+
+def test_second_stop_signal_kills_the_command(tmp_path):
+    report_path = tmp_path / "report.json"
+    tl = run_plain("--json-report", str(report_path), "--", "/usr/bin/python3", "-c", STUBBORN)
+    tl.wait_stdout_line(lambda l: l == b"ready", timeout=harness.START_TIMEOUT, what="ready")
+    tl.send_signal(signal.SIGINT)
+    tl.wait_stdout_line(lambda l: l == b"got 2", what="the command got the forwarded SIGINT")
+    assert tl.proc.poll() is None, "tcpleak ended on the first SIGINT:\n%s" % tl.report()
+    tl.send_signal(signal.SIGTERM)  # the second stop signal: COMMAND is killed
+    assert tl.wait_exit() == 137, tl.report()
+    assert b"got 15" not in tl.stdout_lines(), tl.report()
+    report = read_report(report_path)
+    assert (report["exit_status"], report["command_exit_code"], report["command_signal"]) == (137, None, 9)
+
+
+def test_sigterm_with_a_leak_held(tmp_path):
+    report_path = tmp_path / "report.json"
+    server = Peer(comm=SERVER_COMM)
+    prog = traced_peer("--json-report", str(report_path))
+    conn = leak_in_traced_peer(prog, server)
+    wait_announce(prog, prog.pid, conn["fd"])
+    prog.proc.send_signal(signal.SIGTERM)
+    assert prog.proc.wait(harness.DEFAULT_TIMEOUT) == 3, prog.report()
+    report = read_report(report_path)
+    assert (report["exit_status"], report["command_exit_code"], report["command_signal"]) == (3, None, 15)
+    check_leak_of_traced(report["leaks"][0], prog, conn, pid=prog.pid)
+
+
+# ---------------------------------------------------------------------------
+# 9: stdio
+
+
+def test_stdin_and_stdout_pass_through():
+    tl = run_plain("-q", "--", "cat", stdin=subprocess.PIPE)
+    tl.proc.stdin.write(b"hello\n")
+    tl.proc.stdin.close()
+    assert tl.wait_exit() == 0, tl.report()
+    assert tl.stdout_lines() == [b"hello"], tl.report()
+    assert tl.stderr_lines() == [], tl.report()
+
+
+def test_command_options_are_not_tcpleaks():
+    tl = run_plain("-q", "--", "sh", "-c", 'echo "$@"', "sh", "--threshold", "-q", "--json-report")
+    assert tl.wait_exit() == 0, tl.report()
+    assert tl.stdout_lines() == [b"--threshold -q --json-report"], tl.report()
