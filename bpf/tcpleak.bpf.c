@@ -1,20 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * tcpleak's kernel side.
+ * tcpleak's kernel side. It keeps no per-socket state on the hot path
+ * (socket storage or a hash updated on every transition cost the connection
+ * path more than everything else together, measured in docs/performance.md):
+ * it forwards what it sees, marks the moments it runs in a socket owner's
+ * context, and user space (src/attribution.cpp) ties every transition to
+ * its owner.
  *
- *  - tp_btf/inet_sock_set_state: every TCP state change. The socket's owner
- *    lives in socket-local storage, captured where the kernel runs in the
- *    owner's context (connect, listen, accept) and carried with the socket,
- *    so softirq transitions are still attributed to the right process.
- *  - tp_btf/sys_exit: accept()/accept4() results (the accepted socket's next
- *    transitions run in softirq).
- *  - tp_btf/sys_enter: close, close_range, dup2, dup3 (leaks/run modes):
- *    descriptors of sockets that another descriptor keeps alive.
+ *  - tp_btf/inet_sock_set_state: every TCP state change. CLOSE -> SYN_SENT
+ *    (connect) and CLOSE -> LISTEN (listen) run in the owner's context.
+ *  - syscalls:sys_exit_accept{,4}: who accepted a socket, with the fd (its
+ *    next transitions run in softirq, on whatever task is on the CPU).
+ *  - syscalls:sys_enter_{close,close_range,dup2,dup3} (leaks/run): a
+ *    descriptor of a socket that another descriptor keeps alive went away.
+ *    Without tracefs, tp_btf sys_enter/sys_exit do the same for every syscall.
  *  - tp_btf/sched_process_{fork,exec,exit}: the traced process tree (run).
- *  - iter/task_file: sockets that existed before start, and holders of
+ *  - iter/task_file: sockets that existed before start, and the holders of
  *    leaked sockets, read from the descriptor tables.
  *
- * tp_btf and iterators need neither tracefs nor kprobes.
+ * Owner filters (-p, -c, run's tree) are applied here with a map of the
+ * selected sockets only, so unselected traffic never leaves the kernel.
+ * Nothing needs kprobes or fentry; only the syscalls:* tracepoints need
+ * tracefs (user space mounts it privately when it is missing).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -29,8 +36,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
-#define PF_EXITING 0x00000004
 #define EEXIST 17
+#define PF_EXITING 0x00000004
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -53,14 +60,18 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* ---- load-time configuration (set by user space before load) ---- */
 const volatile __u8 cfg_mode = TL_MODE_TRACE;
-const volatile __u8 cfg_filter_pids = 0;  /* owner must be in selected_pids */
-const volatile __u8 cfg_filter_comm = 0;  /* owner comm must equal cfg_comm */
+const volatile __u8 cfg_select = 0;       /* forward only sockets of selected owners */
+const volatile __u8 cfg_filter_pids = 0;  /* a selected owner is in selected_pids */
+const volatile __u8 cfg_filter_comm = 0;  /* a selected owner is named cfg_comm */
 const volatile char cfg_comm[TL_COMM_LEN] = {};
 const volatile __u8 cfg_filter_ports = 0; /* local or remote port in filter_ports */
 const volatile __u8 cfg_family = 0;       /* 0: both */
-const volatile __u32 cfg_state_mask = 0;  /* bit per state, old or new; 0: all */
-const volatile __u8 cfg_follow_forks = 0; /* children of selected pids are selected */
-const volatile __u64 cfg_wakeup_bytes = 1 << 20;
+/* trace --state: transitions into or out of these states are printed (0: all);
+ * transitions into cfg_timing_states are sent too, so that user space knows
+ * when a printed transition's old state began. */
+const volatile __u32 cfg_print_states = 0;
+const volatile __u32 cfg_timing_states = 0;
+const volatile __u32 cfg_wakeup_records = 4096; /* per CPU: force a wakeup every this many */
 const volatile long cfg_nr_accept = -1;
 const volatile long cfg_nr_accept4 = -1;
 const volatile long cfg_nr_close = -1;
@@ -75,59 +86,12 @@ __u8 iter_mode = TL_ITER_SEED;
 
 /* ---- maps ---- */
 
-/* Per-socket state; lives and dies with the socket. BPF_F_CLONE: a socket
- * created by a listener starts with a copy of the listener's entry. */
-struct sock_info {
-	__u64 cookie; /* the socket this entry belongs to; differs after a clone */
-	__u64 since_ns; /* when the current state was entered; 0: unknown */
-	__u64 owner_cgroup;
-	__u32 owner_pid;
-	__u8 owner_via;
-	__u8 selected;
-	__u8 pad[2];
-	char owner_comm[TL_COMM_LEN];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
-	__type(key, int);
-	__type(value, struct sock_info);
-} sock_infos SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20); /* resized by user space */
 } events SEC(".maps");
 
-/* accept() returned this socket; moved into sock_infos at its next
- * transition. Keyed by kernel address (never printed), checked by cookie. */
-struct accepted_owner {
-	__u64 cookie;
-	__u64 cgroup;
-	__u32 pid;
-	__u8 selected;
-	__u8 pad[3];
-	char comm[TL_COMM_LEN];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct accepted_owner);
-} accepted_owners SEC(".maps");
-
-/* The last descriptor release of a still-referenced socket, by cookie,
- * until the socket enters CLOSE_WAIT (then it is sent to user space). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct tl_fd_release);
-} fd_releases SEC(".maps");
-
-/* -p PIDs (trace), or the traced process tree (run). */
+/* -p PIDs (trace, leaks), or the traced process tree (run). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -135,12 +99,44 @@ struct {
 	__type(value, __u8);
 } selected_pids SEC(".maps");
 
+/* Sockets of selected owners (cfg_select), by cookie, until they close. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} selected_sockets SEC(".maps");
+
+/* Listening sockets of selected owners: the connections they receive are
+ * selected too (until accepted by someone unselected). */
+struct listener_key {
+	__u32 netns;
+	__u16 family;
+	__u16 port;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct listener_key);
+	__type(value, __u8);
+} selected_listeners SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 64);
 	__type(key, __u16);
 	__type(value, __u8);
 } filter_ports SEC(".maps");
+
+/* The first descriptor release of a still-referenced socket, by cookie,
+ * until the socket enters CLOSE_WAIT (then it is sent to user space). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct tl_fd_release);
+} fd_releases SEC(".maps");
 
 /* Cookies whose holders the next TL_ITER_HOLDERS iteration reports. */
 struct {
@@ -150,41 +146,38 @@ struct {
 	__type(value, __u8);
 } holder_targets SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, TL_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
+/* Per-CPU counters (enum tl_counter), leaks/run's transitions per (old,
+ * new) state (index old * 16 + new: not all are forwarded), and the records
+ * sent since the last forced wakeup, in one value: one lookup per run. */
+struct cpu_counters {
+	__u64 values[TL_CNT_MAX];
+	__u64 unwoken;
+	__u64 transitions[256];
+};
 
-/* leaks/run: transitions per (old, new) state, counted here because only
- * CLOSE_WAIT ones are forwarded. Index old * 16 + new. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 256);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
-} transition_counts SEC(".maps");
+	__type(value, struct cpu_counters);
+} counters SEC(".maps");
 
 /* ---- helpers ---- */
 
-static __always_inline void count(__u32 which)
+static __always_inline struct cpu_counters *cpu_counters(void)
 {
-	__u64 *value = bpf_map_lookup_elem(&counters, &which);
+	__u32 zero = 0;
 
-	if (value)
-		__sync_fetch_and_add(value, 1);
+	return bpf_map_lookup_elem(&counters, &zero);
 }
 
-static __always_inline void submit(void *record)
+/* Atomic although per CPU: a softirq may interrupt another program here. */
+static __always_inline void count(__u32 which)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
+	struct cpu_counters *c = cpu_counters();
 
-	/* Batch wakeups: user space also polls with a short timeout. */
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(record, flags);
-	count(TL_CNT_SENT);
+	if (c && which < TL_CNT_MAX)
+		__sync_fetch_and_add(&c->values[which], 1);
 }
 
 static __always_inline void *reserve(__u64 size)
@@ -194,6 +187,28 @@ static __always_inline void *reserve(__u64 size)
 	if (!record)
 		count(TL_CNT_LOST);
 	return record;
+}
+
+/* Batched wakeups: one per cfg_wakeup_records records per CPU (one per
+ * record costs ~20x); user space also polls every 50 ms. */
+static __always_inline void submit_counted(void *record, struct cpu_counters *c)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (c) {
+		__sync_fetch_and_add(&c->values[TL_CNT_SENT], 1);
+		/* A lost update here only shifts a wakeup. */
+		if (++c->unwoken >= cfg_wakeup_records) {
+			c->unwoken = 0;
+			flags = BPF_RB_FORCE_WAKEUP;
+		}
+	}
+	bpf_ringbuf_submit(record, flags);
+}
+
+static __always_inline void submit(void *record)
+{
+	submit_counted(record, cpu_counters());
 }
 
 /* The process name (thread-group leader), as ps and ss -p show it. */
@@ -222,15 +237,21 @@ static __always_inline bool owner_selected(__u32 pid, const char *comm)
 	return true;
 }
 
-static __always_inline void set_owner_to_current(struct sock_info *info, __u8 via)
+static __always_inline bool current_selected(void)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	char comm[TL_COMM_LEN] = {};
 
-	info->owner_pid = bpf_get_current_pid_tgid() >> 32;
-	read_process_comm(task, info->owner_comm);
-	info->owner_cgroup = bpf_get_current_cgroup_id();
-	info->owner_via = via;
-	info->selected = owner_selected(info->owner_pid, info->owner_comm);
+	if (cfg_filter_comm)
+		read_process_comm(bpf_get_current_task_btf(), comm);
+	return owner_selected(bpf_get_current_pid_tgid() >> 32, comm);
+}
+
+static __always_inline void select_socket(__u64 cookie)
+{
+	__u8 yes = 1;
+
+	if (bpf_map_update_elem(&selected_sockets, &cookie, &yes, BPF_ANY))
+		count(TL_CNT_SELECTED_FULL);
 }
 
 /* Number of references to a file, across the f_count -> f_ref change (6.13). */
@@ -248,8 +269,8 @@ static __always_inline long file_refs(struct file *file)
 	return BPF_CORE_READ((struct file___pre_6_13 *)file, f_count.counter);
 }
 
-/* The TCP socket behind descriptor fd of the current task, or NULL. The
- * pointer is read, not trusted: only CO-RE reads and map keys. */
+/* The file behind descriptor fd of the current task, or NULL. The pointer is
+ * read, not trusted: only CO-RE reads. */
 static __always_inline struct file *current_file(long fd)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -264,6 +285,7 @@ static __always_inline struct file *current_file(long fd)
 	return file;
 }
 
+/* The IPv4/IPv6 TCP socket behind a file, or NULL. */
 static __always_inline struct sock *tcp_sock_of_file(struct file *file)
 {
 	struct socket *sock;
@@ -280,106 +302,108 @@ static __always_inline struct sock *tcp_sock_of_file(struct file *file)
 	return family == AF_INET || family == AF_INET6 ? sk : NULL;
 }
 
-static __always_inline bool family_selected(__u16 family)
+/* inet_sport, not skc_num: skc_num is already 0 when a socket reaches CLOSE. */
+static __always_inline __u16 local_port(struct tcp_sock *tp)
 {
-	return !cfg_family || cfg_family == family;
+	return bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
 }
 
-static __always_inline bool ports_selected(__u16 sport, __u16 dport)
+static __always_inline struct listener_key listener_of(struct sock *sk, struct tcp_sock *tp)
 {
-	if (!cfg_filter_ports)
-		return true;
-	return bpf_map_lookup_elem(&filter_ports, &sport) || bpf_map_lookup_elem(&filter_ports, &dport);
-}
-
-static __always_inline bool states_selected(int oldstate, int newstate)
-{
-	if (!cfg_state_mask)
-		return true;
-	return cfg_state_mask & ((1U << (oldstate & 31)) | (1U << (newstate & 31)));
-}
-
-/* ---- owners ---- */
-
-/* An accepted socket's entry still says "listener": take the owner that
- * accept() recorded, now that the socket is trusted again. */
-static __always_inline void claim_accepted_owner(struct sock_info *info, struct sock *sk, __u64 cookie)
-{
-	__u64 key = (__u64)sk;
-	struct accepted_owner *accepted = bpf_map_lookup_elem(&accepted_owners, &key);
-
-	if (!accepted) {
-		if (info->owner_via == TL_VIA_LISTENER)
-			count(TL_CNT_ACCEPT_MISSED);
-		return;
-	}
-	if (!accepted->cookie || accepted->cookie == cookie) {
-		info->owner_pid = accepted->pid;
-		__builtin_memcpy(info->owner_comm, accepted->comm, TL_COMM_LEN);
-		info->owner_cgroup = accepted->cgroup;
-		info->selected = accepted->selected;
-		info->owner_via = TL_VIA_ACCEPT;
-	}
-	bpf_map_delete_elem(&accepted_owners, &key);
-}
-
-static __always_inline void update_owner(struct sock_info *info, struct sock *sk, __u64 cookie,
-					 int oldstate, int newstate)
-{
-	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
-		set_owner_to_current(info, TL_VIA_CONNECT);
-		return;
-	}
-	if (oldstate == TCP_CLOSE && newstate == TCP_LISTEN) {
-		set_owner_to_current(info, TL_VIA_LISTEN);
-		return;
-	}
-	/* sk_socket is set once accept() grafted the socket to a file. */
-	if ((info->owner_via == TL_VIA_LISTENER || info->owner_via == TL_VIA_NONE) && sk->sk_socket)
-		claim_accepted_owner(info, sk, cookie);
-}
-
-/* Socket storage for sk, set up for this transition. Returns the time spent
- * in the old state through old_ns (0: unknown). */
-static __always_inline struct sock_info *track_socket(struct sock *sk, __u64 cookie, __u64 now,
-						      int oldstate, int newstate, __u64 *old_ns)
-{
-	struct sock_info *info = bpf_sk_storage_get(&sock_infos, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
-
-	*old_ns = 0;
-	if (!info) {
-		count(TL_CNT_STORAGE_FAILED);
-		return NULL;
-	}
-	if (info->cookie != cookie) {
-		/* A fresh entry, or a copy of the listener's. */
-		if (info->cookie)
-			info->owner_via = TL_VIA_LISTENER;
-		info->cookie = cookie;
-		info->since_ns = 0;
-	}
-	if (info->since_ns)
-		*old_ns = now - info->since_ns;
-	info->since_ns = now;
-	update_owner(info, sk, cookie, oldstate, newstate);
-	return info;
+	struct listener_key key = {
+		.netns = sk->__sk_common.skc_net.net->ns.inum,
+		.family = sk->__sk_common.skc_family,
+		.port = local_port(tp),
+	};
+	return key;
 }
 
 /* ---- transitions ---- */
 
-static __always_inline void read_addresses(struct sock *sk, struct tcp_sock *tp, __u16 family,
-					   __u8 *saddr, __u8 *daddr)
+/* connect() and listen() change the state in the owner's own context. */
+static __always_inline bool in_owner_context(int oldstate, int newstate)
 {
-	if (family == AF_INET) {
-		__u32 src = tp->inet_conn.icsk_inet.inet_saddr;
-		__u32 dst = sk->__sk_common.skc_daddr;
+	return oldstate == TCP_CLOSE && (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN);
+}
 
-		__builtin_memcpy(saddr, &src, 4);
-		__builtin_memcpy(daddr, &dst, 4);
-	} else {
-		bpf_core_read(saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(daddr, 16, &sk->__sk_common.skc_v6_daddr);
+/* Is this socket's owner selected (-p, -c, run's tree)? Keeps selected_sockets
+ * and selected_listeners current as owners appear and sockets close. */
+static __always_inline bool socket_selected(struct sock *sk, struct tcp_sock *tp, __u64 cookie, int oldstate,
+					    int newstate)
+{
+	struct listener_key listener;
+	__u8 yes = 1;
+
+	if (in_owner_context(oldstate, newstate)) {
+		if (!current_selected())
+			return false;
+		select_socket(cookie);
+		if (newstate == TCP_LISTEN) {
+			listener = listener_of(sk, tp);
+			bpf_map_update_elem(&selected_listeners, &listener, &yes, BPF_ANY);
+		}
+		return true;
 	}
+	if (bpf_map_lookup_elem(&selected_sockets, &cookie)) {
+		if (newstate == TCP_CLOSE) {
+			bpf_map_delete_elem(&selected_sockets, &cookie);
+			if (oldstate == TCP_LISTEN) {
+				listener = listener_of(sk, tp);
+				bpf_map_delete_elem(&selected_listeners, &listener);
+			}
+		}
+		return true;
+	}
+	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
+		/* A connection received by a selected listener (same port). */
+		listener = listener_of(sk, tp);
+		if (bpf_map_lookup_elem(&selected_listeners, &listener)) {
+			select_socket(cookie);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* What user space needs to attribute and time the transitions it prints,
+ * even when filters hide them: who owns a socket (connect, listen, a
+ * listener's new connection) and when it ends. */
+static __always_inline bool attribution_context(int oldstate, int newstate)
+{
+	return in_owner_context(oldstate, newstate) || (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) ||
+	       newstate == TCP_CLOSE;
+}
+
+enum trace_decision { TRACE_DROP, TRACE_SEND, TRACE_SEND_AS_CONTEXT };
+
+static __always_inline int trace_decision(struct sock *sk, struct tcp_sock *tp, int oldstate, int newstate)
+{
+	__u16 sport, dport;
+
+	/* Family and ports are the same for every transition of a socket:
+	 * a socket that fails them is never printed, so nothing of it is sent. */
+	if (cfg_family && cfg_family != sk->__sk_common.skc_family)
+		return TRACE_DROP;
+	if (cfg_filter_ports) {
+		sport = local_port(tp);
+		dport = bpf_ntohs(sk->__sk_common.skc_dport);
+		if (!bpf_map_lookup_elem(&filter_ports, &sport) && !bpf_map_lookup_elem(&filter_ports, &dport))
+			return TRACE_DROP;
+	}
+	if (!cfg_print_states || ((cfg_print_states >> (oldstate & 31)) & 1) ||
+	    ((cfg_print_states >> (newstate & 31)) & 1))
+		return TRACE_SEND;
+	if (attribution_context(oldstate, newstate) || ((cfg_timing_states >> (newstate & 31)) & 1))
+		return TRACE_SEND_AS_CONTEXT;
+	return TRACE_DROP;
+}
+
+/* What leak tracking needs: owners, entering/leaving CLOSE_WAIT, and the end
+ * of every socket (so user space forgets it). */
+static __always_inline bool leaks_forwards(int oldstate, int newstate)
+{
+	return in_owner_context(oldstate, newstate) || oldstate == TCP_CLOSE_WAIT ||
+	       newstate == TCP_CLOSE_WAIT || newstate == TCP_CLOSE;
 }
 
 /* Unread bytes, as SIOCINQ counts them: the FIN takes a sequence number
@@ -398,18 +422,34 @@ static __always_inline __u32 receive_queue_bytes(struct sock *sk, struct tcp_soc
 	return unread;
 }
 
-/* What a release of the socket's file is doing to it, for leak verdicts. */
-static __always_inline __u8 file_flags(struct sock *sk)
+/* How a socket is leaving CLOSE_WAIT: is its last file reference being
+ * released (close, exit) or does a descriptor still hold it? */
+static __always_inline __u8 release_flags(struct sock *sk)
 {
 	struct socket *sock = sk->sk_socket;
 	struct file *file;
+	__u8 flags = 0;
 
-	if (!sock)
-		return 0;
-	file = sock->file;
-	if (!file)
-		return 0;
-	return file_refs(file) > 0 ? TL_F_HAS_FILE : TL_F_FILE_RELEASED;
+	if (sock && (file = sock->file))
+		flags = file_refs(file) > 0 ? TL_F_HAS_FILE : TL_F_FILE_RELEASED;
+	if (bpf_get_current_task_btf()->flags & PF_EXITING)
+		flags |= TL_F_TASK_EXITING;
+	return flags;
+}
+
+static __always_inline void read_addresses(struct sock *sk, struct tcp_sock *tp, __u16 family, __u8 *saddr,
+					   __u8 *daddr)
+{
+	if (family == AF_INET) {
+		__u32 src = tp->inet_conn.icsk_inet.inet_saddr;
+		__u32 dst = sk->__sk_common.skc_daddr;
+
+		__builtin_memcpy(saddr, &src, 4);
+		__builtin_memcpy(daddr, &dst, 4);
+	} else {
+		__builtin_memcpy(saddr, sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+		__builtin_memcpy(daddr, sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8, 16);
+	}
 }
 
 /* A release recorded before the socket entered CLOSE_WAIT: send it now. */
@@ -428,38 +468,50 @@ static __always_inline void flush_fd_release(__u64 cookie)
 	bpf_map_delete_elem(&fd_releases, &cookie);
 }
 
-static __always_inline void count_transition(int oldstate, int newstate)
+static __always_inline void send_transition(struct sock *sk, struct tcp_sock *tp, int oldstate, int newstate,
+					    __u64 cookie, __u8 flags, struct cpu_counters *c)
 {
-	__u32 index = ((oldstate & 15) << 4) | (newstate & 15);
-	__u64 *value = bpf_map_lookup_elem(&transition_counts, &index);
+	struct tl_transition *event = reserve(sizeof(*event));
+	__u16 family = sk->__sk_common.skc_family;
 
-	if (value)
-		__sync_fetch_and_add(value, 1);
-}
-
-static __always_inline bool forwarded(struct sock_info *info, __u16 family, __u16 sport, __u16 dport,
-				      int oldstate, int newstate)
-{
-	if (cfg_mode == TL_MODE_LEAKS) {
-		/* run: only sockets of the traced tree */
-		if (cfg_filter_pids && !(info && info->selected))
-			return false;
-		count_transition(oldstate, newstate);
-		return oldstate == TCP_CLOSE_WAIT || newstate == TCP_CLOSE_WAIT;
+	if (!event)
+		return;
+	event->kind = TL_REC_TRANSITION;
+	event->family = family;
+	event->old_state = oldstate;
+	event->new_state = newstate;
+	event->flags = flags;
+	event->sport = local_port(tp);
+	event->dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	event->ctx_pid = bpf_get_current_pid_tgid() >> 32;
+	event->uid = sk->sk_uid.val;
+	event->netns = sk->__sk_common.skc_net.net->ns.inum;
+	event->rx_queue = receive_queue_bytes(sk, tp, newstate);
+	event->pad2 = 0;
+	event->ts_ns = bpf_ktime_get_ns();
+	event->cookie = cookie;
+	read_addresses(sk, tp, family, event->saddr, event->daddr);
+	bpf_get_current_comm(event->ctx_comm, sizeof(event->ctx_comm));
+	if (in_owner_context(oldstate, newstate)) {
+		event->flags |= TL_F_OWNER_CONTEXT;
+		event->ctx_cgroup = bpf_get_current_cgroup_id();
+		read_process_comm(bpf_get_current_task_btf(), event->process_comm);
+	} else {
+		event->ctx_cgroup = 0;
+		__builtin_memset(event->process_comm, 0, TL_COMM_LEN);
 	}
-	if ((cfg_filter_pids || cfg_filter_comm) && !(info && info->selected))
-		return false;
-	return family_selected(family) && states_selected(oldstate, newstate) && ports_selected(sport, dport);
+	if (oldstate == TCP_CLOSE_WAIT)
+		event->flags |= release_flags(sk);
+	submit_counted(event, c);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 {
-	struct tl_transition *event;
-	struct sock_info *info;
+	struct cpu_counters *c;
 	struct tcp_sock *tp;
-	__u64 now, cookie, old_ns;
-	__u16 family, sport, dport;
+	__u16 family;
+	__u64 cookie;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
@@ -467,96 +519,78 @@ int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
 	tp = bpf_skc_to_tcp_sock(sk);
-	if (!tp)
+	c = cpu_counters();
+	if (!tp || !c)
 		return 0;
-	count(TL_CNT_TRANSITIONS);
-
-	now = bpf_ktime_get_ns();
-	cookie = bpf_get_socket_cookie(sk);
-	info = track_socket(sk, cookie, now, oldstate, newstate, &old_ns);
-
-	/* inet_sport, not skc_num: skc_num is already 0 when a socket reaches CLOSE. */
-	sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
-	dport = bpf_ntohs(sk->__sk_common.skc_dport);
-	if (!forwarded(info, family, sport, dport, oldstate, newstate))
+	/* Plain increments: only this program touches these, and it never runs
+	 * nested on a CPU (the kernel skips, and counts, such runs). */
+	c->values[TL_CNT_TRANSITIONS]++;
+	/* The helper generates a cookie the first time; the descriptor hooks
+	 * and iterators only read it. */
+	cookie = sk->__sk_common.skc_cookie.counter;
+	if (!cookie)
+		cookie = bpf_get_socket_cookie(sk);
+	if (cfg_select && !socket_selected(sk, tp, cookie, oldstate, newstate))
 		return 0;
 
-	event = reserve(sizeof(*event));
-	if (!event)
+	if (cfg_mode == TL_MODE_LEAKS) {
+		c->transitions[((oldstate & 15) << 4) | (newstate & 15)]++;
+		if (!leaks_forwards(oldstate, newstate))
+			return 0;
+		send_transition(sk, tp, oldstate, newstate, cookie, 0, c);
+		if (newstate == TCP_CLOSE_WAIT)
+			flush_fd_release(cookie);
 		return 0;
-	event->kind = TL_REC_TRANSITION;
-	event->family = family;
-	event->old_state = oldstate;
-	event->new_state = newstate;
-	event->sport = sport;
-	event->dport = dport;
-	event->pad = 0;
-	event->ts_ns = now;
-	event->cookie = cookie;
-	event->old_state_ns = old_ns;
-	event->uid = sk->sk_uid.val;
-	event->netns = sk->__sk_common.skc_net.net->ns.inum;
-	event->rx_queue = receive_queue_bytes(sk, tp, newstate);
-	event->ctx_pid = bpf_get_current_pid_tgid() >> 32;
-	bpf_get_current_comm(event->ctx_comm, sizeof(event->ctx_comm));
-	read_addresses(sk, tp, family, event->saddr, event->daddr);
-
-	event->flags = file_flags(sk);
-	if (bpf_get_current_task_btf()->flags & PF_EXITING)
-		event->flags |= TL_F_TASK_EXITING;
-	if (old_ns)
-		event->flags |= TL_F_OLD_TIMED;
-	if (info && info->owner_via != TL_VIA_NONE) {
-		event->flags |= TL_F_OWNER_KNOWN;
-		if (info->selected)
-			event->flags |= TL_F_SELECTED;
-		event->owner_via = info->owner_via;
-		event->owner_pid = info->owner_pid;
-		event->owner_cgroup = info->owner_cgroup;
-		__builtin_memcpy(event->owner_comm, info->owner_comm, TL_COMM_LEN);
-	} else {
-		event->owner_via = TL_VIA_NONE;
-		event->owner_pid = 0;
-		event->owner_cgroup = 0;
-		__builtin_memset(event->owner_comm, 0, TL_COMM_LEN);
 	}
-	submit(event);
-
-	if (cfg_mode == TL_MODE_LEAKS && newstate == TCP_CLOSE_WAIT)
-		flush_fd_release(cookie);
+	switch (trace_decision(sk, tp, oldstate, newstate)) {
+	case TRACE_SEND:
+		send_transition(sk, tp, oldstate, newstate, cookie, 0, c);
+		break;
+	case TRACE_SEND_AS_CONTEXT:
+		send_transition(sk, tp, oldstate, newstate, cookie, TL_F_CONTEXT_ONLY, c);
+		break;
+	}
 	return 0;
 }
 
 /* ---- accept() ---- */
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+/* accept() returned fd: tell user space who accepted the socket behind it. */
+static __always_inline void note_accept(long fd)
 {
-	struct task_struct *task;
-	struct accepted_owner owner = {};
+	struct tl_accept *record;
 	struct sock *sk;
-	long nr;
-	__u64 key;
+	__u64 cookie;
 
-	if (ret < 0)
-		return 0;
-	nr = SYSCALL_NR(regs);
-	if (nr != cfg_nr_accept4 && nr != cfg_nr_accept)
-		return 0;
-	sk = tcp_sock_of_file(current_file(ret));
+	if (fd < 0)
+		return;
+	sk = tcp_sock_of_file(current_file(fd));
 	if (!sk)
-		return 0;
-
-	task = bpf_get_current_task_btf();
-	owner.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-	owner.pid = bpf_get_current_pid_tgid() >> 32;
-	read_process_comm(task, owner.comm);
-	owner.cgroup = bpf_get_current_cgroup_id();
-	owner.selected = owner_selected(owner.pid, owner.comm);
-	key = (__u64)sk;
-	if (bpf_map_update_elem(&accepted_owners, &key, &owner, BPF_ANY))
-		count(TL_CNT_ACCEPT_MAP_FULL);
-	return 0;
+		return;
+	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (!cookie)
+		return; /* never seen by tcpleak: it predates it */
+	if (cfg_select) {
+		/* The acceptor owns it from now on: selected or not. */
+		if (!current_selected()) {
+			bpf_map_delete_elem(&selected_sockets, &cookie);
+			return;
+		}
+		select_socket(cookie);
+	}
+	record = reserve(sizeof(*record));
+	if (!record)
+		return;
+	record->kind = TL_REC_ACCEPT;
+	__builtin_memset(record->pad, 0, sizeof(record->pad));
+	record->pid = bpf_get_current_pid_tgid() >> 32;
+	record->fd = fd;
+	record->pad2 = 0;
+	record->ts_ns = bpf_ktime_get_ns();
+	record->cookie = cookie;
+	record->cgroup = bpf_get_current_cgroup_id();
+	read_process_comm(bpf_get_current_task_btf(), record->comm);
+	submit(record);
 }
 
 /* ---- descriptors going away (leaks, run) ---- */
@@ -565,28 +599,30 @@ static __always_inline void note_fd_release(long fd, __u8 via)
 {
 	struct tl_fd_release release = {};
 	struct file *file = current_file(fd);
-	struct sock *sk = tcp_sock_of_file(file);
 	struct tl_fd_release *record;
-	long refs;
+	struct sock *sk;
+	long refs, err;
 
+	/* Most closes drop a file's last reference: for a socket the state
+	 * change itself tells. Checked first: it is one read. */
+	if (!file || (refs = file_refs(file)) <= 1)
+		return;
+	sk = tcp_sock_of_file(file);
 	if (!sk)
 		return;
-	refs = file_refs(file);
-	if (refs <= 1)
-		return; /* the last reference: the state change itself tells */
+	release.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (!release.cookie)
+		return; /* never seen by tcpleak: no state to attach it to */
+	if (cfg_select && !bpf_map_lookup_elem(&selected_sockets, &release.cookie))
+		return;
 	release.kind = TL_REC_FD_RELEASE;
 	release.via = via;
 	release.state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	release.pid = bpf_get_current_pid_tgid() >> 32;
-	if (cfg_filter_pids && !bpf_map_lookup_elem(&selected_pids, &release.pid))
-		return;
 	release.fd = fd;
 	release.other_refs = refs - 1;
 	release.ts_ns = bpf_ktime_get_ns();
-	release.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	read_process_comm(bpf_get_current_task_btf(), release.comm);
-	if (!release.cookie)
-		return; /* never seen by tcpleak: no state to attach it to */
 
 	if (release.state == TCP_CLOSE_WAIT) {
 		record = reserve(sizeof(*record));
@@ -597,9 +633,18 @@ static __always_inline void note_fd_release(long fd, __u8 via)
 		return;
 	}
 	/* The first release is the close() that did not take effect. */
-	long err = bpf_map_update_elem(&fd_releases, &release.cookie, &release, BPF_NOEXIST);
+	err = bpf_map_update_elem(&fd_releases, &release.cookie, &release, BPF_NOEXIST);
 	if (err && err != -EEXIST)
 		count(TL_CNT_RELEASE_MAP_UPDATE_FAILED);
+}
+
+/* dup2/dup3 release newfd only when they will succeed and put another file there. */
+static __always_inline void note_dup(long oldfd, long newfd, __u8 via)
+{
+	struct file *old_file = current_file(oldfd);
+
+	if (oldfd != newfd && old_file && old_file != current_file(newfd))
+		note_fd_release(newfd, via);
 }
 
 struct close_range_ctx {
@@ -616,7 +661,7 @@ static long close_range_step(__u32 index, struct close_range_ctx *ctx)
 	return 0;
 }
 
-static __always_inline void note_close_range(unsigned long first, unsigned long last, unsigned long flags)
+static __always_inline void note_close_range(unsigned int first, unsigned int last, unsigned int flags)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct close_range_ctx ctx;
@@ -634,22 +679,75 @@ static __always_inline void note_close_range(unsigned long first, unsigned long 
 	bpf_loop(MAX_CLOSE_RANGE_FDS, close_range_step, &ctx, 0);
 }
 
+/*
+ * Syscall hooks. The syscalls:* tracepoints fire only for their own syscall;
+ * they are what runs when tracefs can be reached. Otherwise the tp_btf
+ * sys_enter/sys_exit fallback runs for every syscall and picks the few it
+ * needs.
+ */
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int on_accept4_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	note_accept(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int on_accept_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	note_accept(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int on_close_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	note_fd_release((int)ctx->args[0], TL_RELEASE_CLOSE);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_close_range")
+int on_close_range_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	note_close_range(ctx->args[0], ctx->args[1], ctx->args[2]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_dup2")
+int on_dup2_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	note_dup((int)ctx->args[0], (int)ctx->args[1], TL_RELEASE_DUP2);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_dup3")
+int on_dup3_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	note_dup((int)ctx->args[0], (int)ctx->args[1], TL_RELEASE_DUP3);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	long nr = SYSCALL_NR(regs);
+
+	if (nr == cfg_nr_accept4 || nr == cfg_nr_accept)
+		note_accept(ret);
+	return 0;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
-	if (id == cfg_nr_close) {
+	if (id == cfg_nr_close)
 		note_fd_release((int)SYSCALL_ARG1(regs), TL_RELEASE_CLOSE);
-	} else if (id == cfg_nr_dup2 || id == cfg_nr_dup3) {
-		int oldfd = SYSCALL_ARG1(regs), newfd = SYSCALL_ARG2(regs);
-		struct file *old_file = current_file(oldfd);
-
-		/* Only a dup that will succeed and put another file there releases newfd. */
-		if (old_file && old_file != current_file(newfd))
-			note_fd_release(newfd, id == cfg_nr_dup2 ? TL_RELEASE_DUP2 : TL_RELEASE_DUP3);
-	} else if (id == cfg_nr_close_range) {
-		note_close_range((unsigned int)SYSCALL_ARG1(regs), (unsigned int)SYSCALL_ARG2(regs),
-				 (unsigned int)SYSCALL_ARG3(regs));
-	}
+	else if (id == cfg_nr_dup2)
+		note_dup((int)SYSCALL_ARG1(regs), (int)SYSCALL_ARG2(regs), TL_RELEASE_DUP2);
+	else if (id == cfg_nr_dup3)
+		note_dup((int)SYSCALL_ARG1(regs), (int)SYSCALL_ARG2(regs), TL_RELEASE_DUP3);
+	else if (id == cfg_nr_close_range)
+		note_close_range(SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), SYSCALL_ARG3(regs));
 	return 0;
 }
 
@@ -752,22 +850,21 @@ static __always_inline __u64 close_wait_age_ns(struct tcp_sock *tp)
 	return (__u64)(jiffies_now - last_received) * (NSEC_PER_SEC / CONFIG_HZ);
 }
 
-static __always_inline void seed_owner(struct sock *sk, __u64 cookie, struct task_struct *task)
+/* Start-up: a socket held by a selected process is selected (and so are the
+ * connections its listeners receive). */
+static __always_inline void select_existing(struct sock *sk, struct tcp_sock *tp, __u64 cookie,
+					    struct task_struct *task, const char *comm)
 {
-	struct sock_info *info = bpf_sk_storage_get(&sock_infos, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	struct listener_key listener;
+	__u8 yes = 1;
 
-	if (!info) {
-		count(TL_CNT_STORAGE_FAILED);
+	if (!owner_selected(task->tgid, comm))
 		return;
+	select_socket(cookie);
+	if (sk->__sk_common.skc_state == TCP_LISTEN) {
+		listener = listener_of(sk, tp);
+		bpf_map_update_elem(&selected_listeners, &listener, &yes, BPF_ANY);
 	}
-	if (info->cookie == cookie && info->owner_via != TL_VIA_NONE)
-		return; /* already known: from a hook, or an earlier descriptor */
-	info->cookie = cookie;
-	info->owner_pid = task->tgid;
-	read_process_comm(task, info->owner_comm);
-	info->owner_cgroup = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
-	info->owner_via = TL_VIA_FD_TABLE;
-	info->selected = owner_selected(info->owner_pid, info->owner_comm);
 }
 
 SEC("iter/task_file")
@@ -776,11 +873,9 @@ int iter_socket_holders(struct bpf_iter__task_file *ctx)
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
 	struct tl_socket record = {};
-	struct sock_info *info;
 	struct tcp_sock *tp;
 	struct socket *sock;
 	struct sock *sk;
-	__u64 cookie;
 	__u16 family;
 
 	if (!task || !file)
@@ -797,27 +892,21 @@ int iter_socket_holders(struct bpf_iter__task_file *ctx)
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (!tp)
 		return 0;
-	cookie = bpf_get_socket_cookie(sk);
-	record.state = sk->__sk_common.skc_state;
-
-	if (iter_mode == TL_ITER_SEED) {
-		seed_owner(sk, cookie, task);
-		if (record.state != TCP_CLOSE_WAIT)
-			return 0;
-	} else if (!bpf_map_lookup_elem(&holder_targets, &cookie)) {
+	record.cookie = bpf_get_socket_cookie(sk);
+	if (iter_mode == TL_ITER_HOLDERS && !bpf_map_lookup_elem(&holder_targets, &record.cookie))
 		return 0;
-	}
 
 	record.kind = TL_REC_SOCKET;
 	record.family = family;
-	record.sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
+	record.state = sk->__sk_common.skc_state;
+	record.sport = local_port(tp);
 	record.dport = bpf_ntohs(sk->__sk_common.skc_dport);
 	record.pid = task->tgid;
 	record.fd = ctx->fd;
 	record.rx_queue = receive_queue_bytes(sk, tp, record.state);
 	record.uid = sk->sk_uid.val;
 	record.netns = sk->__sk_common.skc_net.net->ns.inum;
-	record.cookie = cookie;
+	record.cgroup = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 	if (record.state == TCP_CLOSE_WAIT) {
 		record.cw_age_ns = close_wait_age_ns(tp);
 		if (record.cw_age_ns)
@@ -825,11 +914,8 @@ int iter_socket_holders(struct bpf_iter__task_file *ctx)
 	}
 	read_addresses(sk, tp, family, record.saddr, record.daddr);
 	read_process_comm(task, record.comm);
-	info = bpf_sk_storage_get(&sock_infos, sk, NULL, 0);
-	if (info && info->owner_via != TL_VIA_NONE) {
-		record.owner_pid = info->owner_pid;
-		__builtin_memcpy(record.owner_comm, info->owner_comm, TL_COMM_LEN);
-	}
+	if (iter_mode == TL_ITER_SEED && cfg_select)
+		select_existing(sk, tp, record.cookie, task, record.comm);
 	bpf_seq_write(ctx->meta->seq, &record, sizeof(record));
 	return 0;
 }

@@ -16,15 +16,17 @@ enum tl_record_kind {
 	TL_REC_FD_RELEASE = 2, /* struct tl_fd_release: an fd of a still-referenced socket went away */
 	TL_REC_PROC = 3,       /* struct tl_proc: fork/exec/exit of a traced process (run mode) */
 	TL_REC_SOCKET = 4,     /* struct tl_socket: one (socket, holder fd) pair from the fd-table iterator */
+	TL_REC_ACCEPT = 5,     /* struct tl_accept: accept()/accept4() returned a socket */
 };
 
 /* What the kernel side forwards (load-time config). */
 enum tl_mode {
 	TL_MODE_TRACE = 0, /* every transition that passes the filters */
-	TL_MODE_LEAKS = 1, /* only transitions into or out of CLOSE_WAIT, plus fd releases */
+	TL_MODE_LEAKS = 1, /* what leak tracking needs: owners, CLOSE_WAIT, CLOSE, fd releases */
 };
 
-/* How the owner of a socket was learned. */
+/* How the owner of a socket was learned (user space attributes; the kernel
+ * only marks the moments it runs in the owner's context). */
 enum tl_owner_via {
 	TL_VIA_NONE = 0,     /* unknown: the socket predates tcpleak and no descriptor holds it */
 	TL_VIA_CONNECT = 1,  /* CLOSE -> SYN_SENT runs in the connecting task */
@@ -35,36 +37,49 @@ enum tl_owner_via {
 };
 
 /* tl_transition.flags */
-#define TL_F_OWNER_KNOWN   0x01 /* owner_pid/owner_comm are valid */
-#define TL_F_OLD_TIMED     0x02 /* old_state_ns is valid */
+#define TL_F_OWNER_CONTEXT 0x01 /* connect()/listen(): the on-CPU task is the owner */
+#define TL_F_CONTEXT_ONLY  0x02 /* filtered out: sent only for attribution or timing, not to print */
 #define TL_F_TASK_EXITING  0x04 /* the on-CPU task is exiting (PF_EXITING) */
 #define TL_F_HAS_FILE      0x08 /* a file (some descriptor) still references the socket */
 #define TL_F_FILE_RELEASED 0x10 /* the socket's last file reference is being released: close() */
-#define TL_F_SELECTED      0x20 /* the owner passes the pid/comm filters */
 
+/* The kernel sends no owner: it keeps no per-socket state on the hot path.
+ * User space ties transitions to owners from the owner-context transitions,
+ * accept records and the descriptor tables (src/attribution.cpp). */
 struct tl_transition {
 	__u8 kind; /* TL_REC_TRANSITION */
 	__u8 family; /* AF_INET or AF_INET6 */
 	__u8 old_state;
 	__u8 new_state;
 	__u8 flags; /* TL_F_* */
-	__u8 owner_via; /* enum tl_owner_via */
+	__u8 pad[3];
 	__u16 sport; /* host byte order */
 	__u16 dport;
-	__u16 pad;
-	__u32 owner_pid; /* tgid of the socket's owner */
 	__u32 ctx_pid; /* tgid of the task on the CPU (often unrelated: softirq) */
 	__u32 uid; /* socket uid */
 	__u32 netns; /* network namespace inode */
 	__u32 rx_queue; /* unread bytes in the receive queue */
+	__u32 pad2;
 	__u64 ts_ns; /* CLOCK_MONOTONIC */
 	__u64 cookie; /* socket cookie, as `ss -e` prints it */
-	__u64 old_state_ns; /* time spent in old_state, valid with TL_F_OLD_TIMED */
-	__u64 owner_cgroup; /* cgroup v2 id of the owner */
+	__u64 ctx_cgroup; /* cgroup v2 id of that task (owner context only) */
 	__u8 saddr[16]; /* IPv4 in the first 4 bytes */
 	__u8 daddr[16];
-	char owner_comm[TL_COMM_LEN];
-	char ctx_comm[TL_COMM_LEN];
+	char ctx_comm[TL_COMM_LEN]; /* thread name */
+	char process_comm[TL_COMM_LEN]; /* its process's name (owner context only) */
+};
+
+/* accept()/accept4() returned fd for the socket with this cookie. */
+struct tl_accept {
+	__u8 kind; /* TL_REC_ACCEPT */
+	__u8 pad[3];
+	__u32 pid; /* tgid */
+	__u32 fd;
+	__u32 pad2;
+	__u64 ts_ns;
+	__u64 cookie;
+	__u64 cgroup;
+	char comm[TL_COMM_LEN]; /* process name */
 };
 
 /* How a descriptor went away. */
@@ -126,21 +141,21 @@ struct tl_socket {
 	__u16 dport;
 	__u32 pid; /* holder tgid */
 	__u32 fd; /* holder descriptor */
-	__u32 owner_pid; /* from socket storage; 0 when unknown */
 	__u32 rx_queue;
 	__u32 uid;
 	__u32 netns;
+	__u32 pad2;
 	__u64 cookie;
 	__u64 cw_age_ns; /* CLOSE_WAIT sockets: lower bound of the time spent there */
+	__u64 cgroup; /* holder's cgroup v2 id */
 	__u8 saddr[16];
 	__u8 daddr[16];
-	char comm[TL_COMM_LEN]; /* holder */
-	char owner_comm[TL_COMM_LEN];
+	char comm[TL_COMM_LEN]; /* holder's process name */
 };
 
 /* What the fd-table iterator does on its next run. */
 enum tl_iter_mode {
-	TL_ITER_SEED = 1,    /* give every socket without an owner its holder as owner; report CLOSE_WAIT ones */
+	TL_ITER_SEED = 1,    /* report every socket, so its holders become owners of sockets older than tcpleak */
 	TL_ITER_HOLDERS = 2, /* report the holders of the sockets in holder_targets */
 };
 
@@ -149,9 +164,7 @@ enum tl_counter {
 	TL_CNT_TRANSITIONS = 0,    /* transitions seen, before filtering */
 	TL_CNT_SENT,               /* records handed to the ring buffer */
 	TL_CNT_LOST,               /* records dropped: ring buffer full */
-	TL_CNT_STORAGE_FAILED,     /* socket storage could not be created: owner unknown */
-	TL_CNT_ACCEPT_MAP_FULL,    /* accepted-socket owner not recorded: map full */
-	TL_CNT_ACCEPT_MISSED,      /* accepted socket whose accept() record was not found */
+	TL_CNT_SELECTED_FULL,      /* a selected socket not remembered: map full (filters, run) */
 	TL_CNT_RELEASE_MAP_UPDATE_FAILED, /* fd release not remembered */
 	TL_CNT_PIDS_FULL,          /* forked child not tracked: pid map full */
 	TL_CNT_MAX,

@@ -1,6 +1,7 @@
 #include "tcpleak/bpf_session.hpp"
 
 #include "tcpleak/errors.hpp"
+#include "tcpleak/tracefs.hpp"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -20,6 +21,8 @@ extern "C" {
 #include "tcpleak.h"
 }
 #include "tcpleak.skel.h"
+
+static_assert(TL_CNT_MAX == 6, "update BpfSession::CpuCounters");
 
 namespace tcpleak {
 
@@ -80,33 +83,70 @@ void configure_syscalls(tcpleak_bpf* skel) {
 
 void configure_filters(tcpleak_bpf* skel, const BpfConfig& config) {
     auto& rodata = *skel->rodata;
-    rodata.cfg_mode = config.mode == ForwardMode::CloseWaitOnly ? TL_MODE_LEAKS : TL_MODE_TRACE;
+    rodata.cfg_mode = config.mode == ForwardMode::LeakTracking ? TL_MODE_LEAKS : TL_MODE_TRACE;
+    rodata.cfg_select = config.selects_owners();
     rodata.cfg_filter_pids = !config.pids.empty() || config.follow_forks;
-    rodata.cfg_follow_forks = config.follow_forks;
     if (config.comm) {
         rodata.cfg_filter_comm = 1;
-        std::memset(const_cast<char*>(rodata.cfg_comm), 0, sizeof(rodata.cfg_comm));
-        std::memcpy(const_cast<char*>(rodata.cfg_comm), config.comm->data(),
-                    std::min(config.comm->size(), sizeof(rodata.cfg_comm) - 1));
+        std::memset(rodata.cfg_comm, 0, sizeof(rodata.cfg_comm));
+        std::memcpy(rodata.cfg_comm, config.comm->data(), std::min(config.comm->size(), sizeof(rodata.cfg_comm) - 1));
     }
     rodata.cfg_filter_ports = !config.ports.empty();
     rodata.cfg_family = config.family;
-    rodata.cfg_state_mask = config.state_mask;
-    // Wake the consumer once an eighth of the ring is filled; otherwise it
-    // polls on a short timeout. One wakeup per record costs ~20x.
-    rodata.cfg_wakeup_bytes = config.ring_bytes / 8;
+    rodata.cfg_print_states = config.print_states;
+    rodata.cfg_timing_states = config.timing_states;
+    // Wake the consumer once per ~1/8 of the ring and CPU; otherwise it polls
+    // on a short timeout. One wakeup per record costs ~20x.
+    const std::size_t cpus = std::max(libbpf_num_possible_cpus(), 1);
+    rodata.cfg_wakeup_records = static_cast<__u32>(std::max<std::size_t>(64, config.ring_bytes / 8 / cpus / 128));
 }
 
-void choose_programs(tcpleak_bpf* skel, const BpfConfig& config) {
-    const bool watch_releases = config.mode == ForwardMode::CloseWaitOnly;
-    bpf_program__set_autoload(skel->progs.on_sys_enter, watch_releases);
+// syscalls:* tracepoints run only for their syscall; the tp_btf fallback
+// (no tracefs) runs for every syscall on the machine.
+void choose_syscall_hooks(tcpleak_bpf* skel, bool watch_releases, const TracefsAccess& tracefs) {
+    const bool classic = tracefs.has_event("syscalls", "sys_exit_accept4");
+    const auto use = [&](bpf_program* program, bool wanted, const char* event) {
+        bpf_program__set_autoload(program, classic && wanted && tracefs.has_event("syscalls", event));
+    };
+    use(skel->progs.on_accept4_exit, true, "sys_exit_accept4");
+    use(skel->progs.on_accept_exit, true, "sys_exit_accept");
+    use(skel->progs.on_close_enter, watch_releases, "sys_enter_close");
+    use(skel->progs.on_close_range_enter, watch_releases, "sys_enter_close_range");
+    use(skel->progs.on_dup2_enter, watch_releases, "sys_enter_dup2");
+    use(skel->progs.on_dup3_enter, watch_releases, "sys_enter_dup3");
+    bpf_program__set_autoload(skel->progs.on_sys_exit, !classic);
+    bpf_program__set_autoload(skel->progs.on_sys_enter, !classic && watch_releases);
+}
+
+void choose_programs(tcpleak_bpf* skel, const BpfConfig& config, const TracefsAccess& tracefs) {
+    const bool watch_releases = config.mode == ForwardMode::LeakTracking;
+    choose_syscall_hooks(skel, watch_releases, tracefs);
     bpf_program__set_autoload(skel->progs.on_process_fork, config.follow_forks);
     bpf_program__set_autoload(skel->progs.on_process_exec, config.follow_forks);
     bpf_program__set_autoload(skel->progs.on_process_exit, config.follow_forks);
+    // Maps a mode does not use are kept minimal: their memory is charged at load.
     if (!watch_releases)
         bpf_map__set_max_entries(skel->maps.fd_releases, 1);
-    if (!config.follow_forks && config.pids.empty())
+    if (!config.selects_owners()) {
         bpf_map__set_max_entries(skel->maps.selected_pids, 1);
+        bpf_map__set_max_entries(skel->maps.selected_sockets, 1);
+        bpf_map__set_max_entries(skel->maps.selected_listeners, 1);
+    }
+}
+
+// Runs the kernel skipped because the program was already running on that
+// CPU (a softirq interrupting it): records never produced.
+std::uint64_t recursion_misses(bpf_object* object) {
+    std::uint64_t misses = 0;
+    bpf_program* program = nullptr;
+    bpf_object__for_each_program(program, object) {
+        const int fd = bpf_program__fd(program);
+        bpf_prog_info info{};
+        __u32 length = sizeof(info);
+        if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &length) == 0)
+            misses += info.recursion_misses;
+    }
+    return misses;
 }
 
 void fill_filter_maps(tcpleak_bpf* skel, const BpfConfig& config) {
@@ -134,9 +174,11 @@ BpfSession::BpfSession(const BpfConfig& config) {
         fail_to_load("cannot open the BPF object", errno);
     tcpleak_bpf* skel = skeleton_.get();
 
+    // Reachable until the end of this constructor: attaching needs it.
+    const TracefsAccess tracefs;
     configure_syscalls(skel);
     configure_filters(skel, config);
-    choose_programs(skel, config);
+    choose_programs(skel, config, tracefs);
     bpf_map__set_max_entries(skel->maps.events, static_cast<__u32>(config.ring_bytes));
 
     if (const int err = tcpleak_bpf__load(skel))
@@ -165,43 +207,43 @@ void BpfSession::select_pid(std::uint32_t pid) {
 }
 
 KernelCounters BpfSession::read_counters() const {
-    const int cpus = libbpf_num_possible_cpus();
+    const std::vector<CpuCounters> per_cpu = read_cpu_counters();
     std::array<std::uint64_t, TL_CNT_MAX> totals{};
-    std::vector<std::uint64_t> per_cpu(cpus > 0 ? cpus : 1);
-    for (__u32 index = 0; index < TL_CNT_MAX; ++index) {
-        if (bpf_map__lookup_elem(skeleton_->maps.counters, &index, sizeof(index), per_cpu.data(),
-                                 per_cpu.size() * sizeof(std::uint64_t), 0) != 0)
-            continue;
-        for (const auto value : per_cpu)
-            totals[index] += value;
-    }
+    for (const CpuCounters& cpu : per_cpu)
+        for (std::size_t i = 0; i < TL_CNT_MAX; ++i)
+            totals[i] += cpu.values[i];
+
     KernelCounters counters;
     counters.transitions = totals[TL_CNT_TRANSITIONS];
     counters.sent = totals[TL_CNT_SENT];
     counters.lost = totals[TL_CNT_LOST];
-    counters.storage_failed = totals[TL_CNT_STORAGE_FAILED];
-    counters.accept_map_full = totals[TL_CNT_ACCEPT_MAP_FULL];
-    counters.accept_missed = totals[TL_CNT_ACCEPT_MISSED];
+    counters.selected_full = totals[TL_CNT_SELECTED_FULL];
     counters.release_map_update_failed = totals[TL_CNT_RELEASE_MAP_UPDATE_FAILED];
     counters.pids_full = totals[TL_CNT_PIDS_FULL];
+    counters.recursion_misses = recursion_misses(skeleton_->obj); // programs stay loaded after detach()
     return counters;
 }
 
 std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint64_t> BpfSession::read_transition_counts() const {
-    const int cpus = libbpf_num_possible_cpus();
-    std::vector<std::uint64_t> per_cpu(cpus > 0 ? cpus : 1);
+    std::array<std::uint64_t, 256> totals{};
+    for (const CpuCounters& cpu : read_cpu_counters())
+        for (std::size_t i = 0; i < totals.size(); ++i)
+            totals[i] += cpu.transitions[i];
     std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint64_t> counts;
-    for (__u32 index = 0; index < 256; ++index) {
-        if (bpf_map__lookup_elem(skeleton_->maps.transition_counts, &index, sizeof(index), per_cpu.data(),
-                                 per_cpu.size() * sizeof(std::uint64_t), 0) != 0)
-            continue;
-        std::uint64_t total = 0;
-        for (const auto value : per_cpu)
-            total += value;
-        if (total)
-            counts[{static_cast<std::uint8_t>(index >> 4), static_cast<std::uint8_t>(index & 15)}] = total;
-    }
+    for (std::size_t i = 0; i < totals.size(); ++i)
+        if (totals[i])
+            counts[{static_cast<std::uint8_t>(i >> 4), static_cast<std::uint8_t>(i & 15)}] = totals[i];
     return counts;
+}
+
+std::vector<BpfSession::CpuCounters> BpfSession::read_cpu_counters() const {
+    const int cpus = libbpf_num_possible_cpus();
+    std::vector<CpuCounters> per_cpu(cpus > 0 ? cpus : 1);
+    const __u32 zero = 0;
+    if (bpf_map__lookup_elem(skeleton_->maps.counters, &zero, sizeof(zero), per_cpu.data(),
+                             per_cpu.size() * sizeof(CpuCounters), 0) != 0)
+        return {};
+    return per_cpu;
 }
 
 std::uint64_t BpfSession::map_memory_bytes() const { return map_memory_bytes_; }

@@ -1,5 +1,7 @@
 #include "tcpleak/json_writer.hpp"
 
+#include <cstring>
+
 #include "tcpleak/text_format.hpp"
 
 #include <array>
@@ -98,6 +100,15 @@ void append_json_string(std::string& out, std::string_view bytes) {
     out.push_back('"');
     append_escaped(out, bytes);
     out.push_back('"');
+}
+
+char* put_json_string(char* p, std::string_view bytes) {
+    if (is_short_plain(bytes))
+        return put_quoted(p, bytes);
+    std::string escaped; // hostile or long names: rare, so the slow path is fine
+    append_json_string(escaped, bytes);
+    std::memcpy(p, escaped.data(), escaped.size());
+    return p + escaped.size();
 }
 
 char* JsonWriter::put_key(char* p, std::string_view name) {

@@ -103,6 +103,7 @@ public:
         json.field("still_leaked", static_cast<std::uint64_t>(summary.still_leaked.size()));
         json.field("close_wait_seen", summary.close_wait_seen);
         json.field("tracker_evictions", summary.tracker_evictions);
+        json.field("owners_evicted", summary.owners_evicted);
         json.field("lost", summary.kernel.lost);
         write_kernel_field(json, summary.kernel);
         json.field("bpf_map_bytes", summary.bpf_map_bytes);
@@ -418,6 +419,7 @@ public:
             append_plural(out, summary.tracker_evictions, "socket", "sockets");
             out.append(" in CLOSE_WAIT not tracked (too many at once): leaks may have been missed\n");
         }
+        append_owners_evicted_warning(out, summary.owners_evicted);
         append_kernel_line(out, summary.kernel, summary.bpf_map_bytes);
         err_.maybe_flush();
     }

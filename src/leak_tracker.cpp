@@ -192,14 +192,16 @@ void take_owner(S& s, const Transition& t) {
     s.owner_comm = t.owner_comm;
 }
 
+// A socket older than tcpleak: its first holder in the descriptor tables
+// is its owner (as the Attributor decides).
 template <typename S>
 void take_owner(S& s, const SocketHolder& h) {
-    if (s.owner_known || h.owner_pid == 0)
+    if (s.owner_known)
         return;
     s.owner_known = true;
     s.owner_via = OwnerVia::FdTable;
-    s.owner_pid = h.owner_pid;
-    s.owner_comm = h.owner_comm;
+    s.owner_pid = h.pid;
+    s.owner_comm = h.comm;
 }
 
 ClosedBy closed_by_owner_exit(std::uint32_t pid, const Comm& comm) {
@@ -425,7 +427,6 @@ std::optional<Leak> LeakTracker::confirm(std::uint64_t cookie, std::span<const S
         if (!first)
             first = &h;
         leak.holders.push_back({h.pid, h.comm, h.fd});
-        take_owner(s, h);
     }
 
     if (leak.holders.empty()) {

@@ -20,12 +20,15 @@ LeakWatch::LeakWatch(BpfSession& session, LeakTracker& tracker, LeakEvents& even
     : session_(session), tracker_(tracker), events_(events) {}
 
 void LeakWatch::adopt_existing_sockets(std::uint64_t now_mono_ns) {
-    std::unordered_set<std::uint64_t> sockets;
+    std::unordered_set<std::uint64_t> in_close_wait;
     for (const SocketHolder& holder : session_.seed_existing_sockets()) {
-        tracker_.on_existing_socket(holder, now_mono_ns);
-        sockets.insert(holder.cookie);
+        attributor_.on_existing_socket(holder);
+        if (holder.state == kTcpCloseWait) {
+            tracker_.on_existing_socket(holder, now_mono_ns);
+            in_close_wait.insert(holder.cookie);
+        }
     }
-    close_wait_seen_ += sockets.size();
+    close_wait_seen_ += in_close_wait.size();
 }
 
 void LeakWatch::confirm_due(std::uint64_t now_mono_ns) {
@@ -61,6 +64,7 @@ void LeakWatch::on_record(std::span<const std::byte> raw) {
     case RecordKind::Transition:
         if (!decode(raw, transition_))
             return;
+        attributor_.attribute(transition_);
         close_wait_seen_ += transition_.new_state == kTcpCloseWait;
         if (auto resolved = tracker_.on_transition(transition_)) {
             if (resolved->newly_reported)
@@ -72,6 +76,12 @@ void LeakWatch::on_record(std::span<const std::byte> raw) {
         FdRelease release;
         if (decode(raw, release))
             tracker_.on_fd_release(release);
+        return;
+    }
+    case RecordKind::Accept: {
+        Accept accept;
+        if (decode(raw, accept))
+            attributor_.on_accept(accept);
         return;
     }
     case RecordKind::Proc: {

@@ -39,7 +39,7 @@ int run_leaks(const LeaksOptions& options) {
                                : make_text_leak_output(out, err, clock, isatty(STDOUT_FILENO) == 1);
 
     BpfConfig config;
-    config.mode = ForwardMode::CloseWaitOnly; // owner filters apply to holders, in user space
+    config.mode = ForwardMode::LeakTracking; // owner filters apply to holders, in user space
     BpfSession session(config);
 
     LeakTracker tracker(options.threshold, LeakFilter{options.pids, options.comm});
@@ -88,6 +88,7 @@ int run_leaks(const LeaksOptions& options) {
     summary.still_leaked = tracker.active();
     summary.close_wait_seen = watch.close_wait_seen();
     summary.tracker_evictions = tracker.evictions();
+    summary.owners_evicted = watch.owners_evicted();
     summary.kernel = session.read_counters();
     summary.bpf_map_bytes = session.map_memory_bytes();
     if (summary.kernel.lost > lost.total())

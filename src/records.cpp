@@ -11,13 +11,14 @@ extern "C" {
 
 namespace tcpleak {
 
-static_assert(sizeof(tl_transition) == 128, "tl_transition layout changed: update both sides");
+static_assert(sizeof(tl_transition) == 120, "tl_transition layout changed: update both sides");
+static_assert(sizeof(tl_accept) == 56, "tl_accept layout changed: update both sides");
 static_assert(sizeof(tl_fd_release) == 48, "tl_fd_release layout changed: update both sides");
 static_assert(sizeof(tl_proc) == 296, "tl_proc layout changed: update both sides");
-static_assert(sizeof(tl_socket) == 112, "tl_socket layout changed: update both sides");
+static_assert(sizeof(tl_socket) == 104, "tl_socket layout changed: update both sides");
 static_assert(sizeof(Comm) == TL_COMM_LEN);
 static_assert(offsetof(tl_transition, kind) == 0 && offsetof(tl_fd_release, kind) == 0 &&
-              offsetof(tl_proc, kind) == 0 && offsetof(tl_socket, kind) == 0);
+              offsetof(tl_proc, kind) == 0 && offsetof(tl_socket, kind) == 0 && offsetof(tl_accept, kind) == 0);
 static_assert(kFamilyIpv4 == 2 && kFamilyIpv6 == 10);
 
 std::string_view comm_view(const Comm& comm) {
@@ -90,6 +91,7 @@ bool decode(std::span<const std::byte> raw, Transition& out) {
     tl_transition r;
     if (!load(raw, TL_REC_TRANSITION, r))
         return false;
+    out = Transition{};
     out.mono_ns = r.ts_ns;
     out.cookie = r.cookie;
     out.family = r.family;
@@ -99,21 +101,31 @@ bool decode(std::span<const std::byte> raw, Transition& out) {
     out.dport = r.dport;
     out.saddr = to_addr(r.saddr);
     out.daddr = to_addr(r.daddr);
-    out.owner_known = r.flags & TL_F_OWNER_KNOWN;
-    out.owner_via = out.owner_known ? static_cast<OwnerVia>(r.owner_via) : OwnerVia::None;
-    out.owner_pid = r.owner_pid;
-    out.owner_comm = to_comm(r.owner_comm);
-    out.owner_cgroup = r.owner_cgroup;
     out.ctx_pid = r.ctx_pid;
     out.ctx_comm = to_comm(r.ctx_comm);
-    out.old_state_ns = (r.flags & TL_F_OLD_TIMED) ? std::optional<std::uint64_t>(r.old_state_ns) : std::nullopt;
+    out.owner_context = r.flags & TL_F_OWNER_CONTEXT;
+    out.ctx_process_comm = to_comm(r.process_comm);
+    out.ctx_cgroup = r.ctx_cgroup;
+    out.context_only = r.flags & TL_F_CONTEXT_ONLY;
     out.uid = r.uid;
     out.netns = r.netns;
     out.rx_queue = r.rx_queue;
     out.task_exiting = r.flags & TL_F_TASK_EXITING;
     out.has_file = r.flags & TL_F_HAS_FILE;
     out.file_released = r.flags & TL_F_FILE_RELEASED;
-    out.selected = r.flags & TL_F_SELECTED;
+    return true;
+}
+
+bool decode(std::span<const std::byte> raw, Accept& out) {
+    tl_accept r;
+    if (!load(raw, TL_REC_ACCEPT, r))
+        return false;
+    out.mono_ns = r.ts_ns;
+    out.cookie = r.cookie;
+    out.pid = r.pid;
+    out.fd = r.fd;
+    out.comm = to_comm(r.comm);
+    out.cgroup = r.cgroup;
     return true;
 }
 
@@ -160,8 +172,7 @@ bool decode(std::span<const std::byte> raw, SocketHolder& out) {
     out.pid = r.pid;
     out.fd = r.fd;
     out.comm = to_comm(r.comm);
-    out.owner_pid = r.owner_pid;
-    out.owner_comm = to_comm(r.owner_comm);
+    out.cgroup = r.cgroup;
     out.rx_queue = r.rx_queue;
     out.uid = r.uid;
     out.netns = r.netns;

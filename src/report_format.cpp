@@ -16,11 +16,10 @@ constexpr CounterName kCounterNames[] = {
     {"transitions_seen", &KernelCounters::transitions},
     {"sent", &KernelCounters::sent},
     {"lost", &KernelCounters::lost},
-    {"storage_failed", &KernelCounters::storage_failed},
-    {"accept_map_full", &KernelCounters::accept_map_full},
-    {"accept_missed", &KernelCounters::accept_missed},
+    {"selected_full", &KernelCounters::selected_full},
     {"release_map_update_failed", &KernelCounters::release_map_update_failed},
     {"pids_full", &KernelCounters::pids_full},
+    {"recursion_misses", &KernelCounters::recursion_misses},
 };
 
 } // namespace
@@ -235,6 +234,14 @@ void append_lost_line(std::string& out, std::uint64_t count, std::uint64_t total
     out.append(" in total\n");
 }
 
+void append_owners_evicted_warning(std::string& out, std::uint64_t evicted) {
+    if (evicted == 0)
+        return;
+    out.append("tcpleak: warning: ");
+    append_plural(out, evicted, "socket", "sockets");
+    out.append(" forgotten by the owner table (too many open at once): their owners show as unknown\n");
+}
+
 JsonWriter NdjsonRecords::begin(std::string_view type, std::int64_t unix_ns) {
     JsonWriter json(out_.buffer());
     json.begin_object();
@@ -256,6 +263,11 @@ JsonWriter NdjsonRecords::begin_start(std::string_view mode, std::int64_t unix_n
     json.field("schema_version", kEventsSchemaVersion);
     json.field("mode", mode);
     return json;
+}
+
+void NdjsonRecords::append_line(const char* begin, const char* end) {
+    append_range(out_.buffer(), begin, end);
+    out_.maybe_flush();
 }
 
 void NdjsonRecords::lost(std::uint64_t count, std::uint64_t total, std::int64_t unix_ns) {

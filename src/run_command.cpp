@@ -162,7 +162,7 @@ int run_run(const RunOptions& options) {
 
     OutputBuffer err(STDERR_FILENO, 0);
     BpfConfig config;
-    config.mode = ForwardMode::CloseWaitOnly;
+    config.mode = ForwardMode::LeakTracking;
     config.follow_forks = true; // the kernel adds every child of a traced process
     BpfSession session(config);
 

@@ -18,6 +18,23 @@ std::string_view tcp_state_name(std::uint8_t state) {
     return state < kNames.size() ? kNames[state] : std::string_view{};
 }
 
+std::uint32_t states_before(std::uint8_t state) {
+    constexpr auto bit = [](std::uint8_t s) { return 1U << s; };
+    switch (state) {
+    case kTcpEstablished: return bit(kTcpSynSent) | bit(kTcpSynRecv);
+    case kTcpSynSent: return bit(kTcpClose);
+    case kTcpSynRecv: return bit(kTcpListen) | bit(kTcpSynSent);
+    case kTcpFinWait1: return bit(kTcpEstablished) | bit(kTcpSynRecv);
+    case kTcpFinWait2: return bit(kTcpFinWait1);
+    case kTcpTimeWait: return bit(kTcpFinWait1) | bit(kTcpFinWait2) | bit(kTcpClosing);
+    case kTcpCloseWait: return bit(kTcpEstablished) | bit(kTcpSynRecv);
+    case kTcpLastAck: return bit(kTcpCloseWait);
+    case kTcpListen: return bit(kTcpClose);
+    case kTcpClosing: return bit(kTcpFinWait1);
+    default: return 0xffffU & ~1U; // CLOSE and anything newer: from any state
+    }
+}
+
 std::optional<std::uint8_t> parse_tcp_state(std::string_view text) {
     unsigned number = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <cstring>
 #include <ctime>
 
 namespace tcpleak {
@@ -53,9 +54,7 @@ char* put_time_of_day(char* p, const std::tm& tm) {
     return put_digits(p, tm.tm_sec, 2);
 }
 
-void append_ipv4(std::string& out, const std::array<std::uint8_t, 16>& addr) {
-    char text[16];
-    char* p = text;
+char* put_ipv4(char* p, const std::array<std::uint8_t, 16>& addr) {
     for (int i = 0; i < 4; ++i) {
         const unsigned octet = addr[i];
         if (i > 0)
@@ -66,15 +65,16 @@ void append_ipv4(std::string& out, const std::array<std::uint8_t, 16>& addr) {
             *p++ = static_cast<char>('0' + octet / 10 % 10);
         *p++ = static_cast<char>('0' + octet % 10);
     }
-    append_range(out, text, p);
+    return p;
 }
 
-void append_ipv6(std::string& out, const std::array<std::uint8_t, 16>& addr) {
-    char text[INET6_ADDRSTRLEN];
-    if (inet_ntop(AF_INET6, addr.data(), text, sizeof(text)) != nullptr)
-        out.append(text);
-    else
-        out.push_back('?'); // cannot happen with a large enough buffer
+char* put_ipv6(char* p, const std::array<std::uint8_t, 16>& addr) {
+    static_assert(kMaxIpSize >= INET6_ADDRSTRLEN);
+    if (inet_ntop(AF_INET6, addr.data(), p, INET6_ADDRSTRLEN) == nullptr) {
+        *p = '?'; // cannot happen with a large enough buffer
+        return p + 1;
+    }
+    return p + std::strlen(p);
 }
 
 // value is in thousandths of a unit, 1000..999'999: three significant digits.
@@ -155,6 +155,11 @@ Utf8Sequence next_utf8_sequence(std::string_view bytes) {
 }
 
 void Rfc3339Clock::append(std::string& out, std::int64_t unix_ns) {
+    char text[kMaxSize];
+    append_range(out, text, put(text, unix_ns));
+}
+
+char* Rfc3339Clock::put(char* out, std::int64_t unix_ns) {
     const SplitTime split = split_time(unix_ns);
     if (split.second != cached_second_) {
         const auto seconds = static_cast<std::time_t>(split.second);
@@ -172,12 +177,12 @@ void Rfc3339Clock::append(std::string& out, std::int64_t unix_ns) {
         prefix_size_ = static_cast<std::size_t>(p - prefix_.data());
         cached_second_ = split.second;
     }
-    out.append(prefix_.data(), prefix_size_);
-    char fraction[9];
-    fraction[0] = '.';
-    put_digits(fraction + 1, static_cast<std::uint64_t>(split.nanos / 1000), 6);
-    fraction[7] = 'Z';
-    out.append(fraction, 8);
+    std::memcpy(out, prefix_.data(), prefix_size_);
+    out += prefix_size_;
+    *out++ = '.';
+    out = put_digits(out, static_cast<std::uint64_t>(split.nanos / 1000), 6);
+    *out++ = 'Z';
+    return out;
 }
 
 void LocalTimeClock::append(std::string& out, std::int64_t unix_ns) {
@@ -204,13 +209,18 @@ std::string_view family_name(std::uint8_t family) {
     }
 }
 
-void append_ip(std::string& out, std::uint8_t family, const std::array<std::uint8_t, 16>& addr) {
+char* put_ip(char* p, std::uint8_t family, const std::array<std::uint8_t, 16>& addr) {
     if (family == kFamilyIpv4)
-        append_ipv4(out, addr);
-    else if (family == kFamilyIpv6)
-        append_ipv6(out, addr);
-    else
-        out.push_back('?');
+        return put_ipv4(p, addr);
+    if (family == kFamilyIpv6)
+        return put_ipv6(p, addr);
+    *p = '?';
+    return p + 1;
+}
+
+void append_ip(std::string& out, std::uint8_t family, const std::array<std::uint8_t, 16>& addr) {
+    char text[kMaxIpSize];
+    append_range(out, text, put_ip(text, family, addr));
 }
 
 void append_endpoint(std::string& out, std::uint8_t family, const std::array<std::uint8_t, 16>& addr,

@@ -1,4 +1,5 @@
 // tcpleak trace: every TCP state transition, attributed to the socket's owner.
+#include "tcpleak/attribution.hpp"
 #include "tcpleak/bpf_session.hpp"
 #include "tcpleak/clock.hpp"
 #include "tcpleak/commands.hpp"
@@ -8,6 +9,7 @@
 #include "tcpleak/output_buffer.hpp"
 #include "tcpleak/records.hpp"
 #include "tcpleak/ring_reader.hpp"
+#include "tcpleak/tcp_state.hpp"
 #include "tcpleak/trace_output.hpp"
 
 #include <unistd.h>
@@ -27,23 +29,35 @@ BpfConfig trace_config(const TraceOptions& options) {
     config.family = options.family == FamilyFilter::Ipv4   ? kFamilyIpv4
                     : options.family == FamilyFilter::Ipv6 ? kFamilyIpv6
                                                            : 0;
-    for (const std::uint8_t state : options.states)
-        config.state_mask |= 1U << (state & 31);
+    for (const std::uint8_t state : options.states) {
+        config.print_states |= 1U << (state & 31);
+        config.timing_states |= states_before(state);
+    }
     return config;
 }
 
-// Decodes transitions and hands them to the output; counts for the summary.
+// Decodes records, attributes transitions to owners and hands them to the
+// output; counts for the summary.
 class TransitionPrinter : public RecordSink {
 public:
-    TransitionPrinter(TraceOutput& output, const ClockMapping& clock) : output_(output), clock_(clock) {}
+    TransitionPrinter(TraceOutput& output, Attributor& attributor, const ClockMapping& clock)
+        : output_(output), attributor_(attributor), clock_(clock) {}
 
     void on_record(std::span<const std::byte> raw) override {
-        if (!decode(raw, transition_))
+        if (decode(raw, transition_))
+            print(transition_);
+        else if (decode(raw, accept_))
+            attributor_.on_accept(accept_);
+    }
+
+    void print(Transition& transition) {
+        attributor_.attribute(transition);
+        if (transition.context_only)
             return;
         ++events_;
-        owner_unknown_ += !transition_.owner_known;
-        ++counts_[transition_.old_state & 15][transition_.new_state & 15];
-        output_.transition(transition_, clock_.to_unix_ns(transition_.mono_ns));
+        owner_unknown_ += !transition.owner_known;
+        ++counts_[transition.old_state & 15][transition.new_state & 15];
+        output_.transition(transition, clock_.to_unix_ns(transition.mono_ns));
     }
 
     void fill(TraceSummary& summary) const {
@@ -57,8 +71,10 @@ public:
 
 private:
     TraceOutput& output_;
+    Attributor& attributor_;
     const ClockMapping& clock_;
     Transition transition_; // reused: no allocation per event
+    Accept accept_;
     std::uint64_t events_ = 0;
     std::uint64_t owner_unknown_ = 0;
     std::array<std::array<std::uint64_t, 16>, 16> counts_{};
@@ -75,10 +91,15 @@ int run_trace(const TraceOptions& options) {
     auto output = options.json ? make_json_trace_output(out) : make_text_trace_output(out, err);
 
     BpfSession session(trace_config(options));
-    session.seed_existing_sockets(); // owners of sockets older than us, from descriptor tables
+    Attributor attributor;
+    // Attached first, then the descriptor tables (owners of sockets older
+    // than tcpleak), then the ring buffer: what happens in between is in
+    // both, and hooks win over the tables.
+    for (const SocketHolder& holder : session.seed_existing_sockets())
+        attributor.on_existing_socket(holder);
 
     ClockMapping clock = ClockMapping::current();
-    TransitionPrinter printer(*output, clock);
+    TransitionPrinter printer(*output, attributor, clock);
     RingReader reader(session.ring_buffer_fd(), printer);
     LostEvents lost(session);
 
@@ -105,6 +126,7 @@ int run_trace(const TraceOptions& options) {
     summary.kernel = session.read_counters();
     summary.bpf_map_bytes = session.map_memory_bytes();
     printer.fill(summary);
+    summary.owners_evicted = attributor.evictions();
     if (summary.kernel.lost > lost.total())
         output->lost(summary.kernel.lost - lost.total(), summary.kernel.lost, summary.end_unix_ns);
     output->summary(summary);

@@ -6,6 +6,8 @@
 #include "tcpleak/text_format.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <charconv>
 #include <vector>
 
 namespace tcpleak {
@@ -24,6 +26,31 @@ void append_transition_name(std::string& out, std::uint8_t old_state, std::uint8
 
 // ---------------------------------------------------------------- NDJSON
 
+// Room for a transition line: its fixed text, numbers, two IPv6 addresses
+// and two comms escaped byte by byte (6 * 16 + 2 each).
+constexpr std::size_t kMaxTransitionLine = 1024;
+
+char* put(char* p, std::string_view text) {
+    std::memcpy(p, text.data(), text.size());
+    return p + text.size();
+}
+
+template <std::integral T>
+char* put_number(char* p, T value) {
+    return std::to_chars(p, p + 24, value).ptr;
+}
+
+// The kernel name, quoted, or the bare number for a state without one.
+char* put_state(char* p, std::uint8_t state) {
+    const std::string_view name = tcp_state_name(state);
+    if (name.empty())
+        return put_number(p, state);
+    *p++ = '"';
+    p = put(p, name);
+    *p++ = '"';
+    return p;
+}
+
 class JsonTraceOutput final : public TraceOutput {
 public:
     explicit JsonTraceOutput(OutputBuffer& out) : records_(out) {}
@@ -34,43 +61,41 @@ public:
         records_.end(json);
     }
 
+    // The hot path: written straight into a stack buffer, no per-member
+    // append. The key order is that of docs/tcpleak-events.schema.json.
     void transition(const Transition& t, std::int64_t unix_ns) override {
         if (records_.closed())
             return;
-        JsonWriter json = records_.begin("transition", unix_ns);
+        char line[kMaxTransitionLine];
+        char* p = put(line, R"({"type":"transition","time":")");
+        p = records_.rfc3339().put(p, unix_ns);
         if (t.owner_known) {
-            json.field("pid", t.owner_pid);
-            json.field("comm", comm_view(t.owner_comm));
-            json.field("owner_via", owner_via_name(t.owner_via));
+            p = put_number(put(p, R"(","pid":)"), t.owner_pid);
+            p = put_json_string(put(p, R"(,"comm":)"), comm_view(t.owner_comm));
+            p = put(put(p, R"(,"owner_via":")"), owner_via_name(t.owner_via));
+            *p++ = '"';
         } else {
-            json.field("pid", std::nullopt);
-            json.field("comm", std::nullopt);
-            json.field("owner_via", std::nullopt);
+            p = put(p, R"(","pid":null,"comm":null,"owner_via":null)");
         }
-        json.field("family", family_name(t.family));
-        write_address_field(json, "saddr", t.family, t.saddr);
-        json.field("sport", t.sport);
-        write_address_field(json, "daddr", t.family, t.daddr);
-        json.field("dport", t.dport);
-        state_field(json, "old_state", t.old_state);
-        state_field(json, "new_state", t.new_state);
-        json.key("old_state_us");
-        if (t.old_state_ns)
-            json.number(*t.old_state_ns / 1000);
-        else
-            json.null();
-        json.field("sock", t.cookie);
-        json.field("rx_queue", t.rx_queue);
-        json.field("ctx_pid", t.ctx_pid);
-        json.field("ctx_comm", comm_view(t.ctx_comm));
-        json.field("uid", t.uid);
-        json.field("netns", t.netns);
-        json.key("cgroup");
-        if (t.owner_known && t.owner_cgroup != 0)
-            json.number(t.owner_cgroup);
-        else
-            json.null();
-        records_.end(json);
+        p = put(put(p, R"(,"family":")"), family_name(t.family));
+        p = put_ip(put(p, R"(","saddr":")"), t.family, t.saddr);
+        p = put_number(put(p, R"(","sport":)"), t.sport);
+        p = put_ip(put(p, R"(,"daddr":")"), t.family, t.daddr);
+        p = put_number(put(p, R"(","dport":)"), t.dport);
+        p = put_state(put(p, R"(,"old_state":)"), t.old_state);
+        p = put_state(put(p, R"(,"new_state":)"), t.new_state);
+        p = put(p, R"(,"old_state_us":)");
+        p = t.old_state_ns ? put_number(p, *t.old_state_ns / 1000) : put(p, "null");
+        p = put_number(put(p, R"(,"sock":)"), t.cookie);
+        p = put_number(put(p, R"(,"rx_queue":)"), t.rx_queue);
+        p = put_number(put(p, R"(,"ctx_pid":)"), t.ctx_pid);
+        p = put_json_string(put(p, R"(,"ctx_comm":)"), comm_view(t.ctx_comm));
+        p = put_number(put(p, R"(,"uid":)"), t.uid);
+        p = put_number(put(p, R"(,"netns":)"), t.netns);
+        p = put(p, R"(,"cgroup":)");
+        p = t.owner_known && t.owner_cgroup != 0 ? put_number(p, t.owner_cgroup) : put(p, "null");
+        p = put(p, "}\n");
+        records_.append_line(line, p);
     }
 
     void lost(std::uint64_t count, std::uint64_t total, std::int64_t unix_ns) override {
@@ -86,6 +111,7 @@ public:
         json.field("events", summary.events);
         json.field("lost", summary.kernel.lost);
         json.field("owner_unknown", summary.owner_unknown);
+        json.field("owners_evicted", summary.owners_evicted);
         json.key("transitions");
         json.begin_object();
         std::string name;
@@ -101,15 +127,6 @@ public:
     }
 
 private:
-    // The kernel name, or the bare number for a state without one.
-    static void state_field(JsonWriter& json, std::string_view key, std::uint8_t state) {
-        const std::string_view name = tcp_state_name(state);
-        if (name.empty())
-            json.field(key, state);
-        else
-            json.field(key, name);
-    }
-
     NdjsonRecords records_;
     std::string mode_ = "trace";
 };
@@ -261,6 +278,7 @@ void append_summary_text(std::string& out, const TraceSummary& summary, std::str
     out.append(" of ");
     append_decimal(out, summary.events);
     out.append(" transitions\n");
+    append_owners_evicted_warning(out, summary.owners_evicted);
     append_kernel_line(out, summary.kernel, summary.bpf_map_bytes);
 }
 

@@ -20,7 +20,7 @@ namespace tcpleak {
 
 enum class ForwardMode : std::uint8_t {
     AllTransitions, // trace: every transition that passes the filters
-    CloseWaitOnly,  // leaks/run: into/out of CLOSE_WAIT, plus descriptor releases
+    LeakTracking,   // leaks/run: owners, CLOSE_WAIT, CLOSE, descriptor releases
 };
 
 struct BpfConfig {
@@ -30,8 +30,11 @@ struct BpfConfig {
     std::optional<std::string> comm;  // owner comm to select
     std::vector<std::uint16_t> ports; // local or remote; empty = all
     std::uint8_t family = 0;          // 0, AF_INET or AF_INET6
-    std::uint32_t state_mask = 0;     // bit per state, old or new; 0 = all
+    std::uint32_t print_states = 0;   // bit per state, old or new; 0 = all
+    std::uint32_t timing_states = 0;  // also sent, to time the printed ones (context only)
     std::size_t ring_bytes = 16u << 20;
+
+    bool selects_owners() const { return !pids.empty() || follow_forks || comm.has_value(); }
 };
 
 // Loads, configures and attaches tcpleak.bpf.c. Throws UserError with a
@@ -46,13 +49,13 @@ public:
     int ring_buffer_fd() const;
     void select_pid(std::uint32_t pid); // run: the traced command
     KernelCounters read_counters() const;
-    // CloseWaitOnly mode: transitions per (old, new) state, counted in the kernel.
+    // LeakTracking mode: transitions per (old, new) state, counted in the kernel.
     std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint64_t> read_transition_counts() const;
     std::uint64_t map_memory_bytes() const; // fixed at load: what the kernel charged for all maps
 
     // Descriptor-table scans (iter/task_file).
-    // Gives every socket without a known owner the process holding it, and
-    // returns the (socket, fd) pairs of sockets already in CLOSE_WAIT.
+    // Every (socket, fd) pair, for the owners of sockets older than tcpleak;
+    // with owner filters, also selects the sockets of selected holders.
     std::vector<SocketHolder> seed_existing_sockets();
     // Every descriptor holding one of these sockets.
     std::vector<SocketHolder> find_holders(std::span<const std::uint64_t> cookies);
@@ -61,6 +64,13 @@ public:
     void detach();
 
 private:
+    // Mirrors struct cpu_counters in tcpleak.bpf.c.
+    struct CpuCounters {
+        std::uint64_t values[6]; // enum tl_counter
+        std::uint64_t unwoken;
+        std::uint64_t transitions[256];
+    };
+    std::vector<CpuCounters> read_cpu_counters() const;
     std::vector<SocketHolder> run_iterator(std::uint8_t mode);
 
     struct SkeletonDeleter {

@@ -21,6 +21,10 @@ namespace tcpleak {
 //    Unicode recommends (e.g. C0 AF -> two U+FFFD, E2 82 at the end -> one).
 void append_json_string(std::string& out, std::string_view bytes);
 
+// The same, written at p, which must have room for 6 * bytes.size() + 2
+// (every byte escaped as \u00XX); returns the end.
+char* put_json_string(char* p, std::string_view bytes);
+
 // Appends [begin, end). std::string::append(first, last) would take the
 // generic iterator path, which is several times slower for short pieces.
 inline void append_range(std::string& out, const char* begin, const char* end) {

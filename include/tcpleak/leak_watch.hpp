@@ -3,6 +3,7 @@
 // Shared by `tcpleak leaks` and `tcpleak run`.
 #pragma once
 
+#include "tcpleak/attribution.hpp"
 #include "tcpleak/bpf_session.hpp"
 #include "tcpleak/leak_tracker.hpp"
 #include "tcpleak/leaks.hpp"
@@ -35,6 +36,7 @@ public:
     void on_record(std::span<const std::byte> raw) override;
 
     std::uint64_t close_wait_seen() const { return close_wait_seen_; }
+    std::uint64_t owners_evicted() const { return attributor_.evictions(); }
 
 private:
     // Reads the command line of a new leak, keeps it in the tracker, tells events_.
@@ -43,6 +45,7 @@ private:
     BpfSession& session_;
     LeakTracker& tracker_;
     LeakEvents& events_;
+    Attributor attributor_;
     Transition transition_;
     std::uint64_t close_wait_seen_ = 0;
 };

@@ -43,16 +43,23 @@ struct Transition {
     std::array<std::uint8_t, 16> saddr{}; // IPv4 in the first 4 bytes
     std::array<std::uint8_t, 16> daddr{};
 
+    // The owner: filled in by the Attributor (attribution.hpp), not the kernel.
     bool owner_known = false;
     OwnerVia owner_via = OwnerVia::None;
     std::uint32_t owner_pid = 0;
     Comm owner_comm{};
     std::uint64_t owner_cgroup = 0;
+    std::optional<std::uint64_t> old_state_ns; // time spent in old_state (Attributor)
 
     std::uint32_t ctx_pid = 0; // the task that happened to be on the CPU
-    Comm ctx_comm{};
+    Comm ctx_comm{};           // its thread name
+    // connect()/listen(): the task on the CPU is the owner; its process name
+    // and cgroup come with it.
+    bool owner_context = false;
+    Comm ctx_process_comm{};
+    std::uint64_t ctx_cgroup = 0;
+    bool context_only = false; // sent for attribution or timing: not to print
 
-    std::optional<std::uint64_t> old_state_ns; // time spent in old_state
     std::uint32_t uid = 0;
     std::uint32_t netns = 0;
     std::uint32_t rx_queue = 0;
@@ -60,7 +67,16 @@ struct Transition {
     bool task_exiting = false;  // on-CPU task is exiting
     bool has_file = false;      // a descriptor still references the socket
     bool file_released = false; // the last reference is being closed right now
-    bool selected = false;      // owner passed the kernel's pid/comm filters
+};
+
+// accept()/accept4() returned fd for the socket with this cookie.
+struct Accept {
+    std::uint64_t mono_ns = 0;
+    std::uint64_t cookie = 0;
+    std::uint32_t pid = 0;
+    std::uint32_t fd = 0;
+    Comm comm{}; // process name
+    std::uint64_t cgroup = 0;
 };
 
 enum class ReleaseVia : std::uint8_t { Close = 1, CloseRange = 2, Dup2 = 3, Dup3 = 4 };
@@ -101,16 +117,15 @@ struct SocketHolder {
     std::array<std::uint8_t, 16> daddr{};
     std::uint32_t pid = 0; // holder
     std::uint32_t fd = 0;
-    Comm comm{};
-    std::uint32_t owner_pid = 0; // 0: unknown
-    Comm owner_comm{};
+    Comm comm{};           // holder's process name
+    std::uint64_t cgroup = 0;
     std::uint32_t rx_queue = 0;
     std::uint32_t uid = 0;
     std::uint32_t netns = 0;
     std::optional<std::uint64_t> close_wait_age_ns; // estimate (lower bound)
 };
 
-enum class RecordKind : std::uint8_t { Transition = 1, FdRelease = 2, Proc = 3, Socket = 4 };
+enum class RecordKind : std::uint8_t { Transition = 1, FdRelease = 2, Proc = 3, Socket = 4, Accept = 5 };
 
 // The kind byte of a raw record, or nullopt when it is empty.
 std::optional<RecordKind> record_kind(std::span<const std::byte> raw);
@@ -120,6 +135,7 @@ bool decode(std::span<const std::byte> raw, Transition& out);
 bool decode(std::span<const std::byte> raw, FdRelease& out);
 bool decode(std::span<const std::byte> raw, ProcEvent& out);
 bool decode(std::span<const std::byte> raw, SocketHolder& out);
+bool decode(std::span<const std::byte> raw, Accept& out);
 
 // Sizes of the raw records, for iterator reads.
 std::size_t socket_record_size();

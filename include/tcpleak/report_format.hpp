@@ -34,7 +34,7 @@ inline std::uint64_t elapsed_ns(std::int64_t start_unix_ns, std::int64_t end_uni
 
 // ---------------------------------------------------------------- text
 
-// "kernel: storage_failed=3; BPF maps: 9.1 MiB\n": the non-zero counters with
+// "kernel: selected_full=3; BPF maps: 9.1 MiB\n": the non-zero counters with
 // their JSON names, or just "BPF maps: 512 B\n".
 void append_kernel_line(std::string& out, const KernelCounters& kernel, std::uint64_t bpf_map_bytes);
 
@@ -88,6 +88,9 @@ void append_resolution(std::string& out, const LeakResolved& r);
 // "tcpleak: 12 events lost (ring buffer full), 40 in total\n"
 void append_lost_line(std::string& out, std::uint64_t count, std::uint64_t total);
 
+// When the attribution table was full: a warning that some owners are unknown.
+void append_owners_evicted_warning(std::string& out, std::uint64_t evicted);
+
 // ---------------------------------------------------------------- JSON
 
 // Frames NDJSON records on an output: {"type":…,"time":…, members…}\n
@@ -101,6 +104,8 @@ public:
     // A start record up to "mode"; the caller may add members, then end().
     JsonWriter begin_start(std::string_view mode, std::int64_t unix_ns, std::string_view version);
     void lost(std::uint64_t count, std::uint64_t total, std::int64_t unix_ns);
+    // A record formatted by the caller (the hot path), newline included.
+    void append_line(const char* begin, const char* end);
 
     bool closed() const { return out_.closed(); }
     Rfc3339Clock& rfc3339() { return rfc3339_; }

@@ -24,6 +24,10 @@ inline constexpr std::uint8_t kTcpNewSynRecv = 12;
 // build does not know (print the number instead).
 std::string_view tcp_state_name(std::uint8_t state);
 
+// The states a socket can be in just before it enters `state` (bit per
+// state): what it takes to know how long a socket spent before that change.
+std::uint32_t states_before(std::uint8_t state);
+
 // Accepts kernel names in any case, with '-' or '_' ("close-wait",
 // "CLOSE_WAIT", "Close_Wait"), and bare numbers 1..15.
 std::optional<std::uint8_t> parse_tcp_state(std::string_view text);

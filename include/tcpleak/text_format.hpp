@@ -26,7 +26,10 @@ Utf8Sequence next_utf8_sequence(std::string_view bytes);
 // gmtime_r runs only when the second changes.
 class Rfc3339Clock {
 public:
+    static constexpr std::size_t kMaxSize = 40;
     void append(std::string& out, std::int64_t unix_ns);
+    // Writes at p (room for kMaxSize); returns the end.
+    char* put(char* p, std::int64_t unix_ns);
 
 private:
     std::int64_t cached_second_ = INT64_MIN;
@@ -54,6 +57,9 @@ std::string_view family_name(std::uint8_t family);
 // IPv4 from the first 4 bytes (network order) as dotted quad; IPv6 in RFC 5952
 // form ("::1", "::ffff:10.0.0.1"); "?" for another family.
 void append_ip(std::string& out, std::uint8_t family, const std::array<std::uint8_t, 16>& addr);
+// The same, written at p (room for kMaxIpSize); returns the end.
+inline constexpr std::size_t kMaxIpSize = 48;
+char* put_ip(char* p, std::uint8_t family, const std::array<std::uint8_t, 16>& addr);
 
 // "127.0.0.1:80" or "[::1]:80". port is in host order.
 void append_endpoint(std::string& out, std::uint8_t family, const std::array<std::uint8_t, 16>& addr,

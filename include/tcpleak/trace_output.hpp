@@ -28,6 +28,7 @@ struct TraceSummary {
     std::int64_t end_unix_ns = 0;
     std::uint64_t events = 0;        // transitions written
     std::uint64_t owner_unknown = 0; // of those, with no known owner
+    std::uint64_t owners_evicted = 0; // sockets the attribution table had to forget (full)
     std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint64_t> transitions; // (old, new) -> count
     KernelCounters kernel;           // kernel.lost is the lost count reported
     std::uint64_t bpf_map_bytes = 0; // memory of all BPF maps, fixed at start

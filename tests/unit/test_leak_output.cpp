@@ -205,7 +205,7 @@ LeakSummary sample_summary() {
     summary.tracker_evictions = 0;
     summary.kernel.transitions = 5000;
     summary.kernel.sent = 40;
-    summary.kernel.storage_failed = 3;
+    summary.kernel.selected_full = 3;
     summary.bpf_map_bytes = 9'542'042;
     return summary;
 }
@@ -233,7 +233,7 @@ const std::vector<std::string> kResolvedKeys = {
 };
 const std::vector<std::string> kSummaryKeys = {
     "type",  "time",          "mode",      "duration_ms", "threshold_ms", "leaks",         "resolved",
-    "still_leaked", "close_wait_seen", "tracker_evictions", "lost", "kernel", "bpf_map_bytes",
+    "still_leaked", "close_wait_seen", "tracker_evictions", "owners_evicted", "lost", "kernel", "bpf_map_bytes",
 };
 
 // Appends NDJSON lines to $TCPLEAK_LEAK_SAMPLES/leaks.ndjson when set: for
@@ -375,9 +375,9 @@ TEST_CASE("JSON leak output: summary; refresh writes nothing") {
     output->summary(summary);
     CHECK(out.text() == R"({"type":"summary","time":"2026-11-21T07:45:08.623456Z","mode":"leaks","duration_ms":62500,)"
                         R"("threshold_ms":5000,"leaks":2,"resolved":1,"still_leaked":1,"close_wait_seen":37,)"
-                        R"("tracker_evictions":0,"lost":4,"kernel":{"transitions_seen":5000,"sent":40,"lost":4,)"
-                        R"("storage_failed":3,"accept_map_full":0,"accept_missed":0,"release_map_update_failed":0,)"
-                        R"("pids_full":0},"bpf_map_bytes":9542042})"
+                        R"("tracker_evictions":0,"owners_evicted":0,"lost":4,"kernel":{"transitions_seen":5000,"sent":40,"lost":4,)"
+                        R"("selected_full":3,"release_map_update_failed":0,)"
+                        R"("pids_full":0,"recursion_misses":0},"bpf_map_bytes":9542042})"
                         "\n");
     CHECK(keys_in_order(out.lines().at(0)) == kSummaryKeys);
     save_samples(out.text());
@@ -643,7 +643,7 @@ TEST_CASE("text leak output: summary") {
           "  FD    LOCAL                  REMOTE                 CLOSE_WAIT  RECV-Q  VERDICT\n"
           "  9     127.0.0.1:8080         127.0.0.1:50318        11.0s       512     "
           "closed by 1233 server (fd 7, close); held by 1234 server fd 9, 1240 worker fd 9\n"
-          "kernel: transitions_seen=5000 sent=40 storage_failed=3; BPF maps: 9.1 MiB\n");
+          "kernel: transitions_seen=5000 sent=40 selected_full=3; BPF maps: 9.1 MiB\n");
     CHECK(out.text().empty());
 }
 

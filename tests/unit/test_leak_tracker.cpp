@@ -59,8 +59,7 @@ Transition leave(std::uint64_t cookie, std::uint64_t mono_ns, std::uint8_t new_s
     return t;
 }
 
-SocketHolder holder(std::uint64_t cookie, std::uint32_t pid, const char* comm, std::uint32_t fd,
-                    std::uint32_t owner_pid = 0) {
+SocketHolder holder(std::uint64_t cookie, std::uint32_t pid, const char* comm, std::uint32_t fd) {
     SocketHolder h;
     h.cookie = cookie;
     h.state = kTcpCloseWait;
@@ -71,9 +70,6 @@ SocketHolder holder(std::uint64_t cookie, std::uint32_t pid, const char* comm, s
     h.pid = pid;
     h.comm = make_comm(comm);
     h.fd = fd;
-    h.owner_pid = owner_pid;
-    if (owner_pid != 0)
-        h.owner_comm = make_comm(owner_pid == kServer ? "server" : "other");
     h.rx_queue = 42;
     return h;
 }
@@ -292,7 +288,7 @@ TEST_CASE("fork: the owner closed its copy, the child still holds it") {
     tracker.on_transition(enter(7, kT0));
     // Released before CLOSE_WAIT: arrives right after the entry.
     tracker.on_fd_release(release(7, kT0 - kSec, kServer, "server", 5));
-    const std::vector<SocketHolder> holders{holder(7, kChild, "worker", 5, kServer)};
+    const std::vector<SocketHolder> holders{holder(7, kChild, "worker", 5)};
     const auto leak = tracker.confirm(7, holders, kT0 + 5 * kSec);
     REQUIRE(leak.has_value());
     CHECK(leak->verdict == Verdict::ClosedStillReferenced);
@@ -409,18 +405,18 @@ TEST_CASE("a reported leak resolved by a reset: the closer is unknown") {
 
 TEST_CASE("a since_start socket with an age estimate past the threshold is due immediately") {
     LeakTracker tracker(kThreshold);
-    SocketHolder old = holder(7, kServer, "server", 9, kServer);
+    SocketHolder old = holder(7, kServer, "server", 9);
     old.close_wait_age_ns = 60 * kSec;
     tracker.on_existing_socket(old, kT0);
-    SocketHolder second = holder(7, kChild, "worker", 3, kServer); // a second descriptor
+    SocketHolder second = holder(7, kChild, "worker", 3); // a second descriptor
     second.close_wait_age_ns = 60 * kSec;
     tracker.on_existing_socket(second, kT0);
     tracker.on_existing_socket(old, kT0); // the same pair twice
 
-    SocketHolder young = holder(8, kServer, "server", 10, kServer);
+    SocketHolder young = holder(8, kServer, "server", 10);
     young.close_wait_age_ns = 2 * kSec;
     tracker.on_existing_socket(young, kT0);
-    SocketHolder unknown_age = holder(9, kServer, "server", 11, kServer);
+    SocketHolder unknown_age = holder(9, kServer, "server", 11);
     tracker.on_existing_socket(unknown_age, kT0);
     SocketHolder established = holder(10, kServer, "server", 12);
     established.state = kTcpEstablished;
@@ -446,7 +442,7 @@ TEST_CASE("a since_start socket with an age estimate past the threshold is due i
 
 TEST_CASE("a since_start socket that closes late keeps the descriptors seen at start") {
     LeakTracker tracker(kThreshold);
-    SocketHolder old = holder(7, kServer, "server", 9, kServer);
+    SocketHolder old = holder(7, kServer, "server", 9);
     old.close_wait_age_ns = 60 * kSec;
     tracker.on_existing_socket(old, kT0);
     const auto resolved = tracker.on_transition(leave(7, kT0 + kSec, kTcpLastAck, true));
@@ -459,7 +455,7 @@ TEST_CASE("a since_start socket that closes late keeps the descriptors seen at s
 
 TEST_CASE("a since_start estimate is replaced by a later exact transition") {
     LeakTracker tracker(kThreshold);
-    SocketHolder h = holder(7, kServer, "server", 9, kServer);
+    SocketHolder h = holder(7, kServer, "server", 9);
     h.close_wait_age_ns = 1 * kSec; // estimate: entered at kT0 - 1s
     tracker.on_existing_socket(h, kT0);
     CHECK(tracker.next_deadline() == kT0 + 4 * kSec);
@@ -577,7 +573,7 @@ TEST_CASE("IPv6 addresses are carried through") {
     CHECK(leak->address.sport == 443);
     CHECK(leak->address.dport == 40000);
 
-    SocketHolder h6 = holder(8, kServer, "server", 10, kServer);
+    SocketHolder h6 = holder(8, kServer, "server", 10);
     h6.family = kFamilyIpv6;
     h6.saddr = t.daddr;
     h6.close_wait_age_ns = 10 * kSec;

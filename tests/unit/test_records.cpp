@@ -24,60 +24,85 @@ TEST_CASE("a transition record decodes field by field") {
     tl_transition raw{};
     raw.kind = TL_REC_TRANSITION;
     raw.family = 10;
-    raw.old_state = 1;
-    raw.new_state = 8;
-    raw.flags = TL_F_OWNER_KNOWN | TL_F_OLD_TIMED | TL_F_HAS_FILE | TL_F_SELECTED;
-    raw.owner_via = TL_VIA_ACCEPT;
+    raw.old_state = 8;
+    raw.new_state = 9;
+    raw.flags = TL_F_HAS_FILE | TL_F_TASK_EXITING;
     raw.sport = 8080;
     raw.dport = 50000;
-    raw.owner_pid = 1234;
     raw.ctx_pid = 4321;
     raw.uid = 1000;
     raw.netns = 4026531840u;
     raw.rx_queue = 17;
     raw.ts_ns = 99;
     raw.cookie = 4101;
-    raw.old_state_ns = 1500;
-    raw.owner_cgroup = 7;
     raw.saddr[15] = 1;
     raw.daddr[15] = 1;
-    std::memcpy(raw.owner_comm, "server", 7);
     std::memcpy(raw.ctx_comm, "client", 7);
 
     Transition t;
     REQUIRE(decode(bytes_of(raw), t));
     CHECK(t.family == kFamilyIpv6);
-    CHECK(t.old_state == kTcpEstablished);
-    CHECK(t.new_state == kTcpCloseWait);
-    CHECK(t.owner_known);
-    CHECK(t.owner_via == OwnerVia::Accept);
-    CHECK(t.owner_pid == 1234);
-    CHECK(comm_view(t.owner_comm) == "server");
+    CHECK(t.old_state == kTcpCloseWait);
+    CHECK(t.new_state == kTcpLastAck);
     CHECK(t.ctx_pid == 4321);
     CHECK(comm_view(t.ctx_comm) == "client");
-    CHECK(t.old_state_ns == 1500u);
     CHECK(t.has_file);
+    CHECK(t.task_exiting);
     CHECK_FALSE(t.file_released);
-    CHECK_FALSE(t.task_exiting);
-    CHECK(t.selected);
+    CHECK_FALSE(t.owner_context);
+    CHECK_FALSE(t.context_only);
     CHECK(t.cookie == 4101);
+    CHECK(t.mono_ns == 99);
     CHECK(t.sport == 8080);
     CHECK(t.dport == 50000);
     CHECK(t.saddr[15] == 1);
+    CHECK(t.daddr[15] == 1);
+    CHECK(t.uid == 1000);
     CHECK(t.rx_queue == 17);
     CHECK(t.netns == 4026531840u);
+    // The kernel sends no owner: the Attributor fills it in.
+    CHECK_FALSE(t.owner_known);
+    CHECK_FALSE(t.old_state_ns.has_value());
 }
 
-TEST_CASE("unknown owner and untimed old state decode as absent") {
+TEST_CASE("an owner-context transition carries the process name and cgroup") {
     tl_transition raw{};
     raw.kind = TL_REC_TRANSITION;
-    raw.owner_via = TL_VIA_CONNECT; // ignored without TL_F_OWNER_KNOWN
-    raw.old_state_ns = 55;          // ignored without TL_F_OLD_TIMED
+    raw.old_state = 7;
+    raw.new_state = 2;
+    raw.flags = TL_F_OWNER_CONTEXT | TL_F_CONTEXT_ONLY;
+    raw.ctx_pid = 77;
+    raw.ctx_cgroup = 5;
+    std::memcpy(raw.ctx_comm, "worker-3", 9);
+    std::memcpy(raw.process_comm, "server", 7);
     Transition t;
     REQUIRE(decode(bytes_of(raw), t));
-    CHECK_FALSE(t.owner_known);
-    CHECK(t.owner_via == OwnerVia::None);
-    CHECK_FALSE(t.old_state_ns.has_value());
+    CHECK(t.owner_context);
+    CHECK(t.context_only);
+    CHECK(comm_view(t.ctx_process_comm) == "server");
+    CHECK(comm_view(t.ctx_comm) == "worker-3");
+    CHECK(t.ctx_cgroup == 5);
+}
+
+TEST_CASE("an accept record decodes") {
+    tl_accept raw{};
+    raw.kind = TL_REC_ACCEPT;
+    raw.pid = 12;
+    raw.fd = 7;
+    raw.ts_ns = 3;
+    raw.cookie = 99;
+    raw.cgroup = 4;
+    std::memcpy(raw.comm, "nginx", 6);
+    Accept a;
+    REQUIRE(decode(bytes_of(raw), a));
+    CHECK(a.pid == 12);
+    CHECK(a.fd == 7);
+    CHECK(a.cookie == 99);
+    CHECK(a.cgroup == 4);
+    CHECK(comm_view(a.comm) == "nginx");
+    CHECK(record_kind(bytes_of(raw)) == RecordKind::Accept);
+    Transition t;
+    CHECK_FALSE(decode(bytes_of(raw), t));
 }
 
 TEST_CASE("short or mismatched records are rejected") {

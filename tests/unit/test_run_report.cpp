@@ -504,7 +504,7 @@ TEST_CASE("run report: JSON document of a run with leaks") {
     CHECK(j["transitions"]["SYN_RECV->ESTABLISHED"] == 6);
     CHECK(j["kernel"]["transitions_seen"] == 1300);
     CHECK(j["kernel"]["sent"] == 1204);
-    CHECK(j["kernel"].size() == 8);
+    CHECK(j["kernel"].size() == 7); // every KernelCounters field
 
     const auto& processes = j["processes"];
     REQUIRE(processes.size() == 2);

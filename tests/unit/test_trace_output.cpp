@@ -124,7 +124,7 @@ TraceSummary sample_summary() {
     summary.transitions[{13, kTcpClose}] = 6;
     summary.kernel.transitions = 5000;
     summary.kernel.sent = 1234;
-    summary.kernel.storage_failed = 3;
+    summary.kernel.selected_full = 3;
     summary.bpf_map_bytes = 9'542'042;
     return summary;
 }
@@ -236,13 +236,13 @@ TEST_CASE("JSON trace output: lost and summary lines") {
     CHECK(lines[1] == R"({"type":"lost","time":"2026-11-21T07:44:06.123456Z","count":12,"total":40})");
     CHECK(lines[2] ==
           R"({"type":"summary","time":"2026-11-21T07:44:16.323456Z","mode":"trace","duration_ms":10200,)"
-          R"("events":1234,"lost":0,"owner_unknown":12,"transitions":{"ESTABLISHED->CLOSE_WAIT":600,)"
+          R"("events":1234,"lost":0,"owner_unknown":12,"owners_evicted":0,"transitions":{"ESTABLISHED->CLOSE_WAIT":600,)"
           R"("SYN_SENT->ESTABLISHED":30,"CLOSE_WAIT->LAST_ACK":598,"13->CLOSE":6},)"
-          R"("kernel":{"transitions_seen":5000,"sent":1234,"lost":0,"storage_failed":3,"accept_map_full":0,)"
-          R"("accept_missed":0,"release_map_update_failed":0,"pids_full":0},"bpf_map_bytes":9542042})");
+          R"("kernel":{"transitions_seen":5000,"sent":1234,"lost":0,"selected_full":3,)"
+          R"("release_map_update_failed":0,"pids_full":0,"recursion_misses":0},"bpf_map_bytes":9542042})");
     CHECK(keys_in_order(lines[2]) ==
           std::vector<std::string>{"type", "time", "mode", "duration_ms", "events", "lost", "owner_unknown",
-                                   "transitions", "kernel", "bpf_map_bytes"});
+                                   "owners_evicted", "transitions", "kernel", "bpf_map_bytes"});
 }
 
 TEST_CASE("JSON trace output: nothing is formatted once the reader is gone") {
@@ -332,7 +332,7 @@ TEST_CASE("text trace output: lost events and the summary go to stderr") {
                         "  SYN_SENT -> ESTABLISHED     30\n"
                         "  13 -> CLOSE                  6\n"
                         "owner unknown: 12 of 1234 transitions\n"
-                        "kernel: transitions_seen=5000 sent=1234 storage_failed=3; BPF maps: 9.1 MiB\n");
+                        "kernel: transitions_seen=5000 sent=1234 selected_full=3; BPF maps: 9.1 MiB\n");
 }
 
 TEST_CASE("summary text of an empty run") {
