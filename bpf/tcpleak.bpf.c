@@ -14,6 +14,7 @@
  *  - syscalls:sys_enter_{close,close_range,dup2,dup3} (leaks/run): a
  *    descriptor of a socket that another descriptor keeps alive went away.
  *    Without tracefs, tp_btf sys_enter/sys_exit do the same for every syscall.
+ *  - tp_btf/sched_process_exit (leaks/run): descriptors released by exit.
  *  - tp_btf/sched_process_{fork,exec,exit}: the traced process tree (run).
  *  - iter/task_file: sockets that existed before start, and the holders of
  *    leaked sockets, read from the descriptor tables.
@@ -61,6 +62,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* ---- load-time configuration (set by user space before load) ---- */
 const volatile __u8 cfg_mode = TL_MODE_TRACE;
 const volatile __u8 cfg_select = 0;       /* forward only sockets of selected owners */
+const volatile __u8 cfg_track_owners = 1; /* send what attribution needs (connect, listen, accept, CLOSE) */
 const volatile __u8 cfg_filter_pids = 0;  /* a selected owner is in selected_pids */
 const volatile __u8 cfg_filter_comm = 0;  /* a selected owner is named cfg_comm */
 const volatile char cfg_comm[TL_COMM_LEN] = {};
@@ -398,12 +400,14 @@ static __always_inline int trace_decision(struct sock *sk, struct tcp_sock *tp, 
 	return TRACE_DROP;
 }
 
-/* What leak tracking needs: owners, entering/leaving CLOSE_WAIT, and the end
- * of every socket (so user space forgets it). */
+/* What leak tracking needs: entering and leaving CLOSE_WAIT (holders and
+ * descriptor releases come from the other hooks); with owners tracked (run),
+ * also who owns each socket and when it ends (so user space forgets it). */
 static __always_inline bool leaks_forwards(int oldstate, int newstate)
 {
-	return in_owner_context(oldstate, newstate) || oldstate == TCP_CLOSE_WAIT ||
-	       newstate == TCP_CLOSE_WAIT || newstate == TCP_CLOSE;
+	if (oldstate == TCP_CLOSE_WAIT || newstate == TCP_CLOSE_WAIT)
+		return true;
+	return cfg_track_owners && (in_owner_context(oldstate, newstate) || newstate == TCP_CLOSE);
 }
 
 /* Unread bytes, as SIOCINQ counts them: the FIN takes a sequence number
@@ -818,6 +822,41 @@ int BPF_PROG(on_process_exec, struct task_struct *task)
 	return 0;
 }
 
+struct exit_walk {
+	unsigned long *open_fds; /* the fd table's bitmap of open descriptors */
+	unsigned long bits;      /* the current word of it */
+	__u32 max_fds;
+};
+
+static long exit_walk_step(__u32 fd, struct exit_walk *walk)
+{
+	if (fd >= walk->max_fds)
+		return 1;
+	if ((fd & 63) == 0) {
+		walk->bits = 0;
+		bpf_probe_read_kernel(&walk->bits, sizeof(walk->bits), &walk->open_fds[fd / 64]);
+	}
+	if (walk->bits & (1UL << (fd & 63)))
+		note_fd_release(fd, TL_RELEASE_EXIT);
+	return 0;
+}
+
+/* The exiting process's descriptors are about to be closed: those of
+ * sockets that another descriptor keeps alive are releases like close(). */
+static __always_inline void note_releases_at_exit(struct task_struct *task)
+{
+	struct files_struct *files = task->files;
+	struct fdtable *fdt;
+	struct exit_walk walk = {};
+
+	if (!files || BPF_CORE_READ(files, count.counter) != 1)
+		return; /* shared with another process: nothing is closed yet */
+	fdt = BPF_CORE_READ(files, fdt);
+	walk.open_fds = BPF_CORE_READ(fdt, open_fds);
+	walk.max_fds = BPF_CORE_READ(fdt, max_fds);
+	bpf_loop(MAX_CLOSE_RANGE_FDS, exit_walk_step, &walk, 0);
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_process_exit, struct task_struct *task)
 {
@@ -826,6 +865,8 @@ int BPF_PROG(on_process_exit, struct task_struct *task)
 
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0; /* other threads still run */
+	if (cfg_mode == TL_MODE_LEAKS)
+		note_releases_at_exit(task);
 	if (!bpf_map_lookup_elem(&selected_pids, &pid))
 		return 0;
 	bpf_map_delete_elem(&selected_pids, &pid);

@@ -22,7 +22,7 @@ enum tl_record_kind {
 /* What the kernel side forwards (load-time config). */
 enum tl_mode {
 	TL_MODE_TRACE = 0, /* every transition that passes the filters */
-	TL_MODE_LEAKS = 1, /* what leak tracking needs: owners, CLOSE_WAIT, CLOSE, fd releases */
+	TL_MODE_LEAKS = 1, /* what leak tracking needs: CLOSE_WAIT, fd releases (and owners for run) */
 };
 
 /* How the owner of a socket was learned (user space attributes; the kernel
@@ -88,6 +88,7 @@ enum tl_release_via {
 	TL_RELEASE_CLOSE_RANGE = 2,
 	TL_RELEASE_DUP2 = 3,
 	TL_RELEASE_DUP3 = 4,
+	TL_RELEASE_EXIT = 5, /* the process exited */
 };
 
 /*

@@ -85,6 +85,7 @@ void configure_filters(tcpleak_bpf* skel, const BpfConfig& config) {
     auto& rodata = *skel->rodata;
     rodata.cfg_mode = config.mode == ForwardMode::LeakTracking ? TL_MODE_LEAKS : TL_MODE_TRACE;
     rodata.cfg_select = config.selects_owners();
+    rodata.cfg_track_owners = config.tracks_owners();
     rodata.cfg_filter_pids = !config.pids.empty() || config.follow_forks;
     if (config.comm) {
         rodata.cfg_filter_comm = 1;
@@ -103,27 +104,28 @@ void configure_filters(tcpleak_bpf* skel, const BpfConfig& config) {
 
 // syscalls:* tracepoints run only for their syscall; the tp_btf fallback
 // (no tracefs) runs for every syscall on the machine.
-void choose_syscall_hooks(tcpleak_bpf* skel, bool watch_releases, const TracefsAccess& tracefs) {
+void choose_syscall_hooks(tcpleak_bpf* skel, bool watch_accepts, bool watch_releases,
+                          const TracefsAccess& tracefs) {
     const bool classic = tracefs.has_event("syscalls", "sys_exit_accept4");
     const auto use = [&](bpf_program* program, bool wanted, const char* event) {
         bpf_program__set_autoload(program, classic && wanted && tracefs.has_event("syscalls", event));
     };
-    use(skel->progs.on_accept4_exit, true, "sys_exit_accept4");
-    use(skel->progs.on_accept_exit, true, "sys_exit_accept");
+    use(skel->progs.on_accept4_exit, watch_accepts, "sys_exit_accept4");
+    use(skel->progs.on_accept_exit, watch_accepts, "sys_exit_accept");
     use(skel->progs.on_close_enter, watch_releases, "sys_enter_close");
     use(skel->progs.on_close_range_enter, watch_releases, "sys_enter_close_range");
     use(skel->progs.on_dup2_enter, watch_releases, "sys_enter_dup2");
     use(skel->progs.on_dup3_enter, watch_releases, "sys_enter_dup3");
-    bpf_program__set_autoload(skel->progs.on_sys_exit, !classic);
+    bpf_program__set_autoload(skel->progs.on_sys_exit, !classic && watch_accepts);
     bpf_program__set_autoload(skel->progs.on_sys_enter, !classic && watch_releases);
 }
 
 void choose_programs(tcpleak_bpf* skel, const BpfConfig& config, const TracefsAccess& tracefs) {
     const bool watch_releases = config.mode == ForwardMode::LeakTracking;
-    choose_syscall_hooks(skel, watch_releases, tracefs);
+    choose_syscall_hooks(skel, config.tracks_owners(), watch_releases, tracefs);
     bpf_program__set_autoload(skel->progs.on_process_fork, config.follow_forks);
     bpf_program__set_autoload(skel->progs.on_process_exec, config.follow_forks);
-    bpf_program__set_autoload(skel->progs.on_process_exit, config.follow_forks);
+    bpf_program__set_autoload(skel->progs.on_process_exit, config.follow_forks || watch_releases);
     // Maps a mode does not use are kept minimal: their memory is charged at load.
     if (!watch_releases)
         bpf_map__set_max_entries(skel->maps.fd_releases, 1);

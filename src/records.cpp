@@ -50,6 +50,7 @@ std::string_view release_via_name(ReleaseVia via) {
     case ReleaseVia::CloseRange: return "close_range";
     case ReleaseVia::Dup2: return "dup2";
     case ReleaseVia::Dup3: return "dup3";
+    case ReleaseVia::Exit: return "exit";
     }
     return "close";
 }

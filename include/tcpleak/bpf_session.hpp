@@ -35,6 +35,9 @@ struct BpfConfig {
     std::size_t ring_bytes = 16u << 20;
 
     bool selects_owners() const { return !pids.empty() || follow_forks || comm.has_value(); }
+    // trace attributes every transition; run needs owners to select its
+    // tree. leaks does not: holders and descriptor releases tell it all.
+    bool tracks_owners() const { return mode == ForwardMode::AllTransitions || selects_owners(); }
 };
 
 // Loads, configures and attaches tcpleak.bpf.c. Throws UserError with a

@@ -79,8 +79,8 @@ struct Accept {
     std::uint64_t cgroup = 0;
 };
 
-enum class ReleaseVia : std::uint8_t { Close = 1, CloseRange = 2, Dup2 = 3, Dup3 = 4 };
-std::string_view release_via_name(ReleaseVia via); // "close", "close_range", "dup2", "dup3"
+enum class ReleaseVia : std::uint8_t { Close = 1, CloseRange = 2, Dup2 = 3, Dup3 = 4, Exit = 5 };
+std::string_view release_via_name(ReleaseVia via); // "close", "close_range", "dup2", "dup3", "exit"
 
 // A descriptor of a socket went away while other references keep it alive.
 struct FdRelease {
