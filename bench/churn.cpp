@@ -47,6 +47,7 @@ constexpr int kBacklog = 65535; // clamped by net.core.somaxconn
 
 struct Options {
     double duration = 10.0;
+    std::uint64_t connections = 0; // > 0: measure until this many, instead of for duration
     double warmup = 1.0;
     double rate = 0.0; // connections/s over all clients; 0 = as fast as possible
     bool ipv6 = false;
@@ -82,6 +83,7 @@ volatile std::sig_atomic_t g_interrupted = 0;
                  "Usage: tcpleak-churn [options]\n"
                  "Loopback TCP connection churn (server closes first, client reads EOF and closes).\n\n"
                  "  --duration SECONDS  measured time (default 10, decimals ok)\n"
+                 "  --connections N     measure until N connections instead (e.g. for memory tests)\n"
                  "  --warmup SECONDS    time before measuring, not counted (default 1)\n"
                  "  --rate N            connections/s over all clients, 0 = max (default 0)\n"
                  "  --clients N         client processes (default 1); as many server processes\n"
@@ -135,6 +137,7 @@ Options parse_args(int argc, char** argv) {
             if (inline_value) bad_value(a, inline_value);
         };
         if (a == "--duration") o.duration = parse_double(a, value(), 0.001, 1e7);
+        else if (a == "--connections") o.connections = std::uint64_t(parse_long(a, value(), 1, 1'000'000'000'000));
         else if (a == "--warmup") o.warmup = parse_double(a, value(), 0.0, 1e7);
         else if (a == "--rate") o.rate = parse_double(a, value(), 0.0, 1e9);
         else if (a == "--clients") o.clients = int(parse_long(a, value(), 1, kMaxProcs / 2));
@@ -409,9 +412,9 @@ int main(int argc, char** argv) {
     // A child that dies on its own before the end is a failure: check for it
     // while sleeping.
     bool child_died = false;
-    auto sleep_checking = [&](double seconds) {
+    auto sleep_checking = [&](double seconds, auto&& done) {
         const std::uint64_t end = now_ns() + std::uint64_t(seconds * 1e9);
-        for (std::uint64_t t = now_ns(); t < end && !g_interrupted; t = now_ns()) {
+        for (std::uint64_t t = now_ns(); t < end && !g_interrupted && !done(); t = now_ns()) {
             sleep_ns(std::min<std::uint64_t>(end - t, 50'000'000u));
             int status = 0;
             pid_t p = waitpid(-1, &status, WNOHANG);
@@ -423,10 +426,13 @@ int main(int argc, char** argv) {
         }
     };
 
-    sleep_checking(opt.warmup);
+    sleep_checking(opt.warmup, [] { return false; });
     const Totals c0 = snapshot(sh, nclients + nservers);
     const std::uint64_t t0 = now_ns();
-    if (!child_died && !g_interrupted) sleep_checking(opt.duration);
+    const auto enough = [&] {
+        return opt.connections > 0 && snapshot(sh, nclients + nservers).n[kOk] - c0.n[kOk] >= opt.connections;
+    };
+    if (!child_died && !g_interrupted) sleep_checking(opt.connections > 0 ? 1e7 : opt.duration, enough);
     const std::uint64_t t1 = now_ns();
     const Totals c1 = snapshot(sh, nclients + nservers);
 

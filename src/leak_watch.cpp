@@ -16,13 +16,14 @@ std::uint64_t cookie_of(const SocketHolder& holder) { return holder.cookie; }
 std::uint64_t cookie_of(std::uint64_t cookie) { return cookie; }
 } // namespace
 
-LeakWatch::LeakWatch(BpfSession& session, LeakTracker& tracker, LeakEvents& events)
-    : session_(session), tracker_(tracker), events_(events) {}
+LeakWatch::LeakWatch(BpfSession& session, LeakTracker& tracker, LeakEvents& events, Attributor* owners)
+    : session_(session), tracker_(tracker), events_(events), owners_(owners) {}
 
 void LeakWatch::adopt_existing_sockets(std::uint64_t now_mono_ns) {
     std::unordered_set<std::uint64_t> in_close_wait;
     for (const SocketHolder& holder : session_.seed_existing_sockets()) {
-        attributor_.on_existing_socket(holder);
+        if (owners_)
+            owners_->on_existing_socket(holder);
         if (holder.state == kTcpCloseWait) {
             tracker_.on_existing_socket(holder, now_mono_ns);
             in_close_wait.insert(holder.cookie);
@@ -64,7 +65,8 @@ void LeakWatch::on_record(std::span<const std::byte> raw) {
     case RecordKind::Transition:
         if (!decode(raw, transition_))
             return;
-        attributor_.attribute(transition_);
+        if (owners_)
+            owners_->attribute(transition_);
         close_wait_seen_ += transition_.new_state == kTcpCloseWait;
         if (auto resolved = tracker_.on_transition(transition_)) {
             if (resolved->newly_reported)
@@ -80,8 +82,8 @@ void LeakWatch::on_record(std::span<const std::byte> raw) {
     }
     case RecordKind::Accept: {
         Accept accept;
-        if (decode(raw, accept))
-            attributor_.on_accept(accept);
+        if (owners_ && decode(raw, accept))
+            owners_->on_accept(accept);
         return;
     }
     case RecordKind::Proc: {

@@ -44,7 +44,7 @@ int run_leaks(const LeaksOptions& options) {
 
     LeakTracker tracker(options.threshold, LeakFilter{options.pids, options.comm});
     LeakPrinter printer(*output);
-    LeakWatch watch(session, tracker, printer);
+    LeakWatch watch(session, tracker, printer, nullptr); // holders and releases tell it all
     RingReader reader(session.ring_buffer_fd(), watch);
     LostEvents lost(session);
 

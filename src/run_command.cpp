@@ -1,5 +1,6 @@
 // tcpleak run: run a command (a CI soak test) and fail it when any process of
 // its tree leaves a socket in CLOSE_WAIT past the threshold.
+#include "tcpleak/attribution.hpp"
 #include "tcpleak/bpf_session.hpp"
 #include "tcpleak/child_process.hpp"
 #include "tcpleak/clock.hpp"
@@ -168,7 +169,8 @@ int run_run(const RunOptions& options) {
 
     LeakTracker tracker(options.threshold);
     RunRecorder recorder(err, options.quiet);
-    LeakWatch watch(session, tracker, recorder);
+    Attributor owners; // run tracks owners: the kernel selects the tree by them
+    LeakWatch watch(session, tracker, recorder, &owners);
     RingReader reader(session.ring_buffer_fd(), watch);
     const ClockMapping clock = ClockMapping::current();
 

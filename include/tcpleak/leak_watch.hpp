@@ -25,7 +25,10 @@ public:
 
 class LeakWatch : public RecordSink {
 public:
-    LeakWatch(BpfSession& session, LeakTracker& tracker, LeakEvents& events);
+    // owners: attributes transitions when the kernel side sends what that
+    // needs (run); nullptr for leaks, which needs no owners (and whose kernel
+    // side does not send the CLOSE records that would let a table forget).
+    LeakWatch(BpfSession& session, LeakTracker& tracker, LeakEvents& events, Attributor* owners);
 
     // Sockets already in CLOSE_WAIT, from the descriptor tables. Call once,
     // after attaching and before reading the ring buffer.
@@ -36,7 +39,7 @@ public:
     void on_record(std::span<const std::byte> raw) override;
 
     std::uint64_t close_wait_seen() const { return close_wait_seen_; }
-    std::uint64_t owners_evicted() const { return attributor_.evictions(); }
+    std::uint64_t owners_evicted() const { return owners_ ? owners_->evictions() : 0; }
 
 private:
     // Reads the command line of a new leak, keeps it in the tracker, tells events_.
@@ -45,7 +48,7 @@ private:
     BpfSession& session_;
     LeakTracker& tracker_;
     LeakEvents& events_;
-    Attributor attributor_;
+    Attributor* owners_;
     Transition transition_;
     std::uint64_t close_wait_seen_ = 0;
 };
