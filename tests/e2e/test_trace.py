@@ -290,6 +290,40 @@ def test_state_filter_keeps_only_close_wait_transitions():
     assert tl.stop() == 0
 
 
+def test_state_filter_still_times_the_old_state():
+    """--state CLOSE_WAIT hides ESTABLISHED's start, but its time is still known."""
+    server, client = peers()
+    tl = start_trace("--state", "CLOSE_WAIT")
+    c = open_connection(server, client)
+    established = time.monotonic()
+    close_connection(c, "client")  # the server's socket enters CLOSE_WAIT
+    entered = tl.wait_transition(sock=c.server_sock, old="ESTABLISHED", new="CLOSE_WAIT")
+    spent_ms = (time.monotonic() - established) * 1000
+    assert entered["old_state_us"] is not None, fmt_records([entered])
+    assert entered["old_state_us"] / 1000 <= spent_ms + 50, (spent_ms, fmt_records([entered]))
+    assert tl.stop() == 0
+
+
+def test_events_arrive_promptly():
+    """A reader sees each event within ~100 ms (the ring buffer is polled every 50 ms)."""
+    server, client = peers()
+    tl = start_trace()
+    r = server.listen(4)
+    delays = []
+    for _ in range(10):
+        c = client.connect(r["port"], 4)
+        record = tl.wait_transition(sock=client.cookie(c["fd"]), old="CLOSE", new="SYN_SENT")
+        arrived = time.time()
+        happened = harness.check_time(record["time"]).timestamp()
+        delays.append(arrived - happened)
+        server.close(server.accept(r["fd"])["fd"])
+        client.close(c["fd"])
+    delays.sort()
+    assert delays[len(delays) // 2] < 0.1, "median delay %.3fs: %r" % (delays[len(delays) // 2], delays)
+    assert delays[-1] < 0.5, "slowest delay %.3fs: %r" % (delays[-1], delays)
+    assert tl.stop() == 0
+
+
 @pytest.mark.parametrize("flag, shown, hidden", [("-4", 4, 6), ("-6", 6, 4)])
 def test_family_filter(flag, shown, hidden):
     server, client = peers()
