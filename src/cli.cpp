@@ -389,7 +389,8 @@ void add_verbose_flag(CLI::App& command, int& verbose) {
     command.add_flag("-v,--verbose", verbose, "More detail; repeat for even more (-vv)");
 }
 
-// Options shared by trace and leaks: which processes, how long, how verbose.
+// Options shared by trace and leaks: which processes (first in their help),
+// then how to print, how long, how verbose (last).
 struct ProcessFilterArgs {
     std::vector<std::string> pids;
     std::vector<std::string> comm;
@@ -400,6 +401,12 @@ void add_process_filters(CLI::App& command, ProcessFilterArgs& args, std::string
                     concat({"Only sockets ", whose, " these processes;\nrepeat or use commas: -p 1,2"}));
     add_value_option(command, "-c,--comm", args.comm, "COMM", kCommNoun,
                      concat({"Only sockets ", whose, " processes named\nCOMM (exact, at most 15 bytes)"}));
+}
+
+void add_output_options(CLI::App& command, bool& json, std::vector<std::string>& duration, int& verbose) {
+    command.add_flag("--json", json, "One JSON object per line instead of text");
+    add_value_option(command, "--duration", duration, "DUR", kDurationNoun, "Stop after DUR [default: until Ctrl-C]");
+    add_verbose_flag(command, verbose);
 }
 
 struct TraceArgs {
@@ -441,10 +448,7 @@ void define_trace(CLI::App& command, TraceArgs& args) {
     command.add_flag("-6,--ipv6", args.ipv6, "Only IPv6 sockets");
     add_list_option(command, "--state", args.states, "NAME...", kStateNoun,
                     "Only changes into or out of state NAME,\ne.g. CLOSE_WAIT; repeat or use commas");
-    command.add_flag("--json", args.json, "One JSON object per line instead of text");
-    add_value_option(command, "--duration", args.duration, "DUR", kDurationNoun,
-                     "Stop after DUR [default: until Ctrl-C]");
-    add_verbose_flag(command, args.verbose);
+    add_output_options(command, args.json, args.duration, args.verbose);
 }
 
 void define_leaks(CLI::App& command, LeaksArgs& args) {
@@ -454,10 +458,7 @@ void define_leaks(CLI::App& command, LeaksArgs& args) {
                      "Report a socket once it has been in\nCLOSE_WAIT for DUR" + default_note(defaults.threshold));
     add_value_option(command, "--interval", args.interval, "DUR", kDurationNoun,
                      "Refresh the text report every DUR" + default_note(defaults.interval));
-    command.add_flag("--json", args.json, "One JSON object per line instead of text");
-    add_value_option(command, "--duration", args.duration, "DUR", kDurationNoun,
-                     "Stop after DUR [default: until Ctrl-C]");
-    add_verbose_flag(command, args.verbose);
+    add_output_options(command, args.json, args.duration, args.verbose);
 }
 
 void define_run(CLI::App& command, RunArgs& args) {

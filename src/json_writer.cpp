@@ -143,7 +143,8 @@ void JsonWriter::field(std::string_view name, std::string_view bytes) {
     append_range(out_, scratch, put_quoted(p, bytes));
 }
 
-void JsonWriter::unsigned_field(std::string_view name, std::uint64_t n) {
+template <typename Integer>
+void JsonWriter::integer_field(std::string_view name, Integer n) {
     if (!is_short_plain(name)) {
         key(name);
         number(n);
@@ -154,16 +155,8 @@ void JsonWriter::unsigned_field(std::string_view name, std::uint64_t n) {
     append_range(out_, scratch, std::to_chars(p, scratch + sizeof(scratch), n).ptr);
 }
 
-void JsonWriter::signed_field(std::string_view name, std::int64_t n) {
-    if (!is_short_plain(name)) {
-        key(name);
-        number(n);
-        return;
-    }
-    char scratch[kScratchSize];
-    char* p = put_key(scratch, name);
-    append_range(out_, scratch, std::to_chars(p, scratch + sizeof(scratch), n).ptr);
-}
+void JsonWriter::unsigned_field(std::string_view name, std::uint64_t n) { integer_field(name, n); }
+void JsonWriter::signed_field(std::string_view name, std::int64_t n) { integer_field(name, n); }
 
 void JsonWriter::open(char bracket) {
     before_value();

@@ -94,9 +94,7 @@ public:
     void summary(const LeakSummary& summary) override {
         if (records_.closed())
             return;
-        JsonWriter json = records_.begin("summary", summary.end_unix_ns);
-        json.field("mode", std::string_view(mode_));
-        json.field("duration_ms", run_duration_ns(summary) / 1'000'000);
+        JsonWriter json = records_.begin_summary(mode_, summary.start_unix_ns, summary.end_unix_ns);
         json.field("threshold_ms", nonnegative_ns(summary.threshold) / 1'000'000);
         json.field("leaks", summary.leaks_reported);
         json.field("resolved", summary.leaks_resolved);

@@ -265,6 +265,13 @@ JsonWriter NdjsonRecords::begin_start(std::string_view mode, std::int64_t unix_n
     return json;
 }
 
+JsonWriter NdjsonRecords::begin_summary(std::string_view mode, std::int64_t start_unix_ns, std::int64_t end_unix_ns) {
+    JsonWriter json = begin("summary", end_unix_ns);
+    json.field("mode", mode);
+    json.field("duration_ms", elapsed_ns(start_unix_ns, end_unix_ns) / 1'000'000);
+    return json;
+}
+
 void NdjsonRecords::append_line(const char* begin, const char* end) {
     append_range(out_.buffer(), begin, end);
     out_.maybe_flush();

@@ -288,6 +288,17 @@ void append_lost_warning(std::string& out, const RunReport& report) {
     out.append(" lost (ring buffer full): leaks may have been missed\n");
 }
 
+// Ends the text report: "sh -c './server --port 8080' exited with 0\n", then
+// the lost-events warning when the kernel lost any.
+void end_with_command(std::string& out, const RunReport& report) {
+    append_command(out, report.command);
+    out.push_back(' ');
+    append_command_outcome(out, report);
+    out.push_back('\n');
+    if (report.kernel.lost > 0)
+        append_lost_warning(out, report);
+}
+
 // ---------------------------------------------------------------- JSON
 
 // A leak object: the members of the leak record of `tcpleak leaks`, then
@@ -617,12 +628,7 @@ void append_run_report_text(std::string& out, const RunReport& report) {
         out.append(" by ");
         append_plural(out, traced, "traced process", "traced processes");
         out.append(" \u2014 ");
-        append_command(out, report.command);
-        out.push_back(' ');
-        append_command_outcome(out, report);
-        out.push_back('\n');
-        if (report.kernel.lost > 0)
-            append_lost_warning(out, report);
+        end_with_command(out, report);
         return;
     }
 
@@ -656,12 +662,7 @@ void append_run_report_text(std::string& out, const RunReport& report) {
     out.append(", ");
     append_plural(out, report.kernel.lost, "lost event", "lost events");
     out.append("; ");
-    append_command(out, report.command);
-    out.push_back(' ');
-    append_command_outcome(out, report);
-    out.push_back('\n');
-    if (report.kernel.lost > 0)
-        append_lost_warning(out, report);
+    end_with_command(out, report);
 }
 
 std::string render_json_report(const RunReport& report) {

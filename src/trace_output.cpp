@@ -105,9 +105,7 @@ public:
     void summary(const TraceSummary& summary) override {
         if (records_.closed())
             return;
-        JsonWriter json = records_.begin("summary", summary.end_unix_ns);
-        json.field("mode", std::string_view(mode_));
-        json.field("duration_ms", duration_ns(summary) / 1'000'000);
+        JsonWriter json = records_.begin_summary(mode_, summary.start_unix_ns, summary.end_unix_ns);
         json.field("events", summary.events);
         json.field("lost", summary.kernel.lost);
         json.field("owner_unknown", summary.owner_unknown);

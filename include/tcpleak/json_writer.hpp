@@ -123,6 +123,8 @@ private:
     void close(char bracket);
     void unsigned_field(std::string_view name, std::uint64_t n);
     void signed_field(std::string_view name, std::int64_t n);
+    template <typename Integer>
+    void integer_field(std::string_view name, Integer n); // the body of both; defined in json_writer.cpp
 
     // Writes `,"name":` (the comma only when needed) to p; name must be short and plain.
     char* put_key(char* p, std::string_view name);

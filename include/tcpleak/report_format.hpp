@@ -103,6 +103,8 @@ public:
     void end(JsonWriter& json);
     // A start record up to "mode"; the caller may add members, then end().
     JsonWriter begin_start(std::string_view mode, std::int64_t unix_ns, std::string_view version);
+    // A summary record, at end_unix_ns, up to "duration_ms"; the caller adds members, then end().
+    JsonWriter begin_summary(std::string_view mode, std::int64_t start_unix_ns, std::int64_t end_unix_ns);
     void lost(std::uint64_t count, std::uint64_t total, std::int64_t unix_ns);
     // A record formatted by the caller (the hot path), newline included.
     void append_line(const char* begin, const char* end);

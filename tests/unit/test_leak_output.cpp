@@ -1,90 +1,23 @@
 #include "tcpleak/leak_output.hpp"
 
+#include "support.hpp"
+
 #include <doctest/doctest.h>
-#include <fcntl.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include <csignal>
 #include <cstdlib>
-#include <ctime>
 #include <fstream>
-#include <optional>
 #include <string>
 #include <vector>
 
 using namespace tcpleak;
+using namespace tcpleak::test;
 
 namespace {
 
-constexpr std::int64_t kSample = 1'795'247'046'123'456'789; // 2026-11-21T07:44:06.123456789Z
-constexpr std::uint64_t kMono = 1'000'000'000'000;           // CLOCK_MONOTONIC at kSample
 constexpr std::uint64_t kMs = 1'000'000;
 constexpr std::uint64_t kSecond = 1000 * kMs;
-
-ClockMapping sample_clock() {
-    ClockMapping clock;
-    clock.offset_ns = kSample - static_cast<std::int64_t>(kMono);
-    return clock;
-}
-
-// An OutputBuffer that never flushes by itself, so tests read what was formatted.
-class CapturedOutput {
-public:
-    CapturedOutput() : null_fd_(::open("/dev/null", O_WRONLY | O_CLOEXEC)), out_(null_fd_, 1 << 30) {}
-    ~CapturedOutput() {
-        out_.buffer().clear();
-        ::close(null_fd_);
-    }
-    OutputBuffer& buffer() { return out_; }
-    const std::string& text() { return out_.buffer(); }
-    void clear() { out_.buffer().clear(); }
-
-    std::vector<std::string> lines() {
-        std::vector<std::string> result;
-        std::size_t begin = 0;
-        for (std::size_t end; (end = text().find('\n', begin)) != std::string::npos; begin = end + 1)
-            result.push_back(text().substr(begin, end - begin));
-        CHECK(begin == text().size()); // every record ends its line
-        return result;
-    }
-
-private:
-    int null_fd_;
-    OutputBuffer out_;
-};
-
-// Sets TZ for the lifetime of the object, then restores it.
-class ScopedTimeZone {
-public:
-    explicit ScopedTimeZone(const char* tz) {
-        if (const char* old = std::getenv("TZ"))
-            previous_ = old;
-        setenv("TZ", tz, 1);
-        tzset();
-    }
-    ~ScopedTimeZone() {
-        if (previous_)
-            setenv("TZ", previous_->c_str(), 1);
-        else
-            unsetenv("TZ");
-        tzset();
-    }
-
-private:
-    std::optional<std::string> previous_;
-};
-
-SocketAddress loopback(std::uint16_t sport, std::uint16_t dport) {
-    SocketAddress a;
-    a.family = kFamilyIpv4;
-    a.saddr = {127, 0, 0, 1};
-    a.sport = sport;
-    a.daddr = {127, 0, 0, 1};
-    a.dport = dport;
-    a.netns = 4026531840u;
-    return a;
-}
 
 // pid 1234 never closed fd 7, reported 5 s after it entered CLOSE_WAIT.
 Leak never_closed_leak() {
@@ -212,14 +145,6 @@ LeakSummary sample_summary() {
 
 StartInfo start_info() { return {"leaks", kSample, "0.1.0"}; }
 
-std::vector<std::string> keys_in_order(const std::string& line) {
-    std::vector<std::string> keys;
-    const auto record = nlohmann::ordered_json::parse(line); // must outlive items()
-    for (const auto& [key, value] : record.items())
-        keys.push_back(key);
-    return keys;
-}
-
 const std::vector<std::string> kLeakKeys = {
     "type",     "time",           "pid",          "comm",       "fd",       "cmdline",   "family",
     "saddr",    "sport",          "daddr",        "dport",      "netns",    "close_wait_ms",
@@ -243,13 +168,6 @@ void save_samples(const std::string& ndjson) {
     if (!dir)
         return;
     std::ofstream(std::string(dir) + "/leaks.ndjson", std::ios::app) << ndjson;
-}
-
-std::size_t count(const std::string& text, std::string_view what) {
-    std::size_t n = 0;
-    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
-        ++n;
-    return n;
 }
 
 } // namespace
@@ -418,12 +336,11 @@ TEST_CASE("JSON leak output: hostile names stay valid JSON") {
 }
 
 TEST_CASE("JSON leak output: nothing is formatted once stdout is closed") {
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    ::close(fds[0]);
+    Pipe pipe;
+    pipe.close_read();
     const auto old = std::signal(SIGPIPE, SIG_IGN);
     {
-        OutputBuffer out(fds[1], 0);
+        OutputBuffer out(pipe.write_end, 0);
         const ClockMapping clock = sample_clock();
         auto output = make_json_leak_output(out, clock);
         output->leak(never_closed_leak());
@@ -435,7 +352,6 @@ TEST_CASE("JSON leak output: nothing is formatted once stdout is closed") {
         CHECK(out.buffer().empty());
     }
     std::signal(SIGPIPE, old);
-    ::close(fds[1]);
 }
 
 // ---------------------------------------------------------------- text

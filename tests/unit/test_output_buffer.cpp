@@ -1,5 +1,7 @@
 #include "tcpleak/output_buffer.hpp"
 
+#include "support.hpp"
+
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,36 +12,9 @@
 #include <thread>
 
 using namespace tcpleak;
+using namespace tcpleak::test;
 
 namespace {
-
-struct Pipe {
-    int read_end = -1;
-    int write_end = -1;
-    Pipe() {
-        int fds[2];
-        REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-        read_end = fds[0];
-        write_end = fds[1];
-    }
-    ~Pipe() {
-        close_read();
-        if (write_end >= 0)
-            ::close(write_end);
-    }
-    void close_read() {
-        if (read_end >= 0)
-            ::close(read_end);
-        read_end = -1;
-    }
-    // Reads what is available right now (the pipe must not be empty).
-    std::string read_some() const {
-        char chunk[65536];
-        const ssize_t n = ::read(read_end, chunk, sizeof(chunk));
-        REQUIRE(n >= 0);
-        return {chunk, static_cast<std::size_t>(n)};
-    }
-};
 
 // A line of known content, so reordering or duplication would show.
 std::string numbered_lines(int count) {

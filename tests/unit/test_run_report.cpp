@@ -2,6 +2,8 @@
 
 #include "tcpleak/tcp_state.hpp"
 
+#include "support.hpp"
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -17,6 +19,7 @@
 #include <vector>
 
 using namespace tcpleak;
+using namespace tcpleak::test;
 
 namespace {
 
@@ -337,13 +340,6 @@ XmlElement parse_xml(const std::string& doc) {
 
 bool well_formed(std::string_view doc) { return XmlChecker(doc).parse().has_value(); }
 
-std::size_t count(std::string_view haystack, std::string_view needle) {
-    std::size_t n = 0;
-    for (std::size_t at = haystack.find(needle); at != std::string_view::npos; at = haystack.find(needle, at + 1))
-        ++n;
-    return n;
-}
-
 // Nothing but printable text and newlines (no terminal escapes, no raw controls).
 bool terminal_safe(std::string_view text) {
     return std::none_of(text.begin(), text.end(), [](char c) {
@@ -354,23 +350,10 @@ bool terminal_safe(std::string_view text) {
 
 // ---------------------------------------------------------------- sample reports
 
-constexpr std::int64_t kSample = 1'795'247'046'123'456'789; // 2026-11-21T07:44:06.123456789Z
-constexpr std::uint64_t kMono = 1'000'000'000'000;           // CLOCK_MONOTONIC at kSample
 constexpr std::uint64_t kMs = 1'000'000;
 constexpr std::uint64_t kSecond = 1'000'000'000;
 
 const std::regex kTimeFormat(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)");
-
-SocketAddress loopback(std::uint16_t sport, std::uint16_t dport) {
-    SocketAddress a;
-    a.family = kFamilyIpv4;
-    a.saddr = {127, 0, 0, 1};
-    a.daddr = {127, 0, 0, 1};
-    a.sport = sport;
-    a.dport = dport;
-    a.netns = 4026531840;
-    return a;
-}
 
 // COMMAND (sh, pid 1233, clean) runs ./server (pid 1234), which leaks two
 // sockets: fd 5 never closed (still in CLOSE_WAIT at the end), fd 7 closed
@@ -383,7 +366,7 @@ RunReport clean_report() {
     report.threshold = std::chrono::seconds(5);
     report.exit_status = 0;
     report.command_exit_code = 0;
-    report.clock.offset_ns = kSample - static_cast<std::int64_t>(kMono);
+    report.clock = sample_clock();
     report.hostname = "ci-runner-7";
 
     TracedProcess sh;

@@ -3,40 +3,18 @@
 #include "tcpleak/records.hpp"
 #include "tcpleak/tcp_state.hpp"
 
+#include "support.hpp"
+
 #include <doctest/doctest.h>
 
-#include <cstdlib>
-#include <ctime>
-#include <optional>
 #include <string>
 
 using namespace tcpleak;
+using namespace tcpleak::test;
 
 namespace {
 
 constexpr std::int64_t kSecond = 1'000'000'000;
-constexpr std::int64_t kSample = 1'795'247'046 * kSecond + 123'456'789; // 2026-11-21T07:44:06.123456789Z
-
-// Sets TZ for the lifetime of the object, then restores it.
-class ScopedTimeZone {
-public:
-    explicit ScopedTimeZone(const char* tz) {
-        if (const char* old = std::getenv("TZ"))
-            previous_ = old;
-        setenv("TZ", tz, 1);
-        tzset();
-    }
-    ~ScopedTimeZone() {
-        if (previous_)
-            setenv("TZ", previous_->c_str(), 1);
-        else
-            unsetenv("TZ");
-        tzset();
-    }
-
-private:
-    std::optional<std::string> previous_;
-};
 
 std::string rfc3339(Rfc3339Clock& clock, std::int64_t unix_ns) {
     std::string out;

@@ -2,69 +2,19 @@
 
 #include "tcpleak/tcp_state.hpp"
 
+#include "support.hpp"
+
 #include <doctest/doctest.h>
-#include <fcntl.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include <csignal>
-#include <cstdlib>
-#include <ctime>
-#include <optional>
 #include <string>
 #include <vector>
 
 using namespace tcpleak;
+using namespace tcpleak::test;
 
 namespace {
-
-constexpr std::int64_t kSample = 1'795'247'046'123'456'789; // 2026-11-21T07:44:06.123456789Z
-
-// An OutputBuffer that never flushes by itself, so tests read what was formatted.
-class CapturedOutput {
-public:
-    CapturedOutput() : null_fd_(::open("/dev/null", O_WRONLY | O_CLOEXEC)), out_(null_fd_, 1 << 30) {}
-    ~CapturedOutput() {
-        out_.buffer().clear();
-        ::close(null_fd_);
-    }
-    OutputBuffer& buffer() { return out_; }
-    const std::string& text() { return out_.buffer(); }
-
-    std::vector<std::string> lines() {
-        std::vector<std::string> result;
-        std::size_t begin = 0;
-        for (std::size_t end; (end = text().find('\n', begin)) != std::string::npos; begin = end + 1)
-            result.push_back(text().substr(begin, end - begin));
-        CHECK(begin == text().size()); // every record ends its line
-        return result;
-    }
-
-private:
-    int null_fd_;
-    OutputBuffer out_;
-};
-
-// Sets TZ for the lifetime of the object, then restores it.
-class ScopedTimeZone {
-public:
-    explicit ScopedTimeZone(const char* tz) {
-        if (const char* old = std::getenv("TZ"))
-            previous_ = old;
-        setenv("TZ", tz, 1);
-        tzset();
-    }
-    ~ScopedTimeZone() {
-        if (previous_)
-            setenv("TZ", previous_->c_str(), 1);
-        else
-            unsetenv("TZ");
-        tzset();
-    }
-
-private:
-    std::optional<std::string> previous_;
-};
 
 Transition sample_transition() {
     Transition t;
@@ -127,14 +77,6 @@ TraceSummary sample_summary() {
     summary.kernel.selected_full = 3;
     summary.bpf_map_bytes = 9'542'042;
     return summary;
-}
-
-std::vector<std::string> keys_in_order(const std::string& line) {
-    std::vector<std::string> keys;
-    const auto record = nlohmann::ordered_json::parse(line); // must outlive items()
-    for (const auto& [key, value] : record.items())
-        keys.push_back(key);
-    return keys;
 }
 
 const std::vector<std::string> kTransitionKeys = {
@@ -247,11 +189,10 @@ TEST_CASE("JSON trace output: lost and summary lines") {
 
 TEST_CASE("JSON trace output: nothing is formatted once the reader is gone") {
     std::signal(SIGPIPE, SIG_IGN);
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    ::close(fds[0]);
+    Pipe pipe;
+    pipe.close_read();
     {
-        OutputBuffer out(fds[1]);
+        OutputBuffer out(pipe.write_end);
         auto output = make_json_trace_output(out);
         output->transition(sample_transition(), kSample);
         CHECK_FALSE(out.flush());
@@ -259,7 +200,6 @@ TEST_CASE("JSON trace output: nothing is formatted once the reader is gone") {
         output->summary(sample_summary());
         CHECK(out.buffer().empty());
     }
-    ::close(fds[1]);
 }
 
 // ---------------------------------------------------------------- table
