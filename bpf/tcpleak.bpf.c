@@ -378,20 +378,30 @@ static __always_inline bool attribution_context(int oldstate, int newstate)
 
 enum trace_decision { TRACE_DROP, TRACE_SEND, TRACE_SEND_AS_CONTEXT };
 
-static __always_inline int trace_decision(struct sock *sk, struct tcp_sock *tp, int oldstate, int newstate)
+/* -4/-6 and --port. A socket that fails them is never printed, so nothing of
+ * it is sent: neither its transitions nor its accept (user space would keep
+ * an owner for a socket whose CLOSE it never sees). The local port of a
+ * connecting socket is 0 until connect() picks one, so --port on a client's
+ * ephemeral port misses its CLOSE->SYN_SENT. */
+static __always_inline bool passes_socket_filters(struct sock *sk)
 {
 	__u16 sport, dport;
 
-	/* Family and ports are the same for every transition of a socket:
-	 * a socket that fails them is never printed, so nothing of it is sent. */
-	if (cfg_family && cfg_family != sk->__sk_common.skc_family)
-		return TRACE_DROP;
+	if (cfg_family && cfg_family != BPF_CORE_READ(sk, __sk_common.skc_family))
+		return false;
 	if (cfg_filter_ports) {
-		sport = local_port(tp);
-		dport = bpf_ntohs(sk->__sk_common.skc_dport);
+		sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+		dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 		if (!bpf_map_lookup_elem(&filter_ports, &sport) && !bpf_map_lookup_elem(&filter_ports, &dport))
-			return TRACE_DROP;
+			return false;
 	}
+	return true;
+}
+
+static __always_inline int trace_decision(struct sock *sk, int oldstate, int newstate)
+{
+	if (!passes_socket_filters(sk))
+		return TRACE_DROP;
 	if (!cfg_print_states || ((cfg_print_states >> (oldstate & 31)) & 1) ||
 	    ((cfg_print_states >> (newstate & 31)) & 1))
 		return TRACE_SEND;
@@ -546,7 +556,7 @@ int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
 			flush_fd_release(cookie);
 		return 0;
 	}
-	switch (trace_decision(sk, tp, oldstate, newstate)) {
+	switch (trace_decision(sk, oldstate, newstate)) {
 	case TRACE_SEND:
 		send_transition(sk, tp, oldstate, newstate, cookie, 0, c);
 		break;
@@ -582,6 +592,8 @@ static __always_inline void note_accept(long fd)
 		}
 		select_socket(cookie);
 	}
+	if (!passes_socket_filters(sk))
+		return;
 	record = reserve(sizeof(*record));
 	if (!record)
 		return;

@@ -263,6 +263,11 @@ def test_port_filter_keeps_only_that_port():
     check_sequence(recs, c.client_sock, CLIENT_CLOSES["client"], client, CLIENT_COMM, "client")
     check_sequence(recs, c.server_sock, CLIENT_CLOSES["server"], server, SERVER_COMM, "accepted")
     assert tl.stop() == 0
+    # The kernel sent nothing of the other port, not even its accept (an owner
+    # user space would keep for a socket whose close it never sees): the
+    # transitions shown and the one accept on the traced port.
+    sent = tl.summary()["kernel"]["sent"]
+    assert sent == len(recs) + 1, "kernel sent %d records for %d transitions + 1 accept" % (sent, len(recs))
 
 
 def test_state_filter_keeps_only_close_wait_transitions():
