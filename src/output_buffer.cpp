@@ -1,5 +1,7 @@
 #include "tcpleak/output_buffer.hpp"
 
+#include "tcpleak/signals.hpp"
+
 #include <poll.h>
 #include <unistd.h>
 
@@ -17,11 +19,23 @@ constexpr std::size_t kRecordHeadroom = 4096; // one record past the threshold
 }
 
 // Waits until fd can take more data (after EAGAIN on a non-blocking fd).
-void wait_writable(int fd) {
+// False when a stop signal interrupted the wait.
+bool wait_writable(int fd) {
     pollfd pfd{fd, POLLOUT, 0};
-    while (::poll(&pfd, 1, -1) < 0)
+    while (::poll(&pfd, 1, -1) < 0) {
         if (errno != EINTR)
             throw_errno(errno, "poll");
+        if (stop_signal() != 0)
+            return false;
+    }
+    return true;
+}
+
+// A pipe whose reader has gone reports POLLERR, a hung-up socket or
+// terminal POLLHUP; a regular file neither.
+bool reader_gone(int fd) {
+    pollfd pfd{fd, 0, 0};
+    return ::poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP)) != 0;
 }
 
 } // namespace
@@ -39,6 +53,12 @@ OutputBuffer::~OutputBuffer() {
 }
 
 bool OutputBuffer::flush() {
+    if (buffer_.empty()) {
+        // Nothing to write, so a vanished reader would go unnoticed on a
+        // quiet machine: ask the descriptor.
+        closed_ = closed_ || reader_gone(fd_);
+        return !closed_;
+    }
     const std::size_t written = closed_ ? 0 : write_from(0);
     if (closed_)
         buffer_.clear();
@@ -55,16 +75,16 @@ std::size_t OutputBuffer::write_from(std::size_t written) {
             continue;
         }
         const int error = errno;
-        if (error == EINTR)
-            continue;
-        if (error == EAGAIN || error == EWOULDBLOCK) {
-            wait_writable(fd_);
-            continue;
-        }
-        if (error == EPIPE) {
+        // A stop signal while the reader does not read (a paused `| less`):
+        // give up the output rather than hang until it reads.
+        const bool stalled = (error == EINTR && stop_signal() != 0) ||
+                             ((error == EAGAIN || error == EWOULDBLOCK) && !wait_writable(fd_));
+        if (error == EPIPE || stalled) {
             closed_ = true;
             return written;
         }
+        if (error == EINTR || error == EAGAIN || error == EWOULDBLOCK)
+            continue;
         buffer_.erase(0, written); // keep what was not written, never write it twice
         throw_errno(error, "write");
     }

@@ -29,8 +29,10 @@ public:
     // Writes everything buffered, retrying short writes and EINTR, and
     // waiting for POLLOUT on EAGAIN (a slow reader blocks the caller: the
     // kernel ring buffer then fills up and counts lost events). Returns false
-    // once the reader has gone (EPIPE): closed() is then true and later
-    // output is discarded. Other write errors throw std::system_error.
+    // once the reader has gone (EPIPE, or POLLERR/POLLHUP when there was
+    // nothing to write) or a stop signal (SIGINT, SIGTERM) interrupted a
+    // blocked write: closed() is then true and later output is discarded.
+    // Other write errors throw std::system_error.
     bool flush();
 
     bool closed() const { return closed_; }

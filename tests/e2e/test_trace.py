@@ -732,3 +732,28 @@ def test_pipe_to_head_exits_quietly(json_mode):
         assert crash not in err, err
     assert rest == b"", rest
     assert rc == 0, "pipeline exit status %d (141 = tcpleak killed by SIGPIPE); stderr:\n%s" % (rc, err)
+
+
+@pytest.mark.parametrize("arguments", ["trace --json --port 9", "trace --port 9", "leaks --json"],
+                         ids=["trace-json", "trace-text", "leaks-json"])
+def test_pipe_to_head_exits_on_a_quiet_machine(arguments):
+    """Nothing more to write after the first line: tcpleak must still notice
+    that head has gone (the pipe reports it), not wait for the next event."""
+    command = '"$TCPLEAK_BIN" %s | head -1' % arguments
+    proc = subprocess.Popen(["bash", "-o", "pipefail", "-c", command], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+    try:
+        first = proc.stdout.readline()
+        assert first.strip(), ("no first line", proc.stderr.read())
+        try:
+            rc = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pytest.fail("tcpleak %s still running 5 s after head exited with nothing to write" % arguments)
+        err = proc.stderr.read().decode("utf-8", "replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert rc == 0, "pipeline exit status %d; stderr:\n%s" % (rc, err)
+    for crash in ("error", "Traceback", "terminate called", "Segmentation", "Aborted"):
+        assert crash not in err, err

@@ -1,12 +1,17 @@
 #include "tcpleak/output_buffer.hpp"
+#include "tcpleak/signals.hpp"
 
 #include "support.hpp"
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -118,4 +123,65 @@ TEST_CASE("short writes and EAGAIN on a full non-blocking pipe lose nothing") {
     reader.join();
     CHECK(received.size() == expected.size());
     CHECK(received == expected);
+}
+
+TEST_CASE("a reader that went away is noticed with nothing to write (| head on a quiet machine)") {
+    Pipe pipe;
+    OutputBuffer out(pipe.write_end);
+    CHECK(out.flush());
+    pipe.close_read();
+    CHECK_FALSE(out.flush()); // POLLERR on the write end, no write needed
+    CHECK(out.closed());
+}
+
+TEST_CASE("a regular file never looks like a vanished reader") {
+    char path[] = "/tmp/tcpleak-output-XXXXXX";
+    const int fd = ::mkstemp(path);
+    REQUIRE(fd >= 0);
+    ::unlink(path);
+    {
+        OutputBuffer out(fd);
+        CHECK(out.flush());
+        out.buffer().append("kept\n");
+        CHECK(out.flush());
+        CHECK_FALSE(out.closed());
+    }
+    ::close(fd);
+}
+
+namespace {
+void stop_from_signal(int) { request_stop(SIGINT); }
+} // namespace
+
+TEST_CASE("a stop signal gives up a write blocked on a reader that does not read") {
+    struct sigaction action{};
+    action.sa_handler = stop_from_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0; // no SA_RESTART, as install_signal_handlers
+    struct sigaction previous{};
+    REQUIRE(::sigaction(SIGUSR1, &action, &previous) == 0);
+
+    Pipe pipe; // the read end stays open and is never read: write() blocks
+    std::atomic<bool> done{false};
+    const pthread_t writer = ::pthread_self();
+    std::thread interrupter([&] {
+        // Until the writer gives up: it cannot say when it is blocked.
+        while (!done.load()) {
+            ::pthread_kill(writer, SIGUSR1);
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    });
+    bool flushed = true;
+    {
+        OutputBuffer out(pipe.write_end);
+        out.buffer().append(std::string(1 << 20, 'x')); // far more than a pipe holds
+        flushed = out.flush();
+        CHECK(out.closed());
+        CHECK(out.buffer().empty());
+    }
+    done = true;
+    interrupter.join();
+    request_stop(0);
+    ::sigaction(SIGUSR1, &previous, nullptr);
+    CHECK_FALSE(flushed);
 }
