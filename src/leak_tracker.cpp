@@ -312,7 +312,11 @@ std::optional<LeakResolved> LeakTracker::leave(Socket& s, const Transition& t) {
     if (const Holder* h = first_of(leak.holders, leak.pid))
         leak.fd = h->fd;
 
-    if (s.release) {
+    // A process that held every reference itself (a dup) and exits releases
+    // them one by one: its own exit is not a close that failed to take effect.
+    const bool own_exit = s.release && s.release->via == ReleaseVia::Exit && t.task_exiting && closer &&
+                          s.release->pid == *closer;
+    if (s.release && !own_exit) {
         leak.verdict = Verdict::ClosedStillReferenced;
         leak.closed_by = ClosedBy{s.release->pid, s.release->comm, s.release->fd,
                                   std::string(release_via_name(s.release->via))};

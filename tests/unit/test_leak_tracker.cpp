@@ -272,6 +272,33 @@ TEST_CASE("a late exit by a process other than the owner: the owner's descriptor
     CHECK_FALSE(resolved->leak.closed_by->fd.has_value());
 }
 
+TEST_CASE("a late exit of a process holding two descriptors of its socket: never closed") {
+    LeakTracker tracker(kThreshold);
+    tracker.on_transition(enter(7, kT0));
+    // The exit walk releases fd 4 while fd 5 still holds the socket, then fd 5.
+    tracker.on_fd_release(release(7, kT0 + 6 * kSec, kServer, "server", 4, ReleaseVia::Exit));
+    const auto resolved =
+        tracker.on_transition(leave(7, kT0 + 6 * kSec + 1000, kTcpLastAck, true, kServer, "server", true));
+    REQUIRE(resolved.has_value());
+    CHECK(resolved->how == ResolvedHow::Exit);
+    CHECK(resolved->leak.pid == kServer);
+    CHECK(resolved->leak.verdict == Verdict::NeverClosed);
+    CHECK_FALSE(resolved->leak.closed_by.has_value());
+}
+
+TEST_CASE("a late exit after another process's exit released its copy: closed, still referenced") {
+    LeakTracker tracker(kThreshold);
+    tracker.on_transition(enter(7, kT0));
+    tracker.on_fd_release(release(7, kT0 + 6 * kSec, kServer, "server", 4, ReleaseVia::Exit));
+    const auto resolved =
+        tracker.on_transition(leave(7, kT0 + 7 * kSec, kTcpLastAck, true, kChild, "worker", true));
+    REQUIRE(resolved.has_value());
+    CHECK(resolved->leak.verdict == Verdict::ClosedStillReferenced);
+    REQUIRE(resolved->leak.closed_by.has_value());
+    CHECK(resolved->leak.closed_by->pid == kServer);
+    CHECK(resolved->leak.closed_by->via == "exit");
+}
+
 TEST_CASE("a socket that was never held is not a late leak") {
     LeakTracker tracker(kThreshold);
     Transition in = enter(7, kT0, kServer, OwnerVia::Listener); // still in the accept queue
