@@ -468,7 +468,7 @@ void define_run(CLI::App& command, RunArgs& args) {
     add_value_option(command, "--json-report", args.json_report, "FILE", kFileNoun, "Also write the report to FILE as JSON");
     add_value_option(command, "--junit", args.junit, "FILE", kFileNoun, "Also write the report to FILE as JUnit XML");
     add_value_option(command, "--leak-exit-code", args.leak_exit_code, "N", kExitCodeNoun,
-                     "Exit with N (0-255) when a leak is found\n[default: " +
+                     "Exit with N (1-255) when a leak is found; 0:\nreport leaks, exit with COMMAND's status\n[default: " +
                          std::to_string(defaults.leak_exit_code) + "]");
     command.add_flag("-q,--quiet", args.quiet, "Print the report only if a leak is found");
     add_verbose_flag(command, args.verbose);

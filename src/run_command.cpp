@@ -26,6 +26,8 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <optional>
+#include <system_error>
 
 namespace tcpleak {
 
@@ -137,15 +139,43 @@ private:
     std::vector<LeakResolved> resolved_;
 };
 
-void write_file(const std::string& path, const std::string& content) {
-    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        throw UserError("cannot write " + path + ": " + std::strerror(errno));
-    OutputBuffer file(fd, 0);
-    file.buffer() = content;
-    file.flush();
-    close(fd);
-}
+// A report file, opened before COMMAND starts: a path that cannot be
+// written fails at once, not after a long soak run.
+class ReportFile {
+public:
+    explicit ReportFile(const std::optional<std::string>& path) {
+        if (!path)
+            return;
+        path_ = *path;
+        fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd_ < 0)
+            throw UserError("cannot write " + path_ + ": " + std::strerror(errno));
+    }
+    ~ReportFile() {
+        if (fd_ >= 0)
+            close(fd_);
+    }
+    ReportFile(const ReportFile&) = delete;
+    ReportFile& operator=(const ReportFile&) = delete;
+
+    explicit operator bool() const { return fd_ >= 0; }
+
+    void write(const std::string& content) {
+        OutputBuffer file(fd_, 0);
+        file.buffer() = content;
+        try {
+            if (!file.flush())
+                throw UserError("cannot write " + path_ + ": the write was interrupted");
+        } catch (const std::system_error& error) {
+            file.buffer().clear();
+            throw UserError("cannot write " + path_ + ": " + error.code().message());
+        }
+    }
+
+private:
+    std::string path_;
+    int fd_ = -1;
+};
 
 // First SIGINT/SIGTERM: passed on to COMMAND; a second one kills it.
 void forward_stop_signals(GatedChild& child, int& forwarded) {
@@ -162,6 +192,8 @@ int run_run(const RunOptions& options) {
     require_bpf_environment("run");
 
     OutputBuffer err(STDERR_FILENO, 0);
+    ReportFile json_report(options.json_report);
+    ReportFile junit(options.junit);
     BpfConfig config;
     config.mode = ForwardMode::LeakTracking;
     config.follow_forks = true; // the kernel adds every child of a traced process
@@ -212,16 +244,18 @@ int run_run(const RunOptions& options) {
     recorder.fill(report);
     report.transitions = session.read_transition_counts();
     report.kernel = session.read_counters();
-    report.exit_status = report.leaks.empty() ? shell_exit_status(command_status) : options.leak_exit_code;
+    // --leak-exit-code 0: leaks are reported but do not hide COMMAND's own failure.
+    report.exit_status = report.leaks.empty() || options.leak_exit_code == 0 ? shell_exit_status(command_status)
+                                                                             : options.leak_exit_code;
 
     if (!options.quiet || !report.leaks.empty()) {
         append_run_report_text(err.buffer(), report);
         err.flush();
     }
-    if (options.json_report)
-        write_file(*options.json_report, render_json_report(report));
-    if (options.junit)
-        write_file(*options.junit, render_junit(report));
+    if (json_report)
+        json_report.write(render_json_report(report));
+    if (junit)
+        junit.write(render_junit(report));
     return report.exit_status;
 }
 

@@ -255,6 +255,30 @@ def test_leak_and_nonzero_exit_gives_leak_exit_code(tmp_path):
     assert (report["exit_status"], report["command_exit_code"], report["leaks_found"]) == (3, 5, 1), report
 
 
+def test_leak_exit_code_zero_keeps_the_command_status(tmp_path):
+    """--leak-exit-code 0 reports leaks without failing on them, and never
+    hides COMMAND's own failure."""
+    report_path = tmp_path / "report.json"
+    server = Peer(comm=SERVER_COMM)
+    prog = traced_peer("--leak-exit-code", "0", "--json-report", str(report_path))
+    conn = leak_in_traced_peer(prog, server)
+    wait_announce(prog, prog.pid, conn["fd"])
+    assert prog.exit(5) == 5, prog.report()
+    report = read_report(report_path)
+    assert (report["exit_status"], report["command_exit_code"], report["leaks_found"]) == (5, 5, 1), report
+
+
+@pytest.mark.parametrize("option", ["--json-report", "--junit"])
+def test_unwritable_report_fails_before_the_command_runs(tmp_path, option):
+    marker = tmp_path / "ran"
+    bad = tmp_path / "no-such-dir" / "report"
+    tl = run_plain(option, str(bad), "--", "/bin/sh", "-c", 'touch "$0"', str(marker))
+    assert tl.wait_exit() == 1, tl.report()
+    err = tl.stderr_lines()
+    assert len(err) == 1 and str(bad).encode() in err[0], tl.report()
+    assert not marker.exists(), "COMMAND ran although its report could not be written"
+
+
 def test_quiet_still_reports_a_leak(tmp_path):
     report_path = tmp_path / "report.json"
     server = Peer(comm=SERVER_COMM)
