@@ -20,7 +20,7 @@ namespace tcpleak {
 
 enum class ForwardMode : std::uint8_t {
     AllTransitions, // trace: every transition that passes the filters
-    LeakTracking,   // leaks/run: owners, CLOSE_WAIT, CLOSE, descriptor releases
+    LeakTracking,   // leaks/run: CLOSE_WAIT, descriptor releases; owners and CLOSE if tracks_owners()
 };
 
 struct BpfConfig {
