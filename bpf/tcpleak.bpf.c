@@ -342,7 +342,8 @@ static __always_inline bool socket_selected(struct sock *sk, struct tcp_sock *tp
 		select_socket(cookie);
 		if (newstate == TCP_LISTEN) {
 			listener = listener_of(sk, tp);
-			bpf_map_update_elem(&selected_listeners, &listener, &yes, BPF_ANY);
+			if (bpf_map_update_elem(&selected_listeners, &listener, &yes, BPF_ANY))
+				count(TL_CNT_SELECTED_FULL);
 		}
 		return true;
 	}
@@ -916,7 +917,8 @@ static __always_inline void select_existing(struct sock *sk, struct tcp_sock *tp
 	select_socket(cookie);
 	if (sk->__sk_common.skc_state == TCP_LISTEN) {
 		listener = listener_of(sk, tp);
-		bpf_map_update_elem(&selected_listeners, &listener, &yes, BPF_ANY);
+		if (bpf_map_update_elem(&selected_listeners, &listener, &yes, BPF_ANY))
+			count(TL_CNT_SELECTED_FULL);
 	}
 }
 

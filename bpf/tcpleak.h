@@ -165,7 +165,7 @@ enum tl_counter {
 	TL_CNT_TRANSITIONS = 0,    /* transitions seen, before filtering */
 	TL_CNT_SENT,               /* records handed to the ring buffer */
 	TL_CNT_LOST,               /* records dropped: ring buffer full */
-	TL_CNT_SELECTED_FULL,      /* a selected socket not remembered: map full (filters, run) */
+	TL_CNT_SELECTED_FULL,      /* a selected socket or listener not remembered: map full (filters, run) */
 	TL_CNT_RELEASE_MAP_UPDATE_FAILED, /* fd release not remembered */
 	TL_CNT_PIDS_FULL,          /* forked child not tracked: pid map full */
 	TL_CNT_MAX,

@@ -101,6 +101,7 @@ public:
         json.field("still_leaked", static_cast<std::uint64_t>(summary.still_leaked.size()));
         json.field("close_wait_seen", summary.close_wait_seen);
         json.field("tracker_evictions", summary.tracker_evictions);
+        json.field("close_wait_unheld", summary.close_wait_unheld);
         json.field("owners_evicted", summary.owners_evicted);
         json.field("lost", summary.kernel.lost);
         write_kernel_field(json, summary.kernel);
@@ -416,6 +417,12 @@ public:
             out.append("tcpleak: warning: ");
             append_plural(out, summary.tracker_evictions, "socket", "sockets");
             out.append(" in CLOSE_WAIT not tracked (too many at once): leaks may have been missed\n");
+        }
+        if (summary.close_wait_unheld > 0) {
+            out.append("tcpleak: note: ");
+            append_plural(out, summary.close_wait_unheld, "socket", "sockets");
+            out.append(" in CLOSE_WAIT past the threshold held by no descriptor (never accepted, or in flight"
+                       " over a unix socket): not reported\n");
         }
         append_owners_evicted_warning(out, summary.owners_evicted);
         append_kernel_line(out, summary.kernel, summary.bpf_map_bytes);

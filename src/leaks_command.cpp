@@ -88,6 +88,7 @@ int run_leaks(const LeaksOptions& options) {
     summary.still_leaked = tracker.active();
     summary.close_wait_seen = watch.close_wait_seen();
     summary.tracker_evictions = tracker.evictions();
+    summary.close_wait_unheld = tracker.dropped_unheld();
     summary.owners_evicted = watch.owners_evicted();
     summary.kernel = session.read_counters();
     summary.bpf_map_bytes = session.map_memory_bytes();

@@ -24,6 +24,7 @@ struct LeakSummary {
     std::vector<Leak> still_leaked;    // in CLOSE_WAIT at the end, by pid then fd
     std::uint64_t close_wait_seen = 0; // sockets that entered CLOSE_WAIT (or were there at start)
     std::uint64_t tracker_evictions = 0; // not tracked: too many at once
+    std::uint64_t close_wait_unheld = 0; // past the threshold, in no descriptor table: not reported
     std::uint64_t owners_evicted = 0;    // sockets the attribution table had to forget (full)
     KernelCounters kernel;
     std::uint64_t bpf_map_bytes = 0;

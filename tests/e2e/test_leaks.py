@@ -230,6 +230,30 @@ def test_closed_before_threshold_is_no_leak():
     assert tl.records()[-1]["type"] == "summary"
 
 
+def test_never_accepted_is_counted_not_reported():
+    """A connection the client hung up on while it waited in the listen queue:
+    in CLOSE_WAIT, but no descriptor holds it, so no process leaks it. Not a
+    leak; counted in the summary (close_wait_unheld) so it is not silent."""
+    server, client = peers()
+    tl = start_leaks("-p", str(server.pid), "--duration", "3s", threshold="300ms")
+    lst = server.listen()
+    conn = client.connect(lst["port"])
+    client.close(conn["fd"])
+    # Readiness: the queued socket is in CLOSE_WAIT (ss reads the kernel's table).
+    query = ["ss", "-Htn", "state", "close-wait", "sport = :%d" % lst["port"]]
+    deadline = time.monotonic() + harness.DEFAULT_TIMEOUT
+    while not subprocess.run(query, capture_output=True, text=True).stdout.strip():
+        assert time.monotonic() < deadline, "the never-accepted socket did not reach CLOSE_WAIT"
+        time.sleep(0.01)
+    entered = time.time()
+    assert tl.wait_exit(timeout=30) == 0, tl.report()
+    s = tl.summary()
+    assert (s["leaks"], s["close_wait_unheld"]) == (0, 1), s
+    end = harness.check_time(s["time"]).timestamp()
+    assert end - entered >= 1.0, "the run ended %.2fs after CLOSE_WAIT: inconclusive" % (end - entered)
+    assert not [r for r in tl.records() if r["type"] in ("leak", "leak_resolved")], fmt(tl.records())
+
+
 def test_late_close_resolves_after_threshold():
     server, client = peers()
     tl = start_leaks("-p", str(server.pid), "--interval", "100ms")

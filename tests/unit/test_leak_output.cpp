@@ -158,7 +158,7 @@ const std::vector<std::string> kResolvedKeys = {
 };
 const std::vector<std::string> kSummaryKeys = {
     "type",  "time",          "mode",      "duration_ms", "threshold_ms", "leaks",         "resolved",
-    "still_leaked", "close_wait_seen", "tracker_evictions", "owners_evicted", "lost", "kernel", "bpf_map_bytes",
+    "still_leaked", "close_wait_seen", "tracker_evictions", "close_wait_unheld", "owners_evicted", "lost", "kernel", "bpf_map_bytes",
 };
 
 // Appends NDJSON lines to $TCPLEAK_LEAK_SAMPLES/leaks.ndjson when set: for
@@ -293,7 +293,7 @@ TEST_CASE("JSON leak output: summary; refresh writes nothing") {
     output->summary(summary);
     CHECK(out.text() == R"({"type":"summary","time":"2026-11-21T07:45:08.623456Z","mode":"leaks","duration_ms":62500,)"
                         R"("threshold_ms":5000,"leaks":2,"resolved":1,"still_leaked":1,"close_wait_seen":37,)"
-                        R"("tracker_evictions":0,"owners_evicted":0,"lost":4,"kernel":{"transitions_seen":5000,"sent":40,"lost":4,)"
+                        R"("tracker_evictions":0,"close_wait_unheld":0,"owners_evicted":0,"lost":4,"kernel":{"transitions_seen":5000,"sent":40,"lost":4,)"
                         R"("selected_full":3,"release_map_update_failed":0,)"
                         R"("pids_full":0,"recursion_misses":0},"bpf_map_bytes":9542042})"
                         "\n");
@@ -572,6 +572,7 @@ TEST_CASE("text leak output: summary without leaks, with evictions and lost even
     summary.leaks_resolved = 0;
     summary.still_leaked.clear();
     summary.tracker_evictions = 2;
+    summary.close_wait_unheld = 1;
     summary.kernel = {};
     summary.kernel.lost = 1;
     summary.bpf_map_bytes = 512;
@@ -579,5 +580,7 @@ TEST_CASE("text leak output: summary without leaks, with evictions and lost even
     CHECK(err.text() == "tcpleak leaks: no socket leaked in CLOSE_WAIT past 5s in 1m02s; 1 event lost\n"
                         "tcpleak: warning: 2 sockets in CLOSE_WAIT not tracked (too many at once): "
                         "leaks may have been missed\n"
+                        "tcpleak: note: 1 socket in CLOSE_WAIT past the threshold held by no descriptor "
+                        "(never accepted, or in flight over a unix socket): not reported\n"
                         "kernel: lost=1; BPF maps: 512 B\n");
 }
