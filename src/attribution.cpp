@@ -41,6 +41,40 @@ void Attributor::bound_size() {
     }
 }
 
+void Attributor::add_listener(const ListenerKey& key, std::uint64_t cookie, const Owner& owner) {
+    Listeners& on_port = listeners_[key];
+    for (Listener& l : on_port)
+        if (l.cookie == cookie) {
+            l.owner = owner;
+            return;
+        }
+    // Listeners whose close was lost must not pile up: keep the newest.
+    constexpr std::size_t kMaxListenersPerPort = 64;
+    if (on_port.size() >= kMaxListenersPerPort)
+        on_port.erase(on_port.begin());
+    on_port.push_back({cookie, owner});
+}
+
+void Attributor::remove_listener(const ListenerKey& key, std::uint64_t cookie) {
+    const auto it = listeners_.find(key);
+    if (it == listeners_.end())
+        return;
+    std::erase_if(it->second, [cookie](const Listener& l) { return l.cookie == cookie; });
+    if (it->second.empty())
+        listeners_.erase(it);
+}
+
+const Owner* Attributor::listener_owner(const ListenerKey& key) const {
+    const auto it = listeners_.find(key);
+    if (it == listeners_.end())
+        return nullptr;
+    const Owner& first = it->second.front().owner;
+    for (const Listener& l : it->second)
+        if (l.owner.pid != first.pid)
+            return nullptr; // which one received it is not known here: no guess
+    return &first;
+}
+
 void Attributor::attribute(Transition& t) {
     Entry& e = entry(t.cookie);
     const ListenerKey listener{t.netns, t.family, t.sport};
@@ -53,11 +87,11 @@ void Attributor::attribute(Transition& t) {
         e.owner = {t.ctx_pid, t.ctx_process_comm, t.ctx_cgroup,
                    t.new_state == kTcpListen ? OwnerVia::Listen : OwnerVia::Connect};
         if (t.new_state == kTcpListen)
-            listeners_[listener] = e.owner;
+            add_listener(listener, t.cookie, e.owner);
     } else if (t.old_state == kTcpListen && t.new_state == kTcpSynRecv && e.owner.via == OwnerVia::None) {
         // A connection the listener received: its owner's until accepted.
-        if (const auto it = listeners_.find(listener); it != listeners_.end()) {
-            e.owner = it->second;
+        if (const Owner* owner = listener_owner(listener)) {
+            e.owner = *owner;
             e.owner.via = OwnerVia::Listener;
         }
     }
@@ -69,11 +103,8 @@ void Attributor::attribute(Transition& t) {
     t.owner_cgroup = e.owner.cgroup;
 
     if (t.new_state == kTcpClose) {
-        if (t.old_state == kTcpListen) {
-            const auto it = listeners_.find(listener);
-            if (it != listeners_.end() && it->second.pid == e.owner.pid)
-                listeners_.erase(it);
-        }
+        if (t.old_state == kTcpListen)
+            remove_listener(listener, t.cookie);
         forget(t.cookie);
     }
 }
@@ -88,7 +119,7 @@ void Attributor::on_existing_socket(const SocketHolder& holder) {
         return; // a hook saw it first, or an earlier descriptor
     e.owner = {holder.pid, holder.comm, holder.cgroup, OwnerVia::FdTable};
     if (holder.state == kTcpListen)
-        listeners_.try_emplace({holder.netns, holder.family, holder.sport}, e.owner);
+        add_listener({holder.netns, holder.family, holder.sport}, holder.cookie, e.owner);
 }
 
 } // namespace tcpleak

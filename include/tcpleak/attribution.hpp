@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <unordered_map>
+#include <vector>
 #include <utility>
 
 namespace tcpleak {
@@ -65,13 +66,26 @@ private:
         }
     };
 
+    // Every listening socket on a (netns, family, port): several with
+    // SO_REUSEPORT or different bound addresses.
+    struct Listener {
+        std::uint64_t cookie;
+        Owner owner;
+    };
+    using Listeners = std::vector<Listener>;
+
     Entry& entry(std::uint64_t cookie);
     void forget(std::uint64_t cookie);
     void bound_size();
+    void add_listener(const ListenerKey& key, std::uint64_t cookie, const Owner& owner);
+    void remove_listener(const ListenerKey& key, std::uint64_t cookie);
+    // The owner of a connection a listener on key received, when only one
+    // process listens there; nullptr otherwise (accept() will tell).
+    const Owner* listener_owner(const ListenerKey& key) const;
 
     std::size_t capacity_;
     std::unordered_map<std::uint64_t, Entry> sockets_;
-    std::unordered_map<ListenerKey, Owner, ListenerKeyHash> listeners_;
+    std::unordered_map<ListenerKey, Listeners, ListenerKeyHash> listeners_;
     // Cookies in the order they were first seen, for evicting the oldest;
     // entries of forgotten sockets are skipped (their order no longer matches).
     std::deque<std::pair<std::uint64_t, std::uint64_t>> order_; // (order, cookie)

@@ -295,8 +295,9 @@ class Peer:
 
     # Convenience wrappers ------------------------------------------------
 
-    def listen(self, family=4, addr=None, port=0):
-        return self.cmd("listen %d %s %d" % (family, addr or loopback(family), port))
+    def listen(self, family=4, addr=None, port=0, reuseport=False):
+        return self.cmd("listen %d %s %d%s" % (family, addr or loopback(family), port,
+                                                " 128 reuseport" if reuseport else ""))
 
     def connect(self, port, family=4, addr=None):
         return self.cmd("connect %d %s %d" % (family, addr or loopback(family), port))

@@ -7,7 +7,7 @@ it prints "ready pid=N". Descriptors are plain integers; nothing is closed
 behind the test's back (no garbage-collected socket objects).
 
 Commands (FAMILY is 4 or 6; port 0 = ephemeral):
-  listen FAMILY ADDR PORT [BACKLOG]  -> ok fd=N port=P
+  listen FAMILY ADDR PORT [BACKLOG] [reuseport]  -> ok fd=N port=P
   connect FAMILY ADDR PORT          -> ok fd=N sport=P
   accept LFD                        -> ok fd=N port=PEER_PORT lport=LOCAL_PORT
   close FD                          -> ok
@@ -97,9 +97,13 @@ def new_socket(family):
     return s
 
 
-def cmd_listen(family, addr, port, backlog="128"):
+def cmd_listen(family, addr, port, backlog="128", option=None):
     s = new_socket(family_of(family))
     try:
+        if option == "reuseport":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        elif option is not None:
+            raise ValueError("unknown listen option %r" % option)
         s.bind((addr, int(port)))
         s.listen(int(backlog))
         bound = s.getsockname()[1]

@@ -270,6 +270,39 @@ def test_port_filter_keeps_only_that_port():
     assert sent == len(recs) + 1, "kernel sent %d records for %d transitions + 1 accept" % (sent, len(recs))
 
 
+def test_reuseport_listeners_leave_the_owner_to_accept():
+    """Two processes listen on one port (SO_REUSEPORT): a new connection may be
+    either's, so its owner is null until accept(), never a guess. Once one of
+    them stops listening, the port's connections are the other's again."""
+    server, client = peers()
+    other = Peer(comm="e2e-other")
+    tl = start_trace()
+    mine = server.listen(reuseport=True)
+    port = mine["port"]
+    theirs = other.listen(port=port, reuseport=True)
+    for p, l in ((server, mine), (other, theirs)):
+        r = tl.wait_transition(old="CLOSE", new="LISTEN", sport=port, pid=p.pid)
+        assert r["owner_via"] == "listen", r
+    conn = client.connect(port)
+    r = tl.wait_transition(old="SYN_RECV", new="ESTABLISHED", sport=port, dport=conn["sport"])
+    received = tl.transitions(lambda x: x["sport"] == port and x["dport"] == conn["sport"])
+    assert [(x["old_state"], x["pid"], x["comm"], x["owner_via"]) for x in received] == [
+        ("LISTEN", None, None, None), ("SYN_RECV", None, None, None)], fmt_records(received)
+    client.close(conn["fd"])
+
+    other.close(theirs["fd"])
+    tl.wait_transition(old="LISTEN", new="CLOSE", sport=port, pid=other.pid)
+    conn = client.connect(port)
+    r = tl.wait_transition(old="SYN_RECV", new="ESTABLISHED", sport=port, dport=conn["sport"])
+    assert (r["pid"], r["comm"], r["owner_via"]) == (server.pid, SERVER_COMM, "listener"), r
+    a = server.accept(mine["fd"])
+    assert a["port"] == conn["sport"], a
+    client.close(conn["fd"])
+    r = tl.wait_transition(old="ESTABLISHED", new="CLOSE_WAIT", sport=port, dport=conn["sport"])
+    assert (r["pid"], r["owner_via"]) == (server.pid, "accept"), r
+    assert tl.stop() == 0
+
+
 def test_state_filter_keeps_only_close_wait_transitions():
     server, client = peers()
     tl = start_trace("--state", "CLOSE_WAIT")

@@ -194,6 +194,62 @@ TEST_CASE("a socket is forgotten at CLOSE, and a closed listener passes nothing 
     CHECK_FALSE(late_syn.owner_known);
 }
 
+TEST_CASE("SO_REUSEPORT: two processes listen on one port, so a new connection's owner waits for accept()") {
+    Attributor attributor;
+    Transition first = in_owner_context(1, kTcpListen, 0, kServer, "server");
+    attributor.attribute(first);
+    Transition second = in_owner_context(2, kTcpListen, 0, kWorker, "worker");
+    attributor.attribute(second);
+
+    // Either listener may have received it: no guess.
+    Transition syn_recv = change(3, kTcpListen, kTcpSynRecv, kMs, kClient);
+    attributor.attribute(syn_recv);
+    CHECK_FALSE(syn_recv.owner_known);
+    attributor.on_accept(accepted(3, kWorker, "worker"));
+    Transition close_wait = change(3, kTcpEstablished, kTcpCloseWait, 2 * kMs, kClient);
+    attributor.attribute(close_wait);
+    CHECK(close_wait.owner_pid == kWorker);
+    CHECK(close_wait.owner_via == OwnerVia::Accept);
+
+    // One of them closes: the port has one owner again.
+    Transition unlisten = change(2, kTcpListen, kTcpClose, 3 * kMs, kWorker);
+    attributor.attribute(unlisten);
+    Transition next = change(4, kTcpListen, kTcpSynRecv, 4 * kMs, kClient);
+    attributor.attribute(next);
+    CHECK(next.owner_pid == kServer);
+    CHECK(next.owner_via == OwnerVia::Listener);
+}
+
+TEST_CASE("one process with two listeners on a port (two addresses) still owns what they receive") {
+    Attributor attributor;
+    Transition a = in_owner_context(1, kTcpListen, 0, kServer, "server");
+    Transition b = in_owner_context(2, kTcpListen, 0, kServer, "server");
+    attributor.attribute(a);
+    attributor.attribute(b);
+    Transition syn_recv = change(3, kTcpListen, kTcpSynRecv, kMs, kClient);
+    attributor.attribute(syn_recv);
+    CHECK(syn_recv.owner_pid == kServer);
+}
+
+TEST_CASE("an existing listener held by several processes (pre-fork) is one listener, its first holder's") {
+    Attributor attributor;
+    SocketHolder holder;
+    holder.cookie = 1;
+    holder.state = kTcpListen;
+    holder.netns = kNetns;
+    holder.sport = 8080;
+    holder.pid = kServer;
+    holder.comm = make_comm("server");
+    attributor.on_existing_socket(holder);
+    holder.pid = kWorker; // a forked worker holds the same socket
+    holder.comm = make_comm("worker");
+    attributor.on_existing_socket(holder);
+    Transition syn_recv = change(3, kTcpListen, kTcpSynRecv, kMs, kClient);
+    attributor.attribute(syn_recv);
+    CHECK(syn_recv.owner_pid == kServer);
+    CHECK(syn_recv.owner_via == OwnerVia::Listener);
+}
+
 TEST_CASE("records sent only for context are attributed like the others") {
     Attributor attributor;
     Transition syn = in_owner_context(1, kTcpSynSent, 0, kClient, "client");
