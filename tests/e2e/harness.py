@@ -86,7 +86,7 @@ def validator():
             with open(schema_path(), encoding="utf-8") as f:
                 schema = json.load(f)
             Draft202012Validator.check_schema(schema)
-            _validator = Draft202012Validator(schema)
+            _validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
         return _validator
 
 

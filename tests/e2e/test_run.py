@@ -48,7 +48,7 @@ def run_validator():
         with open(run_schema_path(), encoding="utf-8") as f:
             schema = json.load(f)
         Draft202012Validator.check_schema(schema)
-        _run_validator = Draft202012Validator(schema)
+        _run_validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     return _run_validator
 
 
