@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
+#include <optional>
 #include <string>
 
 namespace tcpleak {
@@ -67,10 +69,25 @@ bool process_exists(std::uint32_t pid) {
     return kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
 }
 
+std::optional<std::uint32_t> thread_group_of(std::uint32_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("Tgid:", 0) == 0)
+            return static_cast<std::uint32_t>(std::stoul(line.substr(5)));
+    return std::nullopt;
+}
+
 void require_processes_exist(const std::vector<std::uint32_t>& pids) {
-    for (const auto pid : pids)
+    for (const auto pid : pids) {
         if (!process_exists(pid))
             throw UserError("no process with pid " + std::to_string(pid));
+        // A thread id (from top -H, say) exists too, but sockets belong to
+        // processes: the filter would never match.
+        if (const auto tgid = thread_group_of(pid); tgid && *tgid != pid)
+            throw UserError(std::to_string(pid) + " is a thread of process " + std::to_string(*tgid) + ": use -p " +
+                            std::to_string(*tgid));
+    }
 }
 
 } // namespace tcpleak

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -28,7 +29,11 @@ void require_bpf_environment(std::string_view command, std::string_view btf_path
 bool kernel_has_btf(std::string_view btf_path);
 bool process_exists(std::uint32_t pid);
 
-// Throws UserError (exit 1) naming the first pid that does not exist.
+// The process (thread group) a pid belongs to, from /proc; nullopt if gone.
+std::optional<std::uint32_t> thread_group_of(std::uint32_t pid);
+
+// Throws UserError (exit 1) naming the first pid that does not exist or is
+// a thread of another process.
 void require_processes_exist(const std::vector<std::uint32_t>& pids);
 
 } // namespace tcpleak

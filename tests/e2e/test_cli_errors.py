@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 
 import pytest
@@ -77,6 +78,24 @@ def test_nonexistent_pid_exits_1_naming_it():
     assert rc == 1, "exit %d, expected 1\nstderr:\n%s" % (rc, err)
     assert str(pid) in err, "the error does not name pid %d:\n%s" % (pid, err)
     assert out == "", "nothing should be traced: %r" % out
+
+
+@pytest.mark.parametrize("command", ["trace", "leaks"])
+def test_thread_id_exits_1_naming_its_process(command):
+    code = ("import threading, sys\n"
+            "t = threading.Thread(target=sys.stdin.read); t.start()\n"
+            "print(t.native_id, flush=True); t.join()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        tid = int(proc.stdout.readline())  # the thread is running
+        rc, out, err = run([command, "-p", str(tid)])
+    finally:
+        proc.stdin.close()  # ends the thread, then the process
+        proc.wait(10)
+    assert rc == 1, "exit %d, expected 1\nstderr:\n%s" % (rc, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and str(tid) in lines[0] and "-p %d" % proc.pid in lines[0], err
+    assert out == ""
 
 
 @pytest.fixture
