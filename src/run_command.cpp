@@ -177,13 +177,26 @@ private:
     int fd_ = -1;
 };
 
-// First SIGINT/SIGTERM: passed on to COMMAND; a second one kills it.
-void forward_stop_signals(GatedChild& child, int& forwarded) {
+// First SIGINT/SIGTERM: passed on to COMMAND (unless the terminal sent it
+// to COMMAND already: it shares our process group); a second one kills it.
+void forward_stop_signals(GatedChild& child, int& forwarded, OutputBuffer& err, bool quiet) {
     const int signal_number = stop_signal();
     if (signal_number == 0)
         return;
+    const bool from_terminal = stop_signal_from_terminal();
     request_stop(0);
-    child.signal(forwarded++ == 0 ? signal_number : SIGKILL);
+    if (forwarded++ > 0) {
+        child.signal(SIGKILL);
+        return;
+    }
+    if (!from_terminal)
+        child.signal(signal_number);
+    if (!quiet) {
+        err.buffer() += std::string("tcpleak: SIG") + sigabbrev_np(signal_number) +
+                        (from_terminal ? " reached COMMAND from the terminal" : " passed on to COMMAND") +
+                        "; a second signal kills it\n";
+        err.flush();
+    }
 }
 
 } // namespace
@@ -216,7 +229,7 @@ int run_run(const RunOptions& options) {
     run_event_loop(
         reader, std::nullopt,
         [&](std::uint64_t now) {
-            forward_stop_signals(child, forwarded);
+            forward_stop_signals(child, forwarded, err, options.quiet);
             watch.confirm_due(now);
             err.flush();
             return !child.poll_exit();

@@ -9,6 +9,9 @@ void install_signal_handlers();
 
 // The signal that asked us to stop, or 0.
 int stop_signal();
+// The last stop signal came from the terminal (^C): it went to the whole
+// foreground process group, children included.
+bool stop_signal_from_terminal();
 void request_stop(int signal_number);
 
 } // namespace tcpleak

@@ -10,8 +10,10 @@ the traced tree. tcpleak's report goes to stderr (Peer.err) and the files.
 import json
 import os
 import re
+import select
 import signal
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -615,6 +617,76 @@ def test_second_stop_signal_kills_the_command(tmp_path):
     assert b"got 15" not in tl.stdout_lines(), tl.report()
     report = read_report(report_path)
     assert (report["exit_status"], report["command_exit_code"], report["command_signal"]) == (137, None, 9)
+
+
+# Says "got N" for every SIGINT/SIGTERM; exits 0 when a line arrives on stdin.
+INTERACTIVE = r"""
+import signal, sys
+signal.signal(signal.SIGINT, lambda n, f: print("got %d" % n, flush=True))
+signal.signal(signal.SIGTERM, lambda n, f: print("got %d" % n, flush=True))
+print("ready", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_ctrl_c_on_a_terminal_reaches_the_command_once():
+    """^C on a terminal goes to the whole foreground process group, COMMAND
+    included: tcpleak must not send it a second SIGINT (many programs take a
+    second one as "quit now")."""
+    import fcntl
+    import pty
+    import termios
+
+    master, slave = pty.openpty()
+
+    def controlling_terminal():  # after setsid (start_new_session)
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([harness.tcpleak_bin(), "run", "--threshold", THRESHOLD, "--", "/usr/bin/python3",
+                             "-c", INTERACTIVE], stdin=slave, stdout=slave, stderr=subprocess.PIPE,
+                            start_new_session=True, preexec_fn=controlling_terminal)
+    os.close(slave)
+    seen = b""
+
+    def read_until(want, stream_fd, timeout=harness.DEFAULT_TIMEOUT):
+        nonlocal seen
+        got = b""
+        deadline = time.monotonic() + timeout
+        while want not in got:
+            left = deadline - time.monotonic()
+            assert left > 0, "no %r within %.0fs; got %r (terminal: %r)" % (want, timeout, got, seen)
+            if select.select([stream_fd], [], [], left)[0]:
+                try:
+                    chunk = os.read(stream_fd, 4096)
+                except OSError:  # EIO: the terminal's last user closed it
+                    chunk = b""
+                assert chunk, "end of output before %r; got %r" % (want, got)
+                got += chunk
+                if stream_fd == master:
+                    seen += chunk
+        return got
+
+    try:
+        read_until(b"ready", master, timeout=harness.START_TIMEOUT)
+        os.write(master, b"\x03")  # ^C: SIGINT to tcpleak and COMMAND
+        note = read_until(b"kills it\n", proc.stderr.fileno())
+        assert b"tcpleak: SIGINT reached COMMAND from the terminal; a second signal kills it" in note, note
+        os.write(master, b"done\n")  # COMMAND exits 0
+        assert proc.wait(harness.DEFAULT_TIMEOUT) == 0
+        try:
+            while True:
+                chunk = os.read(master, 4096)
+                if not chunk:
+                    break
+                seen += chunk
+        except OSError:
+            pass
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    assert seen.count(b"got 2") == 1, "COMMAND got SIGINT %d times:\n%r" % (seen.count(b"got 2"), seen)
 
 
 def test_sigterm_with_a_leak_held(tmp_path):
