@@ -35,6 +35,18 @@ std::uint32_t states_before(std::uint8_t state) {
     }
 }
 
+std::string_view never_reported_because(std::uint8_t state) {
+    switch (state) {
+    case kTcpTimeWait:
+        return "a closing socket hands over to a separate time-wait socket; the kernel reports it as "
+               "FIN_WAIT2 -> CLOSE or CLOSING -> CLOSE";
+    case kTcpNewSynRecv:
+        return "a connection request is a separate mini-socket; the kernel reports the connection "
+               "from LISTEN -> SYN_RECV on";
+    default: return {};
+    }
+}
+
 std::optional<std::uint8_t> parse_tcp_state(std::string_view text) {
     unsigned number = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);

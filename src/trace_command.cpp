@@ -89,6 +89,10 @@ int run_trace(const TraceOptions& options) {
     OutputBuffer out(STDOUT_FILENO);
     OutputBuffer err(STDERR_FILENO, 0);
     auto output = options.json ? make_json_trace_output(out) : make_text_trace_output(out, err);
+    for (const std::uint8_t state : options.states)
+        if (const std::string_view why = never_reported_because(state); !why.empty())
+            err.buffer() += "tcpleak: note: --state " + std::string(tcp_state_name(state)) +
+                            " matches nothing: " + std::string(why) + "\n";
 
     BpfSession session(trace_config(options));
     Attributor attributor;

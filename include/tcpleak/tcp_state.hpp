@@ -28,6 +28,10 @@ std::string_view tcp_state_name(std::uint8_t state);
 // state): what it takes to know how long a socket spent before that change.
 std::uint32_t states_before(std::uint8_t state);
 
+// Why the state-change tracepoint never reports `state` (TIME_WAIT and
+// NEW_SYN_RECV live in separate mini-sockets), or empty when it does.
+std::string_view never_reported_because(std::uint8_t state);
+
 // Accepts kernel names in any case, with '-' or '_' ("close-wait",
 // "CLOSE_WAIT", "Close_Wait"), and bare numbers 1..15.
 std::optional<std::uint8_t> parse_tcp_state(std::string_view text);

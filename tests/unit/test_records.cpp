@@ -183,3 +183,11 @@ TEST_CASE("state names follow the kernel, numbers beyond are left to the caller"
     CHECK_FALSE(parse_tcp_state("open").has_value());
     CHECK_FALSE(parse_tcp_state("").has_value());
 }
+
+TEST_CASE("states the state-change tracepoint never reports are named, with why") {
+    CHECK(never_reported_because(kTcpTimeWait).find("FIN_WAIT2 -> CLOSE") != std::string_view::npos);
+    CHECK_FALSE(never_reported_because(kTcpNewSynRecv).empty());
+    for (std::uint8_t state = 1; state <= 11; ++state)
+        if (state != kTcpTimeWait)
+            CHECK(never_reported_because(state).empty());
+}
