@@ -25,17 +25,6 @@ enum tl_mode {
 	TL_MODE_LEAKS = 1, /* what leak tracking needs: CLOSE_WAIT, fd releases (and owners for run) */
 };
 
-/* How the owner of a socket was learned (user space attributes; the kernel
- * only marks the moments it runs in the owner's context). */
-enum tl_owner_via {
-	TL_VIA_NONE = 0,     /* unknown: the socket predates tcpleak and no descriptor holds it */
-	TL_VIA_CONNECT = 1,  /* CLOSE -> SYN_SENT runs in the connecting task */
-	TL_VIA_LISTEN = 2,   /* CLOSE -> LISTEN runs in the listening task */
-	TL_VIA_ACCEPT = 3,   /* accept()/accept4() returned it */
-	TL_VIA_LISTENER = 4, /* not accepted yet: owned by whoever owns the listening socket */
-	TL_VIA_FD_TABLE = 5, /* existed before tcpleak started; found in a process's descriptor table */
-};
-
 /* tl_transition.flags */
 #define TL_F_OWNER_CONTEXT 0x01 /* connect()/listen(): the on-CPU task is the owner */
 #define TL_F_CONTEXT_ONLY  0x02 /* filtered out: sent only for attribution or timing, not to print */

@@ -21,7 +21,8 @@ Comm make_comm(std::string_view name);
 inline constexpr std::uint8_t kFamilyIpv4 = 2;  // AF_INET
 inline constexpr std::uint8_t kFamilyIpv6 = 10; // AF_INET6
 
-// How the owner of a socket was learned (mirrors enum tl_owner_via).
+// How the owner of a socket was learned. User space alone attributes: the
+// kernel only marks the moments it runs in the owner's context.
 enum class OwnerVia : std::uint8_t {
     None = 0,     // unknown
     Connect = 1,  // connect(): CLOSE -> SYN_SENT in the owner's context
