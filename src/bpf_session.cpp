@@ -118,6 +118,10 @@ void choose_syscall_hooks(tcpleak_bpf* skel, bool watch_accepts, bool watch_rele
     use(skel->progs.on_dup3_enter, watch_releases, "sys_enter_dup3");
     bpf_program__set_autoload(skel->progs.on_sys_exit, !classic && watch_accepts);
     bpf_program__set_autoload(skel->progs.on_sys_enter, !classic && watch_releases);
+    if (g_libbpf_verbosity > 0 && (watch_accepts || watch_releases))
+        std::fprintf(stderr, "tcpleak: syscall hooks: %s\n",
+                     classic ? "syscalls:* tracepoints"
+                             : "tp_btf sys_enter/sys_exit (no tracefs: they run for every syscall)");
 }
 
 void choose_programs(tcpleak_bpf* skel, const BpfConfig& config, const TracefsAccess& tracefs) {

@@ -364,6 +364,15 @@ def loopback(family):
     return "127.0.0.1" if family == 4 else "::1"
 
 
+# Runs tcpleak where tracefs shows no syscall events (an empty tmpfs on
+# /sys/kernel/tracing, in a private mount namespace): it must fall back to its
+# tp_btf sys_enter/sys_exit hooks. Used as Tcpleak(..., wrapper=NO_TRACEFS).
+NO_TRACEFS = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+              "mount -t tmpfs tcpleak-e2e /sys/kernel/tracing && mkdir /sys/kernel/tracing/events && "
+              "mount -t tmpfs tcpleak-e2e /sys/kernel/debug && exec \"$0\" \"$@\""]
+FALLBACK_HOOKS_LINE = b"tcpleak: syscall hooks: tp_btf sys_enter/sys_exit"
+
+
 class Tcpleak:
     """Runs `$TCPLEAK_BIN args...` and collects its output.
 
@@ -373,9 +382,9 @@ class Tcpleak:
     teardown at the latest).
     """
 
-    def __init__(self, args, json_mode=None, env=None, pass_fds=(), stdin=subprocess.DEVNULL):
+    def __init__(self, args, json_mode=None, env=None, pass_fds=(), stdin=subprocess.DEVNULL, wrapper=()):
         self.args = list(args)
-        self.argv = [tcpleak_bin()] + self.args
+        self.argv = list(wrapper) + [tcpleak_bin()] + self.args
         self.json = ("--json" in self.args) if json_mode is None else json_mode
         self.records_ = []
         self.problems = []

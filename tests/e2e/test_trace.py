@@ -48,9 +48,9 @@ TASK_CONTEXT = {("CLOSE", "SYN_SENT"), ("CLOSE", "LISTEN"), ("LISTEN", "CLOSE"),
 # Helpers
 
 
-def start_trace(*args, json_mode=True):
+def start_trace(*args, json_mode=True, wrapper=()):
     argv = ["trace"] + (["--json"] if json_mode else []) + list(args)
-    tl = Tcpleak(argv)
+    tl = Tcpleak(argv, wrapper=wrapper)
     start = tl.wait_started()
     if json_mode:
         assert start["tool"] == "tcpleak" and start["mode"] == "trace", start
@@ -174,9 +174,11 @@ def peers():
     return Peer(comm=SERVER_COMM), Peer(comm=CLIENT_COMM)
 
 
-def check_one_connection(family, closer):
+def check_one_connection(family, closer, wrapper=()):
     server, client = peers()
-    tl = start_trace()
+    tl = start_trace(*(["-v"] if wrapper else []), wrapper=wrapper)
+    if wrapper:
+        assert any(l.startswith(harness.FALLBACK_HOOKS_LINE) for l in tl.err.lines), tl.report()
     c = open_connection(server, client, family)
     wait_all(tl, close_connection(c, closer))
     close_listener(tl, c)
@@ -196,6 +198,11 @@ def check_one_connection(family, closer):
 
 # ---------------------------------------------------------------------------
 # 1-3: exact sequences
+
+
+def test_without_tracefs_syscall_events_the_fallback_hooks_attribute_the_same():
+    """No syscalls:* events reachable: tp_btf sys_enter/sys_exit catch accept()."""
+    check_one_connection(4, "client", wrapper=harness.NO_TRACEFS)
 
 
 def test_client_closes_first_ipv4_exact_sequence():
