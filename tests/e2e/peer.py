@@ -27,6 +27,11 @@ Commands (FAMILY is 4 or 6; port 0 = ephemeral):
   cookie FD                         -> ok cookie=N   (SO_COOKIE, = tcpleak's "sock")
   state FD                          -> ok state=NAME (TCP_INFO tcpi_state)
   linger FD SECONDS                 -> ok            (SO_LINGER on; 0 = RST on close)
+  unix-listen NAME                  -> ok fd=N      (abstract unix stream socket "@NAME")
+  unix-connect NAME                 -> ok fd=N
+  unix-accept FD                    -> ok fd=N
+  send-fd UFD FD                    -> ok            (FD passed over unix socket UFD: SCM_RIGHTS)
+  recv-fd UFD                       -> ok fd=N       (a descriptor received over UFD)
   ping                              -> ok pid=N
   exit CODE                         -> (no reply) os._exit(CODE), closing nothing
 """
@@ -320,6 +325,51 @@ def cmd_linger(fd, seconds):
     return ""
 
 
+def unix_address(name):
+    return "\0" + name
+
+
+def cmd_unix_listen(name):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.bind(unix_address(name))
+        s.listen(8)
+    except BaseException:
+        s.close()
+        raise
+    return "fd=%d" % s.detach()
+
+
+def cmd_unix_connect(name):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(unix_address(name))
+    except BaseException:
+        s.close()
+        raise
+    return "fd=%d" % s.detach()
+
+
+def cmd_unix_accept(fd):
+    with Borrowed(fd) as ls:
+        conn, _ = ls.accept()
+    return "fd=%d" % conn.detach()
+
+
+def cmd_send_fd(ufd, fd):
+    with Borrowed(ufd) as s:
+        socket.send_fds(s, [b"x"], [int(fd)])
+    return ""
+
+
+def cmd_recv_fd(ufd):
+    with Borrowed(ufd) as s:
+        _, fds, _, _ = socket.recv_fds(s, 1, 1)
+    if len(fds) != 1:
+        raise CommandError("expected one descriptor, got %d" % len(fds))
+    return "fd=%d" % fds[0]
+
+
 def cmd_ping():
     return "pid=%d" % os.getpid()
 
@@ -350,6 +400,11 @@ COMMANDS = {
     "cookie": cmd_cookie,
     "state": cmd_state,
     "linger": cmd_linger,
+    "unix-listen": cmd_unix_listen,
+    "unix-connect": cmd_unix_connect,
+    "unix-accept": cmd_unix_accept,
+    "send-fd": cmd_send_fd,
+    "recv-fd": cmd_recv_fd,
     "ping": cmd_ping,
     "exit": cmd_exit,
 }

@@ -380,6 +380,34 @@ def test_same_process_other_descriptor(name, commands, copy, via, hooks):
     check_once(tl, c.server_sock)
 
 
+def test_passed_over_a_unix_socket_the_receiver_is_the_holder():
+    """The server passes its socket to another process (SCM_RIGHTS) and closes
+    its own descriptor: closed, still referenced, held by the receiver."""
+    server, client = peers()
+    receiver = Peer(comm="e2e-receiver")
+    tl = start_leaks()
+    c = open_connection_uncookied(server, client)
+    name = "tcpleak-e2e-%d-%d" % (os.getpid(), server.pid)
+    unix_listener = receiver.cmd("unix-listen " + name)["fd"]
+    sending = server.cmd("unix-connect " + name)["fd"]
+    receiving = receiver.cmd("unix-accept %d" % unix_listener)["fd"]
+    server.cmd("send-fd %d %d" % (sending, c.afd))
+    passed = receiver.cmd("recv-fd %d" % receiving)["fd"]
+    server.close(c.afd)  # does not take effect: the receiver holds the socket
+    client.close(c.cfd)
+    receiver.wait_eof(passed)
+    leak = wait_leak_on(tl, c)
+    assert receiver.cookie(passed) == c.server_sock
+    check_leak(leak, c, pid=receiver.pid, comm="e2e-receiver", fd=passed, verdict="closed_still_referenced",
+               holders=[(receiver.pid, "e2e-receiver", passed)], owner_pid=None, owner_comm=None,
+               closed_by=server.pid, closed_by_comm=SERVER_COMM, closed_by_fd=c.afd, closed_via="close")
+    receiver.close(passed)
+    res = wait_resolved(tl, c.server_sock)
+    check_resolved(res, leak, how="close", by_pid=receiver.pid, by_comm="e2e-receiver")
+    assert tl.stop() == 3
+    check_once(tl, c.server_sock)
+
+
 # ---------------------------------------------------------------------------
 # 6: already in CLOSE_WAIT at start
 

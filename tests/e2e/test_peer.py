@@ -124,6 +124,18 @@ def test_dup_dup2_and_close_range():
     assert not {40, 41, 42} & left and 43 in left
 
 
+def test_passing_a_descriptor_over_a_unix_socket():
+    server, client, receiver = Peer(), Peer(), Peer()
+    c = harness.open_connection(server, client)
+    name = "tcpleak-peer-test-%d" % server.pid
+    listener = receiver.cmd("unix-listen " + name)["fd"]
+    sending = server.cmd("unix-connect " + name)["fd"]
+    receiving = receiver.cmd("unix-accept %d" % listener)["fd"]
+    assert server.cmd("send-fd %d %d" % (sending, c.afd)) == {}
+    passed = receiver.cmd("recv-fd %d" % receiving)["fd"]
+    assert socket_inode(receiver.pid, passed) == socket_inode(server.pid, c.afd)
+
+
 def test_fork_child_keeps_fds_and_exits_on_command():
     server, client = Peer(), Peer()
     c = harness.open_connection(server, client)
