@@ -69,6 +69,15 @@ def tcpleak_bin():
     return path
 
 
+def churn_bin():
+    """bench/'s connection churn, built beside tcpleak (TCPLEAK_CHURN overrides)."""
+    path = os.environ.get("TCPLEAK_CHURN") or os.path.join(os.path.dirname(tcpleak_bin()), "bench",
+                                                             "tcpleak-churn")
+    if not os.access(path, os.X_OK):
+        raise EnvironmentProblem("no churn generator at %s (build bench/, or set TCPLEAK_CHURN)" % path)
+    return path
+
+
 def schema_path():
     return os.environ.get("TCPLEAK_SCHEMA") or DEFAULT_SCHEMA
 

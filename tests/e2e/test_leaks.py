@@ -254,6 +254,22 @@ def test_never_accepted_is_counted_not_reported():
     assert not [r for r in tl.records() if r["type"] in ("leak", "leak_resolved")], fmt(tl.records())
 
 
+def test_full_speed_churn_with_prompt_closes_reports_nothing():
+    """Thousands of connections per second, every CLOSE_WAIT closed at once:
+    not one report, nothing lost, every CLOSE_WAIT seen."""
+    tl = start_leaks(threshold="1s")
+    churn = subprocess.run([harness.churn_bin(), "--duration", "3", "--warmup", "0", "--json"],
+                           capture_output=True, text=True, timeout=60)
+    assert churn.returncode == 0, churn.stderr
+    connections = json.loads(churn.stdout.strip().splitlines()[-1])["connections"]
+    assert connections >= 3000, "the churn made only %d connections" % connections
+    assert tl.stop() == 0, tl.report()
+    s = tl.summary()
+    assert (s["leaks"], s["still_leaked"], s["lost"], s["tracker_evictions"]) == (0, 0, 0, 0), s
+    assert s["close_wait_seen"] >= connections, (s, connections)
+    assert not [r for r in tl.records() if r["type"] in ("leak", "leak_resolved", "lost")]
+
+
 def test_late_close_resolves_after_threshold():
     server, client = peers()
     tl = start_leaks("-p", str(server.pid), "--interval", "100ms")
