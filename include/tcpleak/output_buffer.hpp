@@ -29,11 +29,16 @@ public:
     // Writes everything buffered, retrying short writes and EINTR, and
     // waiting for POLLOUT on EAGAIN (a slow reader blocks the caller: the
     // kernel ring buffer then fills up and counts lost events). Returns false
-    // once the reader has gone (EPIPE, or POLLERR/POLLHUP when there was
-    // nothing to write) or a stop signal (SIGINT, SIGTERM) interrupted a
-    // blocked write: closed() is then true and later output is discarded.
+    // once the reader has gone (EPIPE; or, with nothing to write, POLLERR on
+    // a pipe or POLLHUP on a socket or terminal) or a stop signal (SIGINT,
+    // SIGTERM) interrupted a blocked write: closed() is then true and later
+    // output is discarded.
     // Other write errors throw std::system_error.
     bool flush();
+
+    // run's report: a stop signal is forwarded to COMMAND, and the report
+    // must still be written.
+    void keep_writing_on_stop_signal() { give_up_on_stop_ = false; }
 
     bool closed() const { return closed_; }
     int fd() const { return fd_; }
@@ -45,6 +50,8 @@ private:
     int fd_;
     std::size_t flush_threshold_;
     std::string buffer_;
+    short hangup_events_ = 0; // poll() events meaning the reader is gone; 0: not pollable
+    bool give_up_on_stop_ = true;
     bool closed_ = false;
 };
 

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -132,6 +133,27 @@ TEST_CASE("a reader that went away is noticed with nothing to write (| head on a
     pipe.close_read();
     CHECK_FALSE(out.flush()); // POLLERR on the write end, no write needed
     CHECK(out.closed());
+}
+
+TEST_CASE("a socket whose peer has gone is a vanished reader; /dev/null never is") {
+    int pair[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+    {
+        OutputBuffer out(pair[0]);
+        CHECK(out.flush());
+        ::close(pair[1]);
+        CHECK_FALSE(out.flush());
+    }
+    ::close(pair[0]);
+
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    REQUIRE(null >= 0);
+    {
+        OutputBuffer out(null);
+        CHECK(out.flush());
+        CHECK_FALSE(out.closed());
+    }
+    ::close(null);
 }
 
 TEST_CASE("a regular file never looks like a vanished reader") {
