@@ -518,6 +518,8 @@ RunOptions run_options(const CLI::App& command, const RunArgs& args) {
     options.threshold = duration_value(command, "--threshold", args.threshold).value_or(options.threshold);
     options.json_report = file_value(command, "--json-report", args.json_report);
     options.junit = file_value(command, "--junit", args.junit);
+    if (options.json_report && options.junit && *options.json_report == *options.junit)
+        throw UsageError("--json-report and --junit name the same file: " + *options.junit);
     options.leak_exit_code = exit_code_value(command, "--leak-exit-code", args.leak_exit_code, options.leak_exit_code);
     options.quiet = args.quiet;
     options.verbose = args.verbose;

@@ -139,42 +139,45 @@ private:
     std::vector<LeakResolved> resolved_;
 };
 
-// A report file, opened before COMMAND starts: a path that cannot be
-// written fails at once, not after a long soak run.
+// A report file. Checked before COMMAND starts, so that a path that cannot
+// be written fails at once rather than after a long soak run; written by
+// path at the end (COMMAND may have recreated its directory meanwhile).
 class ReportFile {
 public:
     explicit ReportFile(const std::optional<std::string>& path) {
         if (!path)
             return;
         path_ = *path;
-        fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd_ < 0)
+        const bool existed = access(path_.c_str(), F_OK) == 0;
+        const int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
             throw UserError("cannot write " + path_ + ": " + std::strerror(errno));
+        close(fd);
+        if (!existed)
+            unlink(path_.c_str()); // no empty report left behind if tcpleak fails
     }
-    ~ReportFile() {
-        if (fd_ >= 0)
-            close(fd_);
-    }
-    ReportFile(const ReportFile&) = delete;
-    ReportFile& operator=(const ReportFile&) = delete;
 
-    explicit operator bool() const { return fd_ >= 0; }
+    explicit operator bool() const { return !path_.empty(); }
 
-    void write(const std::string& content) {
-        OutputBuffer file(fd_, 0);
+    void write(const std::string& content) const {
+        const int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+            throw UserError("cannot write " + path_ + ": " + std::strerror(errno));
+        OutputBuffer file(fd, 0);
+        file.keep_writing_on_stop_signal();
         file.buffer() = content;
         try {
-            if (!file.flush())
-                throw UserError("cannot write " + path_ + ": the write was interrupted");
+            file.flush();
         } catch (const std::system_error& error) {
             file.buffer().clear();
+            close(fd);
             throw UserError("cannot write " + path_ + ": " + error.code().message());
         }
+        close(fd);
     }
 
 private:
     std::string path_;
-    int fd_ = -1;
 };
 
 // First SIGINT/SIGTERM: passed on to COMMAND (unless the terminal sent it
@@ -189,11 +192,14 @@ void forward_stop_signals(GatedChild& child, int& forwarded, OutputBuffer& err, 
         child.signal(SIGKILL);
         return;
     }
-    if (!from_terminal)
+    // A terminal signals its foreground process group: COMMAND got it too,
+    // unless it moved to a group of its own (timeout(1), setsid).
+    const bool reached_command = from_terminal && getpgid(child.pid()) == getpgrp();
+    if (!reached_command)
         child.signal(signal_number);
     if (!quiet) {
         err.buffer() += std::string("tcpleak: SIG") + sigabbrev_np(signal_number) +
-                        (from_terminal ? " reached COMMAND from the terminal" : " passed on to COMMAND") +
+                        (reached_command ? " reached COMMAND from the terminal" : " passed on to COMMAND") +
                         "; a second signal kills it\n";
         err.flush();
     }
@@ -205,6 +211,7 @@ int run_run(const RunOptions& options) {
     require_bpf_environment("run");
 
     OutputBuffer err(STDERR_FILENO, 0);
+    err.keep_writing_on_stop_signal();
     ReportFile json_report(options.json_report);
     ReportFile junit(options.junit);
     BpfConfig config;

@@ -270,6 +270,24 @@ def test_leak_exit_code_zero_keeps_the_command_status(tmp_path):
     assert (report["exit_status"], report["command_exit_code"], report["leaks_found"]) == (5, 5, 1), report
 
 
+def test_reports_land_where_the_command_recreated_their_directory(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    report_path = out / "report.json"
+    tl = run_plain("-q", "--json-report", str(report_path), "--", "/bin/sh", "-c", 'rm -rf "$0" && mkdir "$0"',
+                   str(out))
+    assert tl.wait_exit() == 0, tl.report()
+    assert read_report(report_path)["exit_status"] == 0
+
+
+def test_the_same_file_for_both_reports_is_a_usage_error(tmp_path):
+    path = str(tmp_path / "report")
+    tl = run_plain("--json-report", path, "--junit", path, "--", "true")
+    assert tl.wait_exit() == 2, tl.report()
+    err = tl.stderr_lines()
+    assert b"same file" in err[0] and err[-1].startswith(b"Run 'tcpleak run --help'"), tl.report()
+
+
 @pytest.mark.parametrize("option", ["--json-report", "--junit"])
 def test_unwritable_report_fails_before_the_command_runs(tmp_path, option):
     marker = tmp_path / "ran"
@@ -629,10 +647,12 @@ sys.stdin.readline()
 """
 
 
-def test_ctrl_c_on_a_terminal_reaches_the_command_once():
+@pytest.mark.parametrize("own_group", [False, True], ids=["same-group", "setsid"])
+def test_ctrl_c_on_a_terminal_reaches_the_command_once(own_group):
     """^C on a terminal goes to the whole foreground process group, COMMAND
     included: tcpleak must not send it a second SIGINT (many programs take a
-    second one as "quit now")."""
+    second one as "quit now"). A COMMAND in a group of its own (setsid,
+    timeout) gets it from tcpleak instead."""
     import fcntl
     import pty
     import termios
@@ -642,8 +662,8 @@ def test_ctrl_c_on_a_terminal_reaches_the_command_once():
     def controlling_terminal():  # after setsid (start_new_session)
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-    proc = subprocess.Popen([harness.tcpleak_bin(), "run", "--threshold", THRESHOLD, "--", "/usr/bin/python3",
-                             "-c", INTERACTIVE], stdin=slave, stdout=slave, stderr=subprocess.PIPE,
+    command = (["setsid"] if own_group else []) + ["/usr/bin/python3", "-c", INTERACTIVE]
+    proc = subprocess.Popen([harness.tcpleak_bin(), "run", "--threshold", THRESHOLD, "--"] + command, stdin=slave, stdout=slave, stderr=subprocess.PIPE,
                             start_new_session=True, preexec_fn=controlling_terminal)
     os.close(slave)
     seen = b""
@@ -670,7 +690,8 @@ def test_ctrl_c_on_a_terminal_reaches_the_command_once():
         read_until(b"ready", master, timeout=harness.START_TIMEOUT)
         os.write(master, b"\x03")  # ^C: SIGINT to tcpleak and COMMAND
         note = read_until(b"kills it\n", proc.stderr.fileno())
-        assert b"tcpleak: SIGINT reached COMMAND from the terminal; a second signal kills it" in note, note
+        how = b"passed on to COMMAND" if own_group else b"reached COMMAND from the terminal"
+        assert b"tcpleak: SIGINT " + how + b"; a second signal kills it" in note, note
         os.write(master, b"done\n")  # COMMAND exits 0
         assert proc.wait(harness.DEFAULT_TIMEOUT) == 0
         try:
