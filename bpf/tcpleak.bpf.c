@@ -545,8 +545,16 @@ int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
 	cookie = sk->__sk_common.skc_cookie.counter;
 	if (!cookie)
 		cookie = bpf_get_socket_cookie(sk);
-	if (cfg_select && !socket_selected(sk, tp, cookie, oldstate, newstate))
+	if (cfg_select && !socket_selected(sk, tp, cookie, oldstate, newstate)) {
+		/* trace: every listener of a port, selected or not, so that user
+		 * space never credits a shared port's (SO_REUSEPORT) connections
+		 * to the selected process. Listens are rare. */
+		if (cfg_mode != TL_MODE_LEAKS &&
+		    (newstate == TCP_LISTEN || (oldstate == TCP_LISTEN && newstate == TCP_CLOSE)) &&
+		    passes_socket_filters(sk))
+			send_transition(sk, tp, oldstate, newstate, cookie, TL_F_CONTEXT_ONLY, c);
 		return 0;
+	}
 
 	if (cfg_mode == TL_MODE_LEAKS) {
 		c->transitions[((oldstate & 15) << 4) | (newstate & 15)]++;
@@ -746,12 +754,19 @@ int on_dup3_enter(struct trace_event_raw_sys_enter *ctx)
 
 /* A 32-bit task's syscall numbers are another table (its 3 is read, not
  * close): the fallback skips them, as the syscalls:* events do on x86. */
-#define TS_COMPAT_X86 0x0002
 static __always_inline bool compat_syscall(void)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+#if defined(__TARGET_ARCH_x86)
+	const __u32 ts_compat = 0x0002;
 
-	return bpf_core_field_exists(task->thread_info.status) && (task->thread_info.status & TS_COMPAT_X86);
+	return bpf_get_current_task_btf()->thread_info.status & ts_compat;
+#elif defined(__TARGET_ARCH_arm64)
+	const unsigned long tif_32bit = 1UL << 22;
+
+	return bpf_get_current_task_btf()->thread_info.flags & tif_32bit;
+#else
+	return false;
+#endif
 }
 
 SEC("tp_btf/sys_exit")
