@@ -464,7 +464,11 @@ std::optional<Leak> LeakTracker::confirm(std::uint64_t cookie, std::span<const S
     leak.comm = responsible.comm;
     leak.fd = responsible.fd;
 
-    if (s.release) {
+    // A scan between a process's exit walk and the closing of its files:
+    // its own exit released one of its descriptors, not a close.
+    const bool exiting_holder = s.release && s.release->via == ReleaseVia::Exit &&
+                                first_of(leak.holders, s.release->pid) != nullptr;
+    if (s.release && !exiting_holder) {
         leak.verdict = Verdict::ClosedStillReferenced;
         leak.closed_by = ClosedBy{s.release->pid, s.release->comm, s.release->fd,
                                   std::string(release_via_name(s.release->via))};

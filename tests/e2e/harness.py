@@ -382,6 +382,12 @@ NO_TRACEFS = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
 FALLBACK_HOOKS_LINE = b"tcpleak: syscall hooks: tp_btf sys_enter/sys_exit"
 
 
+def wait_fallback_hooks_line(tl):
+    """-v says which syscall hooks run: the fallback's, under NO_TRACEFS."""
+    if not tl.err.wait(lambda: any(l.startswith(FALLBACK_HOOKS_LINE) for l in tl.err.lines), START_TIMEOUT):
+        tl._fail("no %r line on stderr" % FALLBACK_HOOKS_LINE)
+
+
 class Tcpleak:
     """Runs `$TCPLEAK_BIN args...` and collects its output.
 

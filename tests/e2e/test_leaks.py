@@ -248,7 +248,8 @@ def test_never_accepted_is_counted_not_reported():
     entered = time.time()
     assert tl.wait_exit(timeout=30) == 0, tl.report()
     s = tl.summary()
-    assert (s["leaks"], s["close_wait_unheld"]) == (0, 1), s
+    # Counted for every process (no holder to filter by): at least ours.
+    assert s["leaks"] == 0 and s["close_wait_unheld"] >= 1, s
     end = harness.check_time(s["time"]).timestamp()
     assert end - entered >= 1.0, "the run ended %.2fs after CLOSE_WAIT: inconclusive" % (end - entered)
     assert not [r for r in tl.records() if r["type"] in ("leak", "leak_resolved")], fmt(tl.records())
@@ -257,7 +258,7 @@ def test_never_accepted_is_counted_not_reported():
 def test_full_speed_churn_with_prompt_closes_reports_nothing():
     """Thousands of connections per second, every CLOSE_WAIT closed at once:
     not one report, nothing lost, every CLOSE_WAIT seen."""
-    tl = start_leaks(threshold="1s")
+    tl = start_leaks("-c", "tcpleak-churn", threshold="1s")  # the host's own leaks are not ours
     churn = subprocess.run([harness.churn_bin(), "--duration", "3", "--warmup", "0", "--json"],
                            capture_output=True, text=True, timeout=60)
     assert churn.returncode == 0, churn.stderr
@@ -373,7 +374,7 @@ def test_same_process_other_descriptor(name, commands, copy, via, hooks):
     server, client = peers()
     if hooks == "tp_btf":  # no syscalls:* events: the fallback hooks see the releases
         tl = start_leaks("-v", wrapper=harness.NO_TRACEFS)
-        assert any(l.startswith(harness.FALLBACK_HOOKS_LINE) for l in tl.err.lines), tl.report()
+        harness.wait_fallback_hooks_line(tl)
     else:
         tl = start_leaks()
     c = open_connection_uncookied(server, client)

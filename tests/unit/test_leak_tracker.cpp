@@ -286,6 +286,17 @@ TEST_CASE("a late exit of a process holding two descriptors of its socket: never
     CHECK_FALSE(resolved->leak.closed_by.has_value());
 }
 
+TEST_CASE("a scan during an exit: the exiting holder's own exit release is not a close") {
+    LeakTracker tracker(kThreshold);
+    tracker.on_transition(enter(7, kT0));
+    tracker.on_fd_release(release(7, kT0 + 5 * kSec, kServer, "server", 4, ReleaseVia::Exit));
+    const std::vector<SocketHolder> holders{holder(7, kServer, "server", 4), holder(7, kServer, "server", 5)};
+    const auto leak = tracker.confirm(7, holders, kT0 + 5 * kSec + 1000);
+    REQUIRE(leak.has_value());
+    CHECK(leak->verdict == Verdict::NeverClosed);
+    CHECK_FALSE(leak->closed_by.has_value());
+}
+
 TEST_CASE("a late exit after another process's exit released its copy: closed, still referenced") {
     LeakTracker tracker(kThreshold);
     tracker.on_transition(enter(7, kT0));
