@@ -314,6 +314,26 @@ def test_reuseport_listeners_leave_the_owner_to_accept():
     assert tl.stop() == 0
 
 
+def test_reuseport_with_pid_filter_never_credits_the_selected_process():
+    """-p SERVER while another process listens on the same port after tcpleak
+    started: the kernel is told of that listener too, so a new connection on
+    the shared port is the server's only once the server accepts it."""
+    server, client = peers()
+    other = Peer(comm="e2e-other")
+    tl = start_trace("-p", str(server.pid))
+    mine = server.listen(reuseport=True)
+    port = mine["port"]
+    theirs = other.listen(port=port, reuseport=True)
+    tl.wait_transition(old="CLOSE", new="LISTEN", sport=port, pid=server.pid)
+    conn = client.connect(port)
+    r = tl.wait_transition(old="SYN_RECV", new="ESTABLISHED", sport=port, dport=conn["sport"])
+    assert (r["pid"], r["owner_via"]) == (None, None), r
+    # Nothing of the other process's listener is printed.
+    assert not tl.transitions(lambda x: x["sock"] == other.cookie(theirs["fd"])), fmt_records(tl.transitions())
+    client.close(conn["fd"])
+    assert tl.stop() == 0
+
+
 def test_state_filter_keeps_only_close_wait_transitions():
     server, client = peers()
     tl = start_trace("--state", "CLOSE_WAIT")
