@@ -762,8 +762,8 @@ def test_pipe_to_head_exits_quietly(json_mode):
     listener = server.listen()
     env = dict(os.environ)
     command = '"$TCPLEAK_BIN" trace%s | head -1' % (" --json" if json_mode else "")
-    proc = subprocess.Popen(["bash", "-o", "pipefail", "-c", command],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(["bash", "-o", "pipefail", "-c", command], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
     try:
         # head printed tcpleak's first line: the start record, or the table header.
         first = proc.stdout.readline()
@@ -790,7 +790,7 @@ def test_pipe_to_head_exits_quietly(json_mode):
         rest = proc.stdout.read()
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)  # the whole pipeline: tcpleak too
             proc.wait()
     for crash in ("Traceback", "terminate called", "Segmentation", "Aborted", "core dumped"):
         assert crash not in err, err
@@ -805,7 +805,8 @@ def test_pipe_to_head_exits_on_a_quiet_machine(arguments):
     that head has gone (the pipe reports it), not wait for the next event."""
     command = '"$TCPLEAK_BIN" %s | head -1' % arguments
     proc = subprocess.Popen(["bash", "-o", "pipefail", "-c", command], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ),
+                            start_new_session=True)
     try:
         first = proc.stdout.readline()
         assert first.strip(), ("no first line", proc.stderr.read())
@@ -816,7 +817,7 @@ def test_pipe_to_head_exits_on_a_quiet_machine(arguments):
         err = proc.stderr.read().decode("utf-8", "replace")
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)  # the whole pipeline: tcpleak too
             proc.wait()
     assert rc == 0, "pipeline exit status %d; stderr:\n%s" % (rc, err)
     for crash in ("error", "Traceback", "terminate called", "Segmentation", "Aborted"):
