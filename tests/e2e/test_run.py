@@ -291,12 +291,31 @@ def test_the_same_file_for_both_reports_is_a_usage_error(tmp_path):
 @pytest.mark.parametrize("option", ["--json-report", "--junit"])
 def test_unwritable_report_fails_before_the_command_runs(tmp_path, option):
     marker = tmp_path / "ran"
-    bad = tmp_path / "no-such-dir" / "report"
+    bad = tmp_path / "a-directory"
+    bad.mkdir()
     tl = run_plain(option, str(bad), "--", "/bin/sh", "-c", 'touch "$0"', str(marker))
     assert tl.wait_exit() == 1, tl.report()
     err = tl.stderr_lines()
     assert len(err) == 1 and str(bad).encode() in err[0], tl.report()
     assert not marker.exists(), "COMMAND ran although its report could not be written"
+
+
+def test_report_directory_made_by_the_command(tmp_path):
+    """`--junit reports/x.xml -- make soak` where the soak creates reports/."""
+    report_path = tmp_path / "reports" / "junit.xml"
+    tl = run_plain("-q", "--junit", str(report_path), "--", "/bin/mkdir", str(report_path.parent))
+    assert tl.wait_exit() == 0, tl.report()
+    assert ET.parse(str(report_path)).getroot().tag == "testsuites"
+
+
+def test_report_directory_never_made_fails_at_the_end(tmp_path):
+    marker = tmp_path / "ran"
+    bad = tmp_path / "no-such-dir" / "report"
+    tl = run_plain("-q", "--json-report", str(bad), "--", "/bin/sh", "-c", 'touch "$0"', str(marker))
+    assert tl.wait_exit() == 1, tl.report()
+    err = tl.stderr_lines()
+    assert len(err) == 1 and str(bad).encode() in err[0], tl.report()
+    assert marker.exists()
 
 
 def test_quiet_still_reports_a_leak(tmp_path):
