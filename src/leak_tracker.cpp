@@ -208,6 +208,17 @@ ClosedBy closed_by_owner_exit(std::uint32_t pid, const Comm& comm) {
     return ClosedBy{pid, comm, std::nullopt, "exit"};
 }
 
+// Who made the socket "closed, still referenced", from the first release
+// seen; none when that release was the exit of a process that still holds
+// the socket itself (a dup): a process going away is not a close that
+// failed to take effect.
+template <typename R>
+std::optional<ClosedBy> closed_by_release(const std::optional<R>& release, bool releaser_still_holds) {
+    if (!release || (release->via == ReleaseVia::Exit && releaser_still_holds))
+        return std::nullopt;
+    return ClosedBy{release->pid, release->comm, release->fd, std::string(release_via_name(release->via))};
+}
+
 } // namespace
 
 std::optional<LeakResolved> LeakTracker::on_transition(const Transition& t) {
@@ -312,14 +323,12 @@ std::optional<LeakResolved> LeakTracker::leave(Socket& s, const Transition& t) {
     if (const Holder* h = first_of(leak.holders, leak.pid))
         leak.fd = h->fd;
 
-    // A process that held every reference itself (a dup) and exits releases
-    // them one by one: its own exit is not a close that failed to take effect.
-    const bool own_exit = s.release && s.release->via == ReleaseVia::Exit && t.task_exiting && closer &&
-                          s.release->pid == *closer;
-    if (s.release && !own_exit) {
+    // An exiting process releases its descriptors one by one: the closer
+    // held the last reference when it released the others.
+    const bool closer_released = s.release && t.task_exiting && closer && s.release->pid == *closer;
+    if (auto by = closed_by_release(s.release, closer_released)) {
         leak.verdict = Verdict::ClosedStillReferenced;
-        leak.closed_by = ClosedBy{s.release->pid, s.release->comm, s.release->fd,
-                                  std::string(release_via_name(s.release->via))};
+        leak.closed_by = std::move(by);
     } else if (t.file_released && s.owner_known && owner_held_it(s.owner_via) && s.owner_pid != *closer) {
         // Someone else held the last reference: the owner's descriptor went
         // away without a close() we saw.
@@ -464,14 +473,12 @@ std::optional<Leak> LeakTracker::confirm(std::uint64_t cookie, std::span<const S
     leak.comm = responsible.comm;
     leak.fd = responsible.fd;
 
-    // A scan between a process's exit walk and the closing of its files:
-    // its own exit released one of its descriptors, not a close.
-    const bool exiting_holder = s.release && s.release->via == ReleaseVia::Exit &&
-                                first_of(leak.holders, s.release->pid) != nullptr;
-    if (s.release && !exiting_holder) {
+    // A scan between a process's exit walk and the closing of its files
+    // still finds the releaser holding the socket.
+    const bool releaser_holds = s.release && first_of(leak.holders, s.release->pid) != nullptr;
+    if (auto by = closed_by_release(s.release, releaser_holds)) {
         leak.verdict = Verdict::ClosedStillReferenced;
-        leak.closed_by = ClosedBy{s.release->pid, s.release->comm, s.release->fd,
-                                  std::string(release_via_name(s.release->via))};
+        leak.closed_by = std::move(by);
     } else if (s.owner_known && !owner_holder && owner_held_it(s.owner_via)) {
         leak.verdict = Verdict::ClosedStillReferenced;
         leak.closed_by = closed_by_owner_exit(s.owner_pid, s.owner_comm);
