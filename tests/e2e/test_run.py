@@ -235,39 +235,26 @@ def test_leaking_program(tmp_path):
     assert props["exit_status"] == "3" and props["leaked_sockets"] == "1", props
 
 
-def test_leak_exit_code(tmp_path):
+# (tcpleak's options, COMMAND's exit code, tcpleak's exit status) with a leak
+LEAK_EXIT_CASES = [
+    (["--leak-exit-code", "42"], 0, 42),
+    ([], 5, 3),  # the leak's status wins over COMMAND's failure
+    (["--leak-exit-code", "0"], 5, 5),  # leaks reported, never hiding COMMAND's own failure
+]
+
+
+@pytest.mark.parametrize("options, command_code, status", LEAK_EXIT_CASES,
+                         ids=["leak-exit-code-42", "default-over-nonzero-exit", "leak-exit-code-0"])
+def test_exit_status_with_a_leak(tmp_path, options, command_code, status):
     report_path = tmp_path / "report.json"
     server = Peer(comm=SERVER_COMM)
-    prog = traced_peer("--leak-exit-code", "42", "--json-report", str(report_path))
+    prog = traced_peer(*options, "--json-report", str(report_path))
     conn = leak_in_traced_peer(prog, server)
     wait_announce(prog, prog.pid, conn["fd"])
-    assert prog.exit(0) == 42, prog.report()
+    assert prog.exit(command_code) == status, prog.report()
     report = read_report(report_path)
-    assert (report["exit_status"], report["command_exit_code"], report["leaks_found"]) == (42, 0, 1), report
-
-
-def test_leak_and_nonzero_exit_gives_leak_exit_code(tmp_path):
-    report_path = tmp_path / "report.json"
-    server = Peer(comm=SERVER_COMM)
-    prog = traced_peer("--json-report", str(report_path))
-    conn = leak_in_traced_peer(prog, server)
-    wait_announce(prog, prog.pid, conn["fd"])
-    assert prog.exit(5) == 3, prog.report()
-    report = read_report(report_path)
-    assert (report["exit_status"], report["command_exit_code"], report["leaks_found"]) == (3, 5, 1), report
-
-
-def test_leak_exit_code_zero_keeps_the_command_status(tmp_path):
-    """--leak-exit-code 0 reports leaks without failing on them, and never
-    hides COMMAND's own failure."""
-    report_path = tmp_path / "report.json"
-    server = Peer(comm=SERVER_COMM)
-    prog = traced_peer("--leak-exit-code", "0", "--json-report", str(report_path))
-    conn = leak_in_traced_peer(prog, server)
-    wait_announce(prog, prog.pid, conn["fd"])
-    assert prog.exit(5) == 5, prog.report()
-    report = read_report(report_path)
-    assert (report["exit_status"], report["command_exit_code"], report["leaks_found"]) == (5, 5, 1), report
+    assert (report["exit_status"], report["command_exit_code"], report["leaks_found"]) == (
+        status, command_code, 1), report
 
 
 def test_reports_land_where_the_command_recreated_their_directory(tmp_path):

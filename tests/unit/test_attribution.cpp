@@ -39,6 +39,19 @@ Transition in_owner_context(std::uint64_t cookie, std::uint8_t to, std::uint64_t
     return t;
 }
 
+// A socket found in a process's descriptor table at start.
+SocketHolder held(std::uint64_t cookie, std::uint8_t state, std::uint32_t pid, const char* comm,
+                  std::uint16_t sport = 8080) {
+    SocketHolder h;
+    h.cookie = cookie;
+    h.state = state;
+    h.netns = kNetns;
+    h.sport = sport;
+    h.pid = pid;
+    h.comm = make_comm(comm);
+    return h;
+}
+
 Accept accepted(std::uint64_t cookie, std::uint32_t pid, const char* comm) {
     Accept a;
     a.cookie = cookie;
@@ -110,11 +123,7 @@ TEST_CASE("a socket never seen in its owner's context has no owner, never the on
 
 TEST_CASE("sockets older than tcpleak: the first holder in the descriptor tables owns them") {
     Attributor attributor;
-    SocketHolder first;
-    first.cookie = 4;
-    first.state = kTcpEstablished;
-    first.pid = kServer;
-    first.comm = make_comm("server");
+    SocketHolder first = held(4, kTcpEstablished, kServer, "server");
     first.cgroup = 3;
     SocketHolder inherited = first;
     inherited.pid = kWorker; // a child that inherited the descriptor
@@ -131,14 +140,8 @@ TEST_CASE("sockets older than tcpleak: the first holder in the descriptor tables
 
 TEST_CASE("an existing listener passes its owner on to the connections it receives") {
     Attributor attributor;
-    SocketHolder listener;
-    listener.cookie = 5;
-    listener.state = kTcpListen;
+    SocketHolder listener = held(5, kTcpListen, kServer, "server", 443);
     listener.family = kFamilyIpv6;
-    listener.netns = kNetns;
-    listener.sport = 443;
-    listener.pid = kServer;
-    listener.comm = make_comm("server");
     attributor.on_existing_socket(listener);
 
     Transition v6 = change(6, kTcpListen, kTcpSynRecv, kMs, kClient, 443);
@@ -162,11 +165,7 @@ TEST_CASE("a hook's owner wins over the descriptor tables seen later") {
     Attributor attributor;
     Transition syn = in_owner_context(9, kTcpSynSent, kMs, kClient, "client");
     attributor.attribute(syn);
-    SocketHolder holder;
-    holder.cookie = 9;
-    holder.pid = kWorker;
-    holder.comm = make_comm("worker");
-    attributor.on_existing_socket(holder);
+    attributor.on_existing_socket(held(9, kTcpSynSent, kWorker, "worker"));
     Transition later = change(9, kTcpSynSent, kTcpEstablished, 2 * kMs, kServer);
     attributor.attribute(later);
     CHECK(later.owner_pid == kClient);
@@ -233,17 +232,8 @@ TEST_CASE("one process with two listeners on a port (two addresses) still owns w
 
 TEST_CASE("an existing listener held by several processes (pre-fork) is one listener, its first holder's") {
     Attributor attributor;
-    SocketHolder holder;
-    holder.cookie = 1;
-    holder.state = kTcpListen;
-    holder.netns = kNetns;
-    holder.sport = 8080;
-    holder.pid = kServer;
-    holder.comm = make_comm("server");
-    attributor.on_existing_socket(holder);
-    holder.pid = kWorker; // a forked worker holds the same socket
-    holder.comm = make_comm("worker");
-    attributor.on_existing_socket(holder);
+    attributor.on_existing_socket(held(1, kTcpListen, kServer, "server"));
+    attributor.on_existing_socket(held(1, kTcpListen, kWorker, "worker")); // a forked worker, same socket
     Transition syn_recv = change(3, kTcpListen, kTcpSynRecv, kMs, kClient);
     attributor.attribute(syn_recv);
     CHECK(syn_recv.owner_pid == kServer);
