@@ -270,8 +270,11 @@ std::vector<SocketHolder> BpfSession::find_holders(std::span<const std::uint64_t
 }
 
 std::vector<SocketHolder> BpfSession::run_iterator(std::uint8_t mode) {
+    bpf_link* iterator = skeleton_->links.iter_socket_holders;
+    if (iterator == nullptr)
+        throw UserError("cannot read descriptor tables: the BPF iterator is not attached");
     skeleton_->data->iter_mode = mode;
-    const int iter_fd = bpf_iter_create(bpf_link__fd(skeleton_->links.iter_socket_holders));
+    const int iter_fd = bpf_iter_create(bpf_link__fd(iterator));
     if (iter_fd < 0)
         throw UserError("cannot read descriptor tables: " + errno_text(errno));
 
@@ -298,11 +301,20 @@ std::vector<SocketHolder> BpfSession::run_iterator(std::uint8_t mode) {
     return holders;
 }
 
+// Every link but the iterator's: it produces no events, and the stop path
+// still reads descriptor tables (the holders of sockets due at that moment).
 void BpfSession::detach() {
-    if (attached_) {
-        tcpleak_bpf__detach(skeleton_.get());
-        attached_ = false;
+    if (!attached_)
+        return;
+    const bpf_object_skeleton* skeleton = skeleton_->skeleton;
+    for (int i = 0; i < skeleton->prog_cnt; ++i) {
+        bpf_link** link = skeleton->progs[i].link;
+        if (*link != nullptr && *skeleton->progs[i].prog != skeleton_->progs.iter_socket_holders) {
+            bpf_link__destroy(*link);
+            *link = nullptr;
+        }
     }
+    attached_ = false;
 }
 
 } // namespace tcpleak

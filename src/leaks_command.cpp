@@ -74,10 +74,13 @@ int run_leaks(const LeaksOptions& options) {
     if (out.closed())
         return tracker.reported_total() > 0 ? kExitLeaks : kExitOk;
 
+    // Everything still attached: what is queued, then the holders of the
+    // sockets due now; then what those last moments sent.
+    reader.drain();
+    watch.confirm_due(monotonic_now_ns());
     session.detach();
     reader.drain();
-    const std::uint64_t end = monotonic_now_ns();
-    watch.confirm_due(end);
+    watch.confirm_due(monotonic_now_ns());
 
     LeakSummary summary;
     summary.start_unix_ns = start_unix_ns;

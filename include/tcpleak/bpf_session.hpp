@@ -63,7 +63,8 @@ public:
     // Every descriptor holding one of these sockets.
     std::vector<SocketHolder> find_holders(std::span<const std::uint64_t> cookies);
 
-    // Stops new events; what is in the ring buffer stays readable.
+    // Stops new events; what is in the ring buffer stays readable, and the
+    // descriptor-table scans keep working.
     void detach();
 
 private:

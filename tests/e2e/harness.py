@@ -363,6 +363,42 @@ class Peer:
                 % (getattr(self, "pid", "?"), " ".join(self.argv), self.proc.poll(), err or "(empty)"))
 
 
+LEAKER_PY = os.path.join(HERE, "leaker.py")
+
+
+class Leaker:
+    """A leaker.py process (a population of sockets left in CLOSE_WAIT), started and ready."""
+
+    def __init__(self, *args, timeout=DEFAULT_TIMEOUT):
+        self.argv = [sys.executable, LEAKER_PY] + [str(a) for a in args]
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, close_fds=True)
+        _register(self)
+        self.out = LineReader(self.proc.stdout, "leaker-stdout")
+        self.err = LineReader(self.proc.stderr, "leaker-stderr")
+        if not self.out.wait(lambda: self.out.lines, timeout):
+            raise AssertionError("leaker did not start:\n%s" % self.report())
+        m = re.fullmatch(rb"ready pid=(\d+) port=(\d+)", self.out.lines[0])
+        if not m:
+            raise AssertionError("leaker: unexpected first line %r\n%s" % (self.out.lines[0], self.report()))
+        self.pid, self.port = int(m.group(1)), int(m.group(2))
+
+    def __repr__(self):
+        return "Leaker(%s)" % " ".join(self.argv[2:])
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(5)
+        self.out.join(5)
+        self.err.join(5)
+        return []
+
+    def report(self):
+        return "leaker argv=%s exit=%s\nstderr:\n%s" % (" ".join(self.argv), self.proc.poll(),
+                                                         self.err.text() or "(empty)")
+
+
 def _comm_hex(name):
     if isinstance(name, str):
         name = name.encode("utf-8")

@@ -840,3 +840,27 @@ def test_closed_by_is_the_first_close(order):
                holders=[(server.pid, SERVER_COMM, last_copy)], owner_pid=None, owner_comm=None,
                closed_by=server.pid, closed_by_comm=SERVER_COMM, closed_by_fd=c.afd, closed_via="close")
     assert tl.stop() == 3
+
+
+# ---------------------------------------------------------------------------
+# Stopping while holder checks are due
+
+
+STOPS = [("duration", None), ("sigint", signal.SIGINT), ("sigterm", signal.SIGTERM)]
+
+
+@pytest.mark.parametrize("how, sig", STOPS, ids=[s[0] for s in STOPS])
+def test_stop_while_sockets_are_due_reports_and_exits_3(how, sig):
+    """A machine where sockets keep crossing the threshold: whenever tcpleak
+    stops, some are due for a holder check. It must still check them, print
+    its summary and exit 3, 20 times in a row (it used to crash, exit 139)."""
+    leaker = harness.Leaker("steady", 300, 1.0)
+    for run in range(20):
+        args = ["-p", str(leaker.pid)] + (["--duration", "600ms"] if sig is None else [])
+        tl = start_leaks(*args, threshold="100ms")
+        tl.wait_for(lambda r: r["type"] == "leak", what="a first leak (run %d)" % run)
+        code = tl.wait_exit() if sig is None else tl.stop(sig)
+        assert code == 3, "run %d: exit status %r, expected 3\n%s" % (run, code, tl.report())
+        summary = tl.summary()
+        assert summary["leaks"] >= 1, fmt(summary)
+        assert tl.records()[-1]["type"] == "summary", "run %d: the summary is not last" % run
