@@ -2,11 +2,12 @@
 // attribute it to its owner, then format it (trace) or feed it to the leak
 // tracker (leaks). Goal: >= 2 million transitions/s on one core for
 // decode + attribute + JSON.
-#include "tcpleak/attribution.hpp"
-#include "tcpleak/leak_tracker.hpp"
-#include "tcpleak/records.hpp"
-#include "tcpleak/tcp_state.hpp"
-#include "tcpleak/trace_output.hpp"
+#include "tcpleak/core/attribution.hpp"
+#include "tcpleak/kernel/decode.hpp"
+#include "tcpleak/core/leak_tracker.hpp"
+#include "tcpleak/core/records.hpp"
+#include "tcpleak/core/tcp_state.hpp"
+#include "tcpleak/output/trace_output.hpp"
 
 #include <benchmark/benchmark.h>
 #include <fcntl.h>

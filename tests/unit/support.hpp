@@ -3,9 +3,9 @@
 // its own sample records, since its expected text is written from them.
 #pragma once
 
-#include "tcpleak/clock.hpp"
-#include "tcpleak/leaks.hpp"
-#include "tcpleak/output_buffer.hpp"
+#include "tcpleak/sys/clock.hpp"
+#include "tcpleak/core/leak.hpp"
+#include "tcpleak/output/output_buffer.hpp"
 
 #include <doctest/doctest.h>
 #include <fcntl.h>

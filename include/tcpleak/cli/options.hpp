@@ -1,0 +1,50 @@
+// What the command line asks for; filled by parse_command_line (cli.hpp).
+#pragma once
+
+#include "tcpleak/sys/clock.hpp" // Duration
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace tcpleak {
+
+enum class FamilyFilter : std::uint8_t { Any, Ipv4, Ipv6 };
+
+struct TraceOptions {
+    std::vector<std::uint32_t> pids;   // -p, repeatable: owners to keep
+    std::optional<std::string> comm;   // -c: owner comm, exact (max 15 bytes)
+    std::vector<std::uint16_t> ports;  // --port, repeatable: local or remote
+    FamilyFilter family = FamilyFilter::Any; // -4 / -6
+    std::vector<std::uint8_t> states;  // --state, repeatable: into or out of
+    bool json = false;                 // --json: NDJSON
+    std::optional<Duration> duration;  // --duration
+    int verbose = 0;                   // -v, repeatable
+};
+
+struct LeaksOptions {
+    std::vector<std::uint32_t> pids;   // -p: holders/owners to report
+    std::optional<std::string> comm;   // -c
+    Duration threshold = std::chrono::seconds(5); // --threshold
+    Duration interval = std::chrono::seconds(2);  // --interval: text refresh
+    bool json = false;
+    std::optional<Duration> duration;
+    int verbose = 0;
+};
+
+struct RunOptions {
+    Duration threshold = std::chrono::seconds(5);
+    std::optional<std::string> json_report; // --json-report FILE
+    std::optional<std::string> junit;       // --junit FILE
+    int leak_exit_code = 3;                 // --leak-exit-code N (0..255)
+    bool quiet = false;                     // -q: no report on stderr unless a leak
+    std::vector<std::string> command;       // after --
+    int verbose = 0;
+};
+
+using CommandOptions = std::variant<TraceOptions, LeaksOptions, RunOptions>;
+
+} // namespace tcpleak

@@ -1,0 +1,84 @@
+// What `tcpleak leaks` and `tcpleak run` report: plain values shared by the
+// leak tracker (leak_tracker.hpp) and the leak outputs (leak_output.hpp).
+#pragma once
+
+#include "tcpleak/core/records.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tcpleak {
+
+// A descriptor that holds a socket.
+struct Holder {
+    std::uint32_t pid = 0;
+    Comm comm{};
+    std::uint32_t fd = 0;
+    friend bool operator==(const Holder&, const Holder&) = default;
+};
+
+struct SocketAddress {
+    std::uint8_t family = kFamilyIpv4;
+    std::array<std::uint8_t, 16> saddr{};
+    std::uint16_t sport = 0;
+    std::array<std::uint8_t, 16> daddr{};
+    std::uint16_t dport = 0;
+    std::uint32_t netns = 0;
+};
+
+enum class Verdict : std::uint8_t {
+    NeverClosed,           // no descriptor of it was ever released
+    ClosedStillReferenced, // a descriptor was released (close, exit...) but another holds it
+};
+std::string_view verdict_name(Verdict v);  // "never_closed", "closed_still_referenced"
+std::string_view verdict_label(Verdict v); // "never closed", "closed, still referenced"
+
+// How a socket left CLOSE_WAIT.
+enum class ResolvedHow : std::uint8_t { Close, Shutdown, Exit, Reset };
+std::string_view resolved_how_name(ResolvedHow how); // "close", "shutdown", "exit", "reset"
+
+// Who released a descriptor of the socket while others kept it alive.
+struct ClosedBy {
+    std::uint32_t pid = 0;
+    Comm comm{};
+    std::optional<std::uint32_t> fd;   // the released descriptor, when known
+    std::string via;                   // "close", "close_range", "dup2", "dup3", "exit"
+};
+
+// A socket in CLOSE_WAIT past the threshold while a descriptor still holds it.
+struct Leak {
+    std::uint64_t cookie = 0;
+    SocketAddress address;
+    // The process expected to close it: the owner when it still holds the
+    // socket, else the first holder.
+    std::uint32_t pid = 0;
+    Comm comm{};
+    std::optional<std::uint32_t> fd;
+    std::vector<Holder> holders;          // every descriptor holding it, by pid then fd
+    std::string cmdline;                  // of pid, filled in by the command (space-separated argv)
+    std::optional<std::uint32_t> owner_pid; // who created/accepted it, when known
+    Comm owner_comm{};
+    Verdict verdict = Verdict::NeverClosed;
+    std::optional<ClosedBy> closed_by;
+    std::uint64_t entered_mono_ns = 0;    // entered CLOSE_WAIT (estimate when since_start)
+    std::uint64_t reported_mono_ns = 0;   // crossed the threshold (when it was reported)
+    std::uint32_t rx_queue = 0;           // unread bytes, as of the report
+    bool since_start = false;             // already in CLOSE_WAIT when tcpleak started
+};
+
+// A reported leak that left CLOSE_WAIT.
+struct LeakResolved {
+    Leak leak;
+    ResolvedHow how = ResolvedHow::Close;
+    std::optional<std::uint32_t> by_pid; // the task that closed it (close/exit), when known
+    Comm by_comm{};
+    std::uint64_t resolved_mono_ns = 0;
+    std::uint64_t close_wait_ns = 0;     // total time it spent in CLOSE_WAIT
+    // The leak was not reported before: it crossed the threshold but left
+    // CLOSE_WAIT before it was confirmed. Print the leak, then this.
+    bool newly_reported = false;
+};
+
+} // namespace tcpleak

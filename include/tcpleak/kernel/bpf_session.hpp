@@ -1,0 +1,91 @@
+// The loaded and attached BPF side: one object per run, RAII all the way.
+#pragma once
+
+#include "tcpleak/core/kernel_counters.hpp"
+#include "tcpleak/core/records.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <utility>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+struct tcpleak_bpf; // generated skeleton
+
+namespace tcpleak {
+
+enum class ForwardMode : std::uint8_t {
+    AllTransitions, // trace: every transition that passes the filters
+    LeakTracking,   // leaks/run: CLOSE_WAIT, descriptor releases; owners and CLOSE if tracks_owners()
+};
+
+struct BpfConfig {
+    ForwardMode mode = ForwardMode::AllTransitions;
+    std::vector<std::uint32_t> pids;  // owners to select; empty = all
+    bool follow_forks = false;        // run: children of selected pids are selected too
+    std::optional<std::string> comm;  // owner comm to select
+    std::vector<std::uint16_t> ports; // local or remote; empty = all
+    std::uint8_t family = 0;          // 0, AF_INET or AF_INET6
+    std::uint32_t print_states = 0;   // bit per state, old or new; 0 = all
+    std::uint32_t timing_states = 0;  // also sent, to time the printed ones (context only)
+    std::size_t ring_bytes = 16u << 20;
+
+    bool selects_owners() const { return !pids.empty() || follow_forks || comm.has_value(); }
+    // trace attributes every transition; run needs owners to select its
+    // tree. leaks does not: holders and descriptor releases tell it all.
+    bool tracks_owners() const { return mode == ForwardMode::AllTransitions || selects_owners(); }
+};
+
+// Loads, configures and attaches tcpleak.bpf.c. Throws UserError with a
+// one-line explanation when the kernel refuses.
+class BpfSession {
+public:
+    explicit BpfSession(const BpfConfig& config);
+    ~BpfSession();
+    BpfSession(const BpfSession&) = delete;
+    BpfSession& operator=(const BpfSession&) = delete;
+
+    int ring_buffer_fd() const;
+    void select_pid(std::uint32_t pid); // run: the traced command
+    KernelCounters read_counters() const;
+    // LeakTracking mode: transitions per (old, new) state, counted in the kernel.
+    std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint64_t> read_transition_counts() const;
+    std::uint64_t map_memory_bytes() const; // fixed at load: what the kernel charged for all maps
+
+    // Descriptor-table scans (iter/task_file).
+    // Every (socket, fd) pair, for the owners of sockets older than tcpleak;
+    // with owner filters, also selects the sockets of selected holders.
+    std::vector<SocketHolder> seed_existing_sockets();
+    // Every descriptor holding one of these sockets.
+    std::vector<SocketHolder> find_holders(std::span<const std::uint64_t> cookies);
+
+    // Stops new events; what is in the ring buffer stays readable, and the
+    // descriptor-table scans keep working.
+    void detach();
+
+private:
+    // Mirrors struct cpu_counters in tcpleak.bpf.c.
+    struct CpuCounters {
+        std::uint64_t values[6]; // enum tl_counter
+        std::uint64_t unwoken;
+        std::uint64_t transitions[256];
+    };
+    std::vector<CpuCounters> read_cpu_counters() const;
+    std::vector<SocketHolder> run_iterator(std::uint8_t mode);
+
+    struct SkeletonDeleter {
+        void operator()(tcpleak_bpf* skeleton) const;
+    };
+    std::unique_ptr<tcpleak_bpf, SkeletonDeleter> skeleton_;
+    std::uint64_t map_memory_bytes_ = 0;
+    bool attached_ = false;
+};
+
+// libbpf's log: silent unless verbose (1: warnings, 2: everything).
+void route_libbpf_log(int verbose);
+
+} // namespace tcpleak

@@ -1,0 +1,141 @@
+// What the outputs of trace (trace_output.cpp), leaks (leak_output.cpp) and
+// run (run_report.cpp) print alike, written once so they cannot drift apart:
+// kernel counters, thresholds, ages, who closed or holds a socket, verdicts,
+// and the members of a leak JSON object.
+//
+// Process names, command lines and `via` are attacker-controlled bytes: the
+// text goes through append_printable, the JSON through JsonWriter.
+#pragma once
+
+#include "tcpleak/sys/clock.hpp"
+#include "tcpleak/output/json_writer.hpp"
+#include "tcpleak/core/kernel_counters.hpp"
+#include "tcpleak/core/leak.hpp"
+#include "tcpleak/sys/clock.hpp" // Duration
+#include "tcpleak/output/output_buffer.hpp"
+#include "tcpleak/output/text_format.hpp"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tcpleak {
+
+// The version of docs/tcpleak-events.schema.json the NDJSON records follow.
+inline constexpr int kEventsSchemaVersion = 1;
+
+inline std::uint64_t sub_sat(std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; }
+inline std::uint64_t nonnegative_ns(Duration d) { return d.count() > 0 ? static_cast<std::uint64_t>(d.count()) : 0; }
+inline std::uint64_t elapsed_ns(std::int64_t start_unix_ns, std::int64_t end_unix_ns) {
+    return end_unix_ns > start_unix_ns ? static_cast<std::uint64_t>(end_unix_ns - start_unix_ns) : 0;
+}
+
+// ---------------------------------------------------------------- text
+
+// "kernel: selected_full=3; BPF maps: 9.1 MiB\n": the non-zero counters with
+// their JSON names, or just "BPF maps: 512 B\n".
+void append_kernel_line(std::string& out, const KernelCounters& kernel, std::uint64_t bpf_map_bytes);
+
+// The threshold as people type it: "5s", "500ms", else the short form.
+void append_threshold(std::string& out, std::uint64_t ns);
+
+// "1 socket", "2 sockets"
+void append_plural(std::string& out, std::uint64_t n, std::string_view one, std::string_view many);
+
+// A time in CLOSE_WAIT: "6.1s", or ">=6.1s" when the socket was already in
+// CLOSE_WAIT when tcpleak started (estimate: the age is a lower bound).
+void append_age(std::string& out, std::uint64_t ns, bool estimate);
+
+// "1234 server"
+void append_pid_comm(std::string& out, std::uint32_t pid, const Comm& comm);
+
+// "127.0.0.1:8080 -> 127.0.0.1:50312"
+void append_connection(std::string& out, const SocketAddress& a);
+
+// "1233 server (fd 7, close)", "1233 server (exit)", "1233 server"
+void append_closer(std::string& out, const ClosedBy& closed_by);
+
+// "1234 server fd 9, 1240 worker fd 9"
+void append_holders(std::string& out, const std::vector<Holder>& holders);
+
+// Whether the socket is also held by another descriptor than the one of the
+// process expected to close it (e.g. inherited by a child).
+bool held_elsewhere(const Leak& leak);
+
+// Who closed the socket and who still holds it, or nothing:
+//   "closed by 1233 server (fd 7, close); held by 1234 server fd 9"
+// The holders are named when the socket was closed (they keep it alive), and
+// for a never-closed socket only when it is held elsewhere.
+void append_verdict_details(std::string& out, const Leak& leak);
+
+// The verdict for people: its label, then append_verdict_details.
+//   "never closed"
+//   "never closed; held by 1234 server fd 7, 1240 worker fd 7"
+//   "closed, still referenced: closed by 1233 server (fd 7, close); held by 1234 server fd 9"
+//   "closed, still referenced: held by 1234 server fd 9" (closer unknown)
+// Compact (the narrower lines of `tcpleak leaks`): a known closer stands for
+// the label of a closed socket, and "; " always follows the label:
+//   "closed by 1233 server (fd 7, close); held by 1234 server fd 9"
+//   "closed, still referenced; held by 1234 server fd 9" (closer unknown)
+enum class VerdictForm : std::uint8_t { Labelled, Compact };
+void append_verdict(std::string& out, const Leak& leak, VerdictForm form);
+
+// How a leak ended: "close by 1234 server", "reset"
+void append_resolution(std::string& out, const LeakResolved& r);
+
+// "tcpleak: 12 events lost (ring buffer full), 40 in total\n"
+void append_lost_line(std::string& out, std::uint64_t count, std::uint64_t total);
+
+// When the attribution table was full: a warning that some owners are unknown.
+void append_owners_evicted_warning(std::string& out, std::uint64_t evicted);
+
+// ---------------------------------------------------------------- JSON
+
+// Frames NDJSON records on an output: {"type":…,"time":…, members…}\n
+class NdjsonRecords {
+public:
+    explicit NdjsonRecords(OutputBuffer& out) : out_(out) {}
+
+    // Opens a record with the members every record starts with.
+    JsonWriter begin(std::string_view type, std::int64_t unix_ns);
+    void end(JsonWriter& json);
+    // A start record up to "mode"; the caller may add members, then end().
+    JsonWriter begin_start(std::string_view mode, std::int64_t unix_ns, std::string_view version);
+    // A summary record, at end_unix_ns, up to "duration_ms"; the caller adds members, then end().
+    JsonWriter begin_summary(std::string_view mode, std::int64_t start_unix_ns, std::int64_t end_unix_ns);
+    void lost(std::uint64_t count, std::uint64_t total, std::int64_t unix_ns);
+    // A record formatted by the caller (the hot path), newline included.
+    void append_line(const char* begin, const char* end);
+
+    bool closed() const { return out_.closed(); }
+    Rfc3339Clock& rfc3339() { return rfc3339_; }
+
+private:
+    OutputBuffer& out_;
+    Rfc3339Clock rfc3339_;
+};
+
+
+// key: "2026-11-21T07:44:06.123456Z"
+void write_time_field(JsonWriter& json, Rfc3339Clock& clock, std::string_view key, std::int64_t unix_ns);
+
+// key: "127.0.0.1" or "::1"
+void write_address_field(JsonWriter& json, std::string_view key, std::uint8_t family,
+                         const std::array<std::uint8_t, 16>& addr);
+
+// family, saddr, sport, daddr, dport, netns
+void write_address_members(JsonWriter& json, const SocketAddress& a);
+
+// "kernel": {the counters by their names, zeros included}
+void write_kernel_field(JsonWriter& json, const KernelCounters& kernel);
+
+// The members of a leak object, from "pid" to "entered_time", in the order of
+// the leak record of `tcpleak leaks` and of a leak of `tcpleak run`'s report
+// (which adds reported_time and resolved). close_wait_ns is what close_wait_ms
+// says: the time in CLOSE_WAIT at the report, or (run) until it ended.
+void write_leak_members(JsonWriter& json, const Leak& leak, std::uint64_t close_wait_ns, const ClockMapping& clock,
+                        Rfc3339Clock& rfc3339);
+
+} // namespace tcpleak

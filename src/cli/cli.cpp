@@ -1,0 +1,699 @@
+#include "tcpleak/cli/cli.hpp"
+
+#include "tcpleak/cli/duration.hpp"
+#include "tcpleak/sys/errors.hpp"
+#include "tcpleak/core/tcp_state.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace tcpleak {
+
+namespace {
+
+constexpr std::string_view kProgram = "tcpleak";
+
+// The kernel stores a task's comm in 16 bytes including the NUL, so a longer
+// -c could never match anything.
+constexpr std::size_t kMaxCommBytes = 15;
+// PID_MAX_LIMIT on 64-bit kernels: no process ID is larger.
+constexpr std::uint64_t kMaxPid = 4'194'304;
+
+// What a value should have been, for "-p abc: not a process ID (...)" and
+// "-p needs a process ID (...)". Stored as each option's CLI11 type_name.
+// The ranges repeat kMaxPid and the limits in parse_port/exit_code_value.
+constexpr std::string_view kPidNoun = "a process ID (1-4194304)";
+constexpr std::string_view kPortNoun = "a port (1-65535)";
+constexpr std::string_view kStateNoun = "a TCP state (e.g. CLOSE_WAIT, ESTABLISHED, LAST_ACK)";
+constexpr std::string_view kCommNoun = "a process name";
+constexpr std::string_view kDurationNoun = "a duration (e.g. 500ms, 5s, 2m, 1h)";
+constexpr std::string_view kFileNoun = "a file name";
+constexpr std::string_view kExitCodeNoun = "an exit status (0-255)";
+
+const std::string kDurationNote = "DUR is 500ms, 5s, 2m, 1h or plain seconds (1.5 means 1.5s).";
+
+// A command line that cannot run. what() is one line without the
+// "tcpleak trace: " prefix; it never leaves this file.
+class UsageError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+std::string concat(std::initializer_list<std::string_view> parts) {
+    std::string joined;
+    for (std::string_view part : parts)
+        joined += part;
+    return joined;
+}
+
+// A value as the user would retype it: quoted when the shell would need it.
+std::string shown(std::string_view value) {
+    if (!value.empty() && value.find_first_of(" \t'\"") == std::string_view::npos)
+        return std::string(value);
+    return concat({"'", value, "'"});
+}
+
+// ---------------------------------------------------------------------------
+// Help text
+
+struct CommandHelp {
+    std::string name;
+    std::string usage;   // after "Usage: "; continuation lines already indented
+    std::string summary; // one sentence; also listed by 'tcpleak --help'
+    std::string footer;  // notes, examples, exit status
+};
+
+std::string default_note(Duration duration) { return concat({" [default: ", format_duration_option(duration), "]"}); }
+
+CommandHelp root_help() {
+    return {
+        "tcpleak",
+        "tcpleak COMMAND [OPTIONS]",
+        "Find the programs that leave TCP sockets in CLOSE_WAIT.\n"
+        "A CLOSE_WAIT leak: the peer hung up, but the program never close()d its socket.",
+        "Examples:\n"
+        "  sudo tcpleak leaks\n"
+        "      show which processes leak sockets right now\n"
+        "  sudo tcpleak trace -p $(pidof nginx) --state CLOSE_WAIT\n"
+        "      watch nginx's sockets enter and leave CLOSE_WAIT\n"
+        "  sudo tcpleak run --junit leaks.xml -- ./soak-test.sh\n"
+        "      fail a test run whose programs leak sockets\n"
+        "\n"
+        "Run 'tcpleak COMMAND --help' for a command's options, examples and exit status.\n"
+        "Tracing uses eBPF, so tcpleak needs root.",
+    };
+}
+
+CommandHelp trace_help() {
+    return {
+        "trace",
+        "tcpleak trace [-p PID]... [-c COMM] [--port N]... [-4|-6]\n"
+        "                     [--state NAME]... [--json] [--duration DUR] [-v]",
+        "Print TCP state changes live, with the process owning each socket.",
+        "Different filters must all match; the values of one filter are alternatives\n"
+        "(-p 1 -p 2 means PID 1 or PID 2).\n"
+        "NAME is a kernel state name, in any case, with '-' or '_': ESTABLISHED,\n"
+        "SYN_SENT, SYN_RECV, FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT,\n"
+        "LAST_ACK, LISTEN, CLOSING, NEW_SYN_RECV.\n" +
+            kDurationNote +
+            "\n"
+            "\n"
+            "Examples:\n"
+            "  sudo tcpleak trace -p $(pidof nginx) --state CLOSE_WAIT\n"
+            "      nginx's sockets entering or leaving CLOSE_WAIT\n"
+            "  sudo tcpleak trace --port 5432 --duration 1m\n"
+            "      one minute of PostgreSQL connections changing state\n"
+            "  sudo tcpleak trace --json | jq .\n"
+            "      every change as one JSON object per line\n"
+            "\n"
+            "Exit status:\n"
+            "  0  stopped by --duration or Ctrl-C\n"
+            "  1  error (e.g. not root)\n"
+            "  2  usage error",
+    };
+}
+
+CommandHelp leaks_help() {
+    return {
+        "leaks",
+        "tcpleak leaks [-p PID]... [-c COMM] [--threshold DUR] [--interval DUR]\n"
+        "                     [--json] [--duration DUR] [-v]",
+        "Report sockets stuck in CLOSE_WAIT, and the processes holding them.",
+        "A socket is reported once it has sat in CLOSE_WAIT for --threshold: the\n"
+        "peer hung up, and the process holding it has not called close().\n" +
+            kDurationNote +
+            "\n"
+            "\n"
+            "Examples:\n"
+            "  sudo tcpleak leaks\n"
+            "      report leaks as they appear, until Ctrl-C\n"
+            "  sudo tcpleak leaks --threshold 30s\n"
+            "      ignore sockets that are closed within 30 seconds\n"
+            "  sudo tcpleak leaks -c java --json --duration 10m > leaks.ndjson\n"
+            "      ten minutes of java's leaks, one JSON object per line\n"
+            "\n"
+            "Exit status:\n"
+            "  0  no leak reported\n"
+            "  " +
+            std::to_string(kExitLeaks) +
+            "  at least one leak reported\n"
+            "  1  error (e.g. not root)\n"
+            "  2  usage error",
+    };
+}
+
+CommandHelp run_help() {
+    const RunOptions defaults;
+    return {
+        "run",
+        "tcpleak run [OPTIONS] [--] COMMAND [ARGS...]",
+        "Run a command and report the sockets it left in CLOSE_WAIT.",
+        "COMMAND is everything after '--', passed on verbatim (options included).\n"
+        "The '--' may be left out when COMMAND does not start with '-'.\n" +
+            kDurationNote +
+            "\n"
+            "\n"
+            "Examples:\n"
+            "  sudo tcpleak run --junit leaks.xml -- ./soak-test.sh\n"
+            "      run the soak test; leaks become JUnit failures for CI\n"
+            "  sudo tcpleak run --threshold 30s -- make integration-test\n"
+            "      only count sockets left in CLOSE_WAIT for 30s or more\n"
+            "  sudo tcpleak run -q -- ./server --port 8080\n"
+            "      everything after '--' belongs to ./server\n"
+            "\n"
+            "Exit status:\n"
+            "  " +
+            std::to_string(defaults.leak_exit_code) +
+            "      a leak was found (choose another with --leak-exit-code)\n"
+            "  N      otherwise COMMAND's exit status\n"
+            "  128+N  COMMAND was killed by signal N\n"
+            "  1      tcpleak failed (e.g. not root)\n"
+            "  2      usage error",
+    };
+}
+
+// CLI11's layout with our usage lines, "-p, --pid" names and no Positionals
+// section (run's COMMAND is explained in its footer).
+class HelpFormatter : public CLI::Formatter {
+public:
+    HelpFormatter() { column_width(28); }
+
+    void set_usage(const std::string& command, const std::string& usage) { usage_by_command_[command] = usage; }
+
+    std::string make_help(const CLI::App* app, std::string, CLI::AppFormatMode mode) const override {
+        std::ostringstream out;
+        out << "Usage: " << usage_by_command_.at(app->get_name()) << "\n\n" << app->get_description() << "\n";
+        if (!app->get_subcommands({}).empty())
+            out << "\nCommands:\n" << command_list(*app);
+        out << make_groups(app, mode) << "\n" << make_footer(app);
+        return out.str();
+    }
+
+    // GNU style: "-p, --pid", and long-only options indented to line up.
+    std::string make_option_name(const CLI::Option* option, bool is_positional) const override {
+        if (is_positional)
+            return option->get_name();
+        std::string names;
+        for (const std::string& name : option->get_snames())
+            names += (names.empty() ? "-" : ", -") + name;
+        for (const std::string& name : option->get_lnames())
+            names += (names.empty() ? "    --" : ", --") + name;
+        return names;
+    }
+
+    std::string command_list(const CLI::App& root) const {
+        std::ostringstream out;
+        for (const CLI::App* command : root.get_subcommands({}))
+            CLI::detail::format_help(out, command->get_name(), command->get_description(), 10);
+        return out.str();
+    }
+
+private:
+    std::map<std::string, std::string> usage_by_command_;
+};
+
+std::string run_help_hint(std::string_view command) {
+    return command.empty() ? concat({"Run '", kProgram, " --help' for usage.\n"})
+                           : concat({"Run '", kProgram, " ", command, " --help' for usage.\n"});
+}
+
+// ---------------------------------------------------------------------------
+// Turning collected option text into values. CLI11 only collects strings, so
+// that every error can name the option and the value in one line.
+
+// "-p --json": the shell put an option where a value belongs.
+bool is_option_of(const CLI::App& command, std::string_view word) {
+    if (word.size() < 2 || word.front() != '-')
+        return false;
+    return command.get_option_no_throw(std::string(word.substr(0, word.find('=')))) != nullptr;
+}
+
+// "-p needs a process ID (1-4194304), not the option --json". got_option is
+// empty when the option was the last word.
+std::string needs_value_message(std::string_view option, const CLI::Option* definition, std::string_view got_option) {
+    std::string message = concat({option, " needs ", definition ? definition->get_type_name() : "a value"});
+    if (!got_option.empty())
+        message += concat({", not the option ", got_option});
+    // The usual way to get here: "-p $(pidof x)" while x is not running.
+    if (definition != nullptr && definition->check_sname("p"))
+        message += "; if you wrote -p $(pidof NAME), no NAME is running";
+    return message;
+}
+
+void reject_option_as_value(const CLI::App& command, std::string_view option, std::string_view value) {
+    if (is_option_of(command, value))
+        throw UsageError(needs_value_message(option, command.get_option_no_throw(std::string(option)), value));
+}
+
+// Options that take one value. A second one is more likely a mistake (two -c
+// hoping for "either") than an override, so it is refused.
+const std::string* single_value(std::string_view option, const std::vector<std::string>& values) {
+    if (values.size() > 1)
+        throw UsageError(concat({option, " given more than once (", shown(values[0]), ", ", shown(values[1]),
+                                 "); it takes one value"}));
+    return values.empty() ? nullptr : &values.front();
+}
+
+std::optional<std::uint64_t> parse_decimal(std::string_view text) {
+    std::uint64_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc{} || end != text.data() + text.size())
+        return std::nullopt;
+    return value;
+}
+
+std::optional<std::uint32_t> parse_pid(std::string_view text) {
+    const auto number = parse_decimal(text);
+    if (!number || *number < 1 || *number > kMaxPid)
+        return std::nullopt;
+    return static_cast<std::uint32_t>(*number);
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+    const auto number = parse_decimal(text);
+    if (!number || *number < 1 || *number > 65535)
+        return std::nullopt;
+    return static_cast<std::uint16_t>(*number);
+}
+
+std::vector<std::string_view> split_commas(std::string_view text) {
+    std::vector<std::string_view> items;
+    for (std::size_t comma; (comma = text.find(',')) != std::string_view::npos; text.remove_prefix(comma + 1))
+        items.push_back(text.substr(0, comma));
+    items.push_back(text);
+    return items;
+}
+
+// Repeatable options: every occurrence, each word a comma-separated list.
+template <typename Value>
+std::vector<Value> list_values(const CLI::App& command, std::string_view option, const std::vector<std::string>& words,
+                               std::optional<Value> (*parse_item)(std::string_view)) {
+    const std::string noun = command.get_option(std::string(option))->get_type_name();
+    std::vector<Value> values;
+    for (const std::string& word : words) {
+        reject_option_as_value(command, option, word);
+        for (std::string_view item : split_commas(word)) {
+            if (const std::optional<Value> value = parse_item(item))
+                values.push_back(*value);
+            else if (item == word)
+                throw UsageError(concat({option, " ", shown(word), ": not ", noun}));
+            else if (item.empty())
+                throw UsageError(concat({option, " ", shown(word), ": empty item in the list"}));
+            else
+                throw UsageError(concat({option, " ", shown(word), ": '", item, "' is not ", noun}));
+        }
+    }
+    return values;
+}
+
+std::optional<Duration> duration_value(const CLI::App& command, std::string_view option,
+                                       const std::vector<std::string>& values) {
+    const std::string* text = single_value(option, values);
+    if (text == nullptr)
+        return std::nullopt;
+    reject_option_as_value(command, option, *text);
+    const auto parsed = parse_duration_or_error(*text);
+    if (const DurationError* error = std::get_if<DurationError>(&parsed))
+        throw UsageError(concat({option, " ", shown(*text), ": ", describe_duration_error(*error)}));
+    return std::get<Duration>(parsed);
+}
+
+std::optional<std::string> comm_value(const CLI::App& command, const std::vector<std::string>& values) {
+    const std::string* comm = single_value("-c", values);
+    if (comm == nullptr)
+        return std::nullopt;
+    reject_option_as_value(command, "-c", *comm);
+    if (comm->empty())
+        throw UsageError("-c '': empty; give a process name as shown by ps -o comm");
+    if (comm->size() > kMaxCommBytes)
+        throw UsageError(concat({"-c ", shown(*comm), ": longer than 15 bytes; the kernel truncates process names to ",
+                                 "15, so it would never match (use -c ", shown(comm->substr(0, kMaxCommBytes)), ")"}));
+    return *comm;
+}
+
+std::optional<std::string> file_value(const CLI::App& command, std::string_view option,
+                                      const std::vector<std::string>& values) {
+    const std::string* file = single_value(option, values);
+    if (file == nullptr)
+        return std::nullopt;
+    reject_option_as_value(command, option, *file);
+    if (file->empty())
+        throw UsageError(concat({option, " '': empty file name"}));
+    return *file;
+}
+
+int exit_code_value(const CLI::App& command, std::string_view option, const std::vector<std::string>& values,
+                    int fallback) {
+    const std::string* text = single_value(option, values);
+    if (text == nullptr)
+        return fallback;
+    reject_option_as_value(command, option, *text);
+    const auto number = parse_decimal(*text);
+    if (!number || *number > 255)
+        throw UsageError(concat({option, " ", shown(*text), ": not ", kExitCodeNoun}));
+    return static_cast<int>(*number);
+}
+
+// ---------------------------------------------------------------------------
+// Defining the options
+
+CLI::Option* add_value_option(CLI::App& command, const std::string& names, std::vector<std::string>& into,
+                              const std::string& value_label, std::string_view noun, const std::string& description) {
+    return command.add_option(names, into, description)
+        ->option_text(value_label)
+        ->type_name(std::string(noun))
+        ->allow_extra_args(false); // one value per occurrence; a second is an error
+}
+
+// Several values per occurrence: "-p $(pidof nginx)" expands to "-p 12 34".
+CLI::Option* add_list_option(CLI::App& command, const std::string& names, std::vector<std::string>& into,
+                             const std::string& value_label, std::string_view noun, const std::string& description) {
+    return add_value_option(command, names, into, value_label, noun, description)->allow_extra_args(true);
+}
+
+// Counted: -vv is more than -v.
+void add_verbose_flag(CLI::App& command, int& verbose) {
+    command.add_flag("-v,--verbose", verbose, "More detail; repeat for even more (-vv)");
+}
+
+// Options shared by trace and leaks: which processes (first in their help),
+// then how to print, how long, how verbose (last).
+struct ProcessFilterArgs {
+    std::vector<std::string> pids;
+    std::vector<std::string> comm;
+};
+
+void add_process_filters(CLI::App& command, ProcessFilterArgs& args, std::string_view whose) {
+    add_list_option(command, "-p,--pid", args.pids, "PID...", kPidNoun,
+                    concat({"Only sockets ", whose, " these processes;\nrepeat or use commas: -p 1,2"}));
+    add_value_option(command, "-c,--comm", args.comm, "COMM", kCommNoun,
+                     concat({"Only sockets ", whose, " processes named\nCOMM (exact, at most 15 bytes)"}));
+}
+
+void add_output_options(CLI::App& command, bool& json, std::vector<std::string>& duration, int& verbose) {
+    command.add_flag("--json", json, "One JSON object per line instead of text");
+    add_value_option(command, "--duration", duration, "DUR", kDurationNoun, "Stop after DUR [default: until Ctrl-C]");
+    add_verbose_flag(command, verbose);
+}
+
+struct TraceArgs {
+    ProcessFilterArgs processes;
+    std::vector<std::string> ports;
+    std::vector<std::string> states;
+    std::vector<std::string> duration;
+    bool ipv4 = false;
+    bool ipv6 = false;
+    bool json = false;
+    int verbose = 0;
+};
+
+struct LeaksArgs {
+    ProcessFilterArgs processes;
+    std::vector<std::string> threshold;
+    std::vector<std::string> interval;
+    std::vector<std::string> duration;
+    bool json = false;
+    int verbose = 0;
+};
+
+struct RunArgs {
+    std::vector<std::string> threshold;
+    std::vector<std::string> json_report;
+    std::vector<std::string> junit;
+    std::vector<std::string> leak_exit_code;
+    CLI::Option* command = nullptr;          // only counts the words; see command_words
+    std::vector<std::string> command_words; // verbatim, from argv
+    bool quiet = false;
+    int verbose = 0;
+};
+
+void define_trace(CLI::App& command, TraceArgs& args) {
+    add_process_filters(command, args.processes, "owned by");
+    add_list_option(command, "--port", args.ports, "N...", kPortNoun,
+                    "Only connections with local or remote port N;\nrepeat or use commas: --port 80,443");
+    command.add_flag("-4,--ipv4", args.ipv4, "Only IPv4 sockets");
+    command.add_flag("-6,--ipv6", args.ipv6, "Only IPv6 sockets");
+    add_list_option(command, "--state", args.states, "NAME...", kStateNoun,
+                    "Only changes into or out of state NAME,\ne.g. CLOSE_WAIT; repeat or use commas");
+    add_output_options(command, args.json, args.duration, args.verbose);
+}
+
+void define_leaks(CLI::App& command, LeaksArgs& args) {
+    const LeaksOptions defaults;
+    add_process_filters(command, args.processes, "held by");
+    add_value_option(command, "--threshold", args.threshold, "DUR", kDurationNoun,
+                     "Report a socket once it has been in\nCLOSE_WAIT for DUR" + default_note(defaults.threshold));
+    add_value_option(command, "--interval", args.interval, "DUR", kDurationNoun,
+                     "Refresh the text report every DUR" + default_note(defaults.interval));
+    add_output_options(command, args.json, args.duration, args.verbose);
+}
+
+void define_run(CLI::App& command, RunArgs& args) {
+    const RunOptions defaults;
+    add_value_option(command, "--threshold", args.threshold, "DUR", kDurationNoun,
+                     "A socket counts as leaked after DUR in\nCLOSE_WAIT" + default_note(defaults.threshold));
+    add_value_option(command, "--json-report", args.json_report, "FILE", kFileNoun, "Also write the report to FILE as JSON");
+    add_value_option(command, "--junit", args.junit, "FILE", kFileNoun, "Also write the report to FILE as JUnit XML");
+    add_value_option(command, "--leak-exit-code", args.leak_exit_code, "N", kExitCodeNoun,
+                     "Exit with N (1-255) when a leak is found; 0:\nreport leaks, exit with COMMAND's status\n[default: " +
+                         std::to_string(defaults.leak_exit_code) + "]");
+    command.add_flag("-q,--quiet", args.quiet, "Print the report only if a leak is found");
+    add_verbose_flag(command, args.verbose);
+    // Any number of words; the first one ends option parsing (positionals_at_end).
+    args.command = command.add_option("COMMAND")->expected(1, CLI::detail::expected_max_vector_size)->allow_extra_args();
+    command.positionals_at_end();
+}
+
+// ---------------------------------------------------------------------------
+// Checking the collected text and building the option structs
+
+FamilyFilter family_value(const TraceArgs& args) {
+    if (args.ipv4 && args.ipv6)
+        throw UsageError("-4 and -6 exclude each other; leave both out to see IPv4 and IPv6");
+    if (args.ipv4)
+        return FamilyFilter::Ipv4;
+    return args.ipv6 ? FamilyFilter::Ipv6 : FamilyFilter::Any;
+}
+
+TraceOptions trace_options(const CLI::App& command, const TraceArgs& args) {
+    TraceOptions options;
+    options.pids = list_values(command, "-p", args.processes.pids, parse_pid);
+    options.comm = comm_value(command, args.processes.comm);
+    options.ports = list_values(command, "--port", args.ports, parse_port);
+    options.family = family_value(args);
+    options.states = list_values(command, "--state", args.states, parse_tcp_state);
+    options.json = args.json;
+    options.duration = duration_value(command, "--duration", args.duration);
+    options.verbose = args.verbose;
+    return options;
+}
+
+LeaksOptions leaks_options(const CLI::App& command, const LeaksArgs& args) {
+    LeaksOptions options;
+    options.pids = list_values(command, "-p", args.processes.pids, parse_pid);
+    options.comm = comm_value(command, args.processes.comm);
+    options.threshold = duration_value(command, "--threshold", args.threshold).value_or(options.threshold);
+    options.interval = duration_value(command, "--interval", args.interval).value_or(options.interval);
+    options.json = args.json;
+    options.duration = duration_value(command, "--duration", args.duration);
+    options.verbose = args.verbose;
+    return options;
+}
+
+RunOptions run_options(const CLI::App& command, const RunArgs& args) {
+    RunOptions options;
+    options.threshold = duration_value(command, "--threshold", args.threshold).value_or(options.threshold);
+    options.json_report = file_value(command, "--json-report", args.json_report);
+    options.junit = file_value(command, "--junit", args.junit);
+    if (options.json_report && options.junit && *options.json_report == *options.junit)
+        throw UsageError("--json-report and --junit name the same file: " + *options.junit);
+    options.leak_exit_code = exit_code_value(command, "--leak-exit-code", args.leak_exit_code, options.leak_exit_code);
+    options.quiet = args.quiet;
+    options.verbose = args.verbose;
+    if (args.command_words.empty())
+        throw UsageError("no COMMAND to run; put it after '--', e.g. tcpleak run -- ./soak-test.sh");
+    options.command = args.command_words;
+    return options;
+}
+
+// ---------------------------------------------------------------------------
+// Translating CLI11's errors into one line
+
+// The first word CLI11 could not place, skipping the "--" it keeps there.
+std::string first_leftover(const CLI::App& root) {
+    for (const std::string& word : root.remaining(true))
+        if (word != "--")
+            return word;
+    return {};
+}
+
+std::string unknown_option_message(const CLI::App& root, const CLI::App& command, const std::string& word) {
+    std::string owners;
+    for (const CLI::App* other : root.get_subcommands({}))
+        if (other != &command && is_option_of(*other, word))
+            owners += (owners.empty() ? "" : ", ") + other->get_name();
+    if (owners.empty())
+        return concat({word, ": unknown option"});
+    return concat({word, ": not an option of ", command.get_name(), " (only of ", owners, ")"});
+}
+
+std::string leftover_message(const CLI::App& root, const CLI::App& command) {
+    const std::string word = first_leftover(root);
+    if (word.size() > 1 && word.front() == '-')
+        return unknown_option_message(root, command, word);
+    return concat({"unexpected argument '", word, "'; ", command.get_name(), " takes only options"});
+}
+
+// CLI11 takes the next word as a value whatever it looks like, so a value is
+// only missing when the option was the last word.
+std::string missing_value_message(const CLI::App& command, std::string_view last_word) {
+    const std::string name(last_word.substr(0, last_word.find('=')));
+    return needs_value_message(last_word, command.get_option_no_throw(name), "");
+}
+
+std::string first_line(std::string_view text) { return std::string(text.substr(0, text.find('\n'))); }
+
+// ---------------------------------------------------------------------------
+
+class CommandLine {
+public:
+    CommandLine() {
+        const CommandHelp help = root_help();
+        root_.description(help.summary);
+        root_.footer(help.footer);
+        formatter_->set_usage(help.name, help.usage);
+        root_.formatter(formatter_);
+        root_.set_help_flag("-h,--help", "Show this help and exit");
+        root_.set_version_flag("--version", concat({kProgram, " ", TCPLEAK_VERSION}), "Show the version and exit");
+        root_.require_subcommand(1);
+
+        trace_ = add_command(trace_help());
+        define_trace(*trace_, trace_args_);
+        leaks_ = add_command(leaks_help());
+        define_leaks(*leaks_, leaks_args_);
+        run_ = add_command(run_help());
+        define_run(*run_, run_args_);
+    }
+
+    CommandLine(const CommandLine&) = delete; // CLI11 holds pointers into the *_args_ members
+    CommandLine& operator=(const CommandLine&) = delete;
+
+    ParseResult parse(int argc, const char* const* argv) {
+        if (argc < 2)
+            return usage_error("", "missing command (trace, leaks or run)");
+        const std::string first = argv[1];
+        CLI::App* command = find_command(first);
+        if (command == nullptr && first != "-h" && first != "--help" && first != "--version")
+            return usage_error("", root_error_message(first));
+        return parse_with_cli11(argc, argv, command);
+    }
+
+private:
+    CLI::App* add_command(const CommandHelp& help) {
+        CLI::App* command = root_.add_subcommand(help.name, help.summary);
+        command->footer(help.footer);
+        formatter_->set_usage(help.name, help.usage);
+        return command;
+    }
+
+    CLI::App* find_command(std::string_view name) {
+        for (CLI::App* command : root_.get_subcommands([](CLI::App*) { return true; }))
+            if (command->get_name() == name)
+                return command;
+        return nullptr;
+    }
+
+    ParseResult parse_with_cli11(int argc, const char* const* argv, CLI::App* command) {
+        const std::string name = command == nullptr ? "" : command->get_name();
+        try {
+            root_.parse(argc, argv);
+        } catch (const CLI::CallForHelp&) {
+            return {std::nullopt, 0, command == nullptr ? root_.help() : command->help()};
+        } catch (const CLI::CallForVersion& version) {
+            return {std::nullopt, 0, concat({version.what(), "\n"})};
+        } catch (const CLI::ExtrasError&) {
+            return usage_error(name, command == nullptr ? concat({first_leftover(root_), ": unexpected argument"})
+                                                        : leftover_message(root_, *command));
+        } catch (const CLI::ArgumentMismatch& error) {
+            return usage_error(name, command == nullptr ? first_line(error.what())
+                                                        : missing_value_message(*command, argv[argc - 1]));
+        } catch (const CLI::ParseError& error) {
+            return usage_error(name, first_line(error.what()));
+        }
+        if (command == run_)
+            run_args_.command_words = command_words(argc, argv);
+        try {
+            return {options_for(*command), 0, {}};
+        } catch (const UsageError& error) {
+            return usage_error(name, error.what());
+        }
+    }
+
+    // CLI11 rewrites "[a,b]"-shaped words as it stores them, so COMMAND comes
+    // from argv: with positionals_at_end it is always argv's tail, and
+    // parse_order() lists the COMMAND option once per word.
+    std::vector<std::string> command_words(int argc, const char* const* argv) const {
+        const auto& order = run_->parse_order();
+        const auto count = std::count(order.begin(), order.end(), run_args_.command);
+        return {argv + argc - count, argv + argc};
+    }
+
+    CommandOptions options_for(const CLI::App& command) const {
+        if (&command == trace_)
+            return trace_options(command, trace_args_);
+        if (&command == leaks_)
+            return leaks_options(command, leaks_args_);
+        return run_options(command, run_args_);
+    }
+
+    std::string root_error_message(const std::string& first) const {
+        if (first.size() > 1 && first.front() == '-') {
+            for (const CLI::App* command : root_.get_subcommands({}))
+                if (is_option_of(*command, first))
+                    return concat({"missing command before ", first, " (trace, leaks or run)"});
+            return concat({first, ": unknown option"});
+        }
+        return concat({"unknown command '", first, "' (expected trace, leaks or run)"});
+    }
+
+    static ParseResult usage_error(std::string_view command, std::string_view message) {
+        const std::string prefix = command.empty() ? std::string(kProgram) : concat({kProgram, " ", command});
+        return {std::nullopt, kExitUsage, concat({prefix, ": ", message, "\n", run_help_hint(command)})};
+    }
+
+    std::shared_ptr<HelpFormatter> formatter_ = std::make_shared<HelpFormatter>();
+    CLI::App root_{"", std::string(kProgram)};
+    CLI::App* trace_ = nullptr;
+    CLI::App* leaks_ = nullptr;
+    CLI::App* run_ = nullptr;
+    TraceArgs trace_args_;
+    LeaksArgs leaks_args_;
+    RunArgs run_args_;
+};
+
+} // namespace
+
+ParseResult parse_command_line(int argc, const char* const* argv) {
+    try {
+        CommandLine command_line;
+        return command_line.parse(argc, argv);
+    } catch (const std::exception& error) {
+        // A bug in the option definitions, not the user's fault; still no throw.
+        return {std::nullopt, kExitUsage, concat({kProgram, ": cannot parse the command line: ", error.what(), "\n"})};
+    }
+}
+
+} // namespace tcpleak

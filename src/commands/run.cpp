@@ -1,0 +1,285 @@
+// tcpleak run: run a command (a CI soak test) and fail it when any process of
+// its tree leaves a socket in CLOSE_WAIT past the threshold.
+#include "tcpleak/core/attribution.hpp"
+#include "tcpleak/kernel/bpf_session.hpp"
+#include "tcpleak/sys/child_process.hpp"
+#include "tcpleak/sys/clock.hpp"
+#include "tcpleak/commands/commands.hpp"
+#include "tcpleak/kernel/preflight.hpp"
+#include "tcpleak/sys/errors.hpp"
+#include "tcpleak/session/event_loop.hpp"
+#include "tcpleak/output/json_writer.hpp"
+#include "tcpleak/core/leak_tracker.hpp"
+#include "tcpleak/session/leak_watch.hpp"
+#include "tcpleak/output/output_buffer.hpp"
+#include "tcpleak/sys/proc.hpp"
+#include "tcpleak/report/run_report.hpp"
+#include "tcpleak/sys/signals.hpp"
+#include "tcpleak/output/text_format.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <system_error>
+
+namespace tcpleak {
+
+namespace {
+
+std::string basename_of(const std::string& path) {
+    const auto slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string join_command(const std::vector<std::string>& command) {
+    std::string joined;
+    for (const auto& arg : command)
+        joined += (joined.empty() ? "" : " ") + arg;
+    return joined;
+}
+
+// Collects what the report needs: the traced processes and the leaks.
+class RunRecorder : public LeakEvents {
+public:
+    RunRecorder(OutputBuffer& err, bool quiet) : err_(err), quiet_(quiet) {}
+
+    void add_command(pid_t pid, const std::vector<std::string>& command) {
+        TracedProcess& root = process(static_cast<std::uint32_t>(pid));
+        root.ppid = static_cast<std::uint32_t>(getpid());
+        root.comm = make_comm(basename_of(command.front()).substr(0, 15));
+        root.cmdline = join_command(command);
+        root.start_mono_ns = monotonic_now_ns();
+        order_.push_back(root.pid);
+    }
+
+    void leak(const Leak& leak) override {
+        Leak copy = leak;
+        if (copy.cmdline.empty())
+            copy.cmdline = process(copy.pid).cmdline;
+        leaks_.push_back(copy);
+        if (!quiet_)
+            announce(copy);
+    }
+
+    void resolved(const LeakResolved& resolved) override { resolved_.push_back(resolved); }
+
+    void process(const ProcEvent& event) override {
+        TracedProcess& p = process(event.pid);
+        switch (event.kind) {
+        case ProcEventKind::Fork: {
+            const TracedProcess& parent = process(event.ppid);
+            p.ppid = event.ppid;
+            p.comm = parent.comm;
+            p.cmdline = parent.cmdline;
+            p.start_mono_ns = event.mono_ns;
+            order_.push_back(p.pid);
+            break;
+        }
+        case ProcEventKind::Exec:
+            p.comm = event.comm;
+            if (!event.args.empty())
+                p.cmdline = join_args(event.args);
+            break;
+        case ProcEventKind::Exit:
+            p.exit_status = event.exit_status;
+            p.exit_mono_ns = event.mono_ns;
+            break;
+        }
+    }
+
+    void fill(RunReport& report) const {
+        for (const std::uint32_t pid : order_)
+            report.processes.push_back(processes_.at(pid));
+        report.leaks = leaks_;
+        report.resolved = resolved_;
+    }
+
+private:
+    TracedProcess& process(std::uint32_t pid) {
+        auto [it, inserted] = processes_.try_emplace(pid);
+        if (inserted)
+            it->second.pid = pid;
+        return it->second;
+    }
+
+    void announce(const Leak& leak) {
+        std::string& out = err_.buffer();
+        out += "tcpleak: leak: pid ";
+        append_decimal(out, leak.pid);
+        out += ' ';
+        append_printable(out, comm_view(leak.comm));
+        if (leak.fd) {
+            out += " fd ";
+            append_decimal(out, *leak.fd);
+        }
+        out += ' ';
+        append_endpoint(out, leak.address.family, leak.address.saddr, leak.address.sport);
+        out += " -> ";
+        append_endpoint(out, leak.address.family, leak.address.daddr, leak.address.dport);
+        out += " in CLOSE_WAIT for ";
+        append_duration_short(out, leak.reported_mono_ns - leak.entered_mono_ns);
+        out += ": ";
+        out += verdict_label(leak.verdict);
+        out += '\n';
+        err_.flush();
+    }
+
+    OutputBuffer& err_;
+    bool quiet_;
+    std::map<std::uint32_t, TracedProcess> processes_;
+    std::vector<std::uint32_t> order_;
+    std::vector<Leak> leaks_;
+    std::vector<LeakResolved> resolved_;
+};
+
+// A report file. Checked before COMMAND starts, so that a path that cannot
+// be written fails at once rather than after a long soak run; written by
+// path at the end. A directory that does not exist yet is left to COMMAND
+// to create (`--junit reports/tcpleak.xml -- make soak`).
+class ReportFile {
+public:
+    explicit ReportFile(const std::optional<std::string>& path) {
+        if (!path)
+            return;
+        path_ = *path;
+        const bool existed = access(path_.c_str(), F_OK) == 0;
+        const int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0 && errno == ENOENT)
+            return; // checked when written
+        if (fd < 0)
+            throw UserError("cannot write " + path_ + ": " + std::strerror(errno));
+        close(fd);
+        if (!existed)
+            unlink(path_.c_str()); // no empty report left behind if tcpleak fails
+    }
+
+    explicit operator bool() const { return !path_.empty(); }
+
+    void write(const std::string& content) const {
+        const int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+            throw UserError("cannot write " + path_ + ": " + std::strerror(errno));
+        OutputBuffer file(fd, 0);
+        file.keep_writing_on_stop_signal();
+        file.buffer() = content;
+        try {
+            file.flush();
+        } catch (const std::system_error& error) {
+            file.buffer().clear();
+            close(fd);
+            throw UserError("cannot write " + path_ + ": " + error.code().message());
+        }
+        close(fd);
+    }
+
+private:
+    std::string path_;
+};
+
+// First SIGINT/SIGTERM: passed on to COMMAND (unless the terminal sent it
+// to COMMAND already: it shares our process group); a second one kills it.
+void forward_stop_signals(GatedChild& child, int& forwarded, OutputBuffer& err, bool quiet) {
+    const int signal_number = stop_signal();
+    if (signal_number == 0)
+        return;
+    const bool from_terminal = stop_signal_from_terminal();
+    request_stop(0);
+    if (forwarded++ > 0) {
+        child.signal(SIGKILL);
+        return;
+    }
+    // A terminal signals its foreground process group: COMMAND got it too,
+    // unless it moved to a group of its own (timeout(1), setsid).
+    const bool reached_command = from_terminal && getpgid(child.pid()) == getpgrp();
+    if (!reached_command)
+        child.signal(signal_number);
+    if (!quiet) {
+        err.buffer() += std::string("tcpleak: SIG") + sigabbrev_np(signal_number) +
+                        (reached_command ? " reached COMMAND from the terminal" : " passed on to COMMAND") +
+                        "; a second signal kills it\n";
+        err.flush();
+    }
+}
+
+} // namespace
+
+int run_run(const RunOptions& options) {
+    require_bpf_environment("run");
+
+    OutputBuffer err(STDERR_FILENO, 0);
+    err.keep_writing_on_stop_signal();
+    ReportFile json_report(options.json_report);
+    ReportFile junit(options.junit);
+    BpfConfig config;
+    config.mode = ForwardMode::LeakTracking;
+    config.follow_forks = true; // the kernel adds every child of a traced process
+    BpfSession session(config);
+
+    LeakTracker tracker(options.threshold);
+    RunRecorder recorder(err, options.quiet);
+    Attributor owners; // run tracks owners: the kernel selects the tree by them
+    LeakWatch watch(session, tracker, recorder, &owners);
+    RingReader reader(session.ring_buffer_fd(), watch);
+    const ClockMapping clock = ClockMapping::current();
+
+    GatedChild child(options.command);
+    session.select_pid(static_cast<std::uint32_t>(child.pid()));
+    recorder.add_command(child.pid(), options.command);
+    const std::int64_t start_unix_ns = realtime_now_ns();
+    child.release();
+
+    int forwarded = 0;
+    run_event_loop(
+        reader, std::nullopt,
+        [&](std::uint64_t now) {
+            forward_stop_signals(child, forwarded, err, options.quiet);
+            watch.confirm_due(now);
+            err.flush();
+            return !child.poll_exit();
+        },
+        OnStopSignal::Continue);
+
+    // COMMAND is gone: its exit closed what it held (those transitions are
+    // queued already); descendants still running may hold leaked sockets.
+    const int command_status = child.wait_exit();
+    reader.drain();
+    watch.confirm_due(monotonic_now_ns());
+    session.detach();
+    reader.drain();
+
+    RunReport report;
+    report.command = options.command;
+    report.start_unix_ns = start_unix_ns;
+    report.end_unix_ns = realtime_now_ns();
+    report.threshold = options.threshold;
+    report.clock = clock;
+    if (WIFSIGNALED(command_status))
+        report.command_signal = WTERMSIG(command_status);
+    else
+        report.command_exit_code = WEXITSTATUS(command_status);
+    recorder.fill(report);
+    report.transitions = session.read_transition_counts();
+    report.kernel = session.read_counters();
+    // --leak-exit-code 0: leaks are reported but do not hide COMMAND's own failure.
+    report.exit_status = report.leaks.empty() || options.leak_exit_code == 0 ? shell_exit_status(command_status)
+                                                                             : options.leak_exit_code;
+
+    if (!options.quiet || !report.leaks.empty()) {
+        append_run_report_text(err.buffer(), report);
+        err.flush();
+    }
+    if (json_report)
+        json_report.write(render_json_report(report));
+    if (junit)
+        junit.write(render_junit(report));
+    return report.exit_status;
+}
+
+} // namespace tcpleak

@@ -1,0 +1,153 @@
+#include "tcpleak/kernel/decode.hpp"
+
+#include <linux/types.h>
+
+#include <algorithm>
+#include <cstring>
+
+extern "C" {
+#include "tcpleak.h"
+}
+
+namespace tcpleak {
+
+static_assert(sizeof(tl_transition) == 120, "tl_transition layout changed: update both sides");
+static_assert(sizeof(tl_accept) == 56, "tl_accept layout changed: update both sides");
+static_assert(sizeof(tl_fd_release) == 48, "tl_fd_release layout changed: update both sides");
+static_assert(sizeof(tl_proc) == 296, "tl_proc layout changed: update both sides");
+static_assert(sizeof(tl_socket) == 104, "tl_socket layout changed: update both sides");
+static_assert(sizeof(Comm) == TL_COMM_LEN);
+static_assert(offsetof(tl_transition, kind) == 0 && offsetof(tl_fd_release, kind) == 0 &&
+              offsetof(tl_proc, kind) == 0 && offsetof(tl_socket, kind) == 0 && offsetof(tl_accept, kind) == 0);
+static_assert(kFamilyIpv4 == 2 && kFamilyIpv6 == 10);
+
+std::optional<RecordKind> record_kind(std::span<const std::byte> raw) {
+    if (raw.empty())
+        return std::nullopt;
+    return static_cast<RecordKind>(raw[0]);
+}
+
+namespace {
+
+// Copies a raw record into its C layout; false if it is short or of another kind.
+template <typename Raw>
+bool load(std::span<const std::byte> raw, std::uint8_t kind, Raw& out) {
+    if (raw.size() < sizeof(Raw) || static_cast<std::uint8_t>(raw[0]) != kind)
+        return false;
+    std::memcpy(&out, raw.data(), sizeof(Raw));
+    return true;
+}
+
+template <std::size_t N>
+Comm to_comm(const char (&src)[N]) {
+    static_assert(N == TL_COMM_LEN);
+    Comm comm;
+    std::memcpy(comm.data(), src, N);
+    return comm;
+}
+
+std::array<std::uint8_t, 16> to_addr(const __u8 (&src)[16]) {
+    std::array<std::uint8_t, 16> addr;
+    std::memcpy(addr.data(), src, 16);
+    return addr;
+}
+
+} // namespace
+
+bool decode(std::span<const std::byte> raw, Transition& out) {
+    tl_transition r;
+    if (!load(raw, TL_REC_TRANSITION, r))
+        return false;
+    out = Transition{};
+    out.mono_ns = r.ts_ns;
+    out.cookie = r.cookie;
+    out.family = r.family;
+    out.old_state = r.old_state;
+    out.new_state = r.new_state;
+    out.sport = r.sport;
+    out.dport = r.dport;
+    out.saddr = to_addr(r.saddr);
+    out.daddr = to_addr(r.daddr);
+    out.ctx_pid = r.ctx_pid;
+    out.ctx_comm = to_comm(r.ctx_comm);
+    out.owner_context = r.flags & TL_F_OWNER_CONTEXT;
+    out.ctx_process_comm = to_comm(r.process_comm);
+    out.ctx_cgroup = r.ctx_cgroup;
+    out.context_only = r.flags & TL_F_CONTEXT_ONLY;
+    out.uid = r.uid;
+    out.netns = r.netns;
+    out.rx_queue = r.rx_queue;
+    out.task_exiting = r.flags & TL_F_TASK_EXITING;
+    out.has_file = r.flags & TL_F_HAS_FILE;
+    out.file_released = r.flags & TL_F_FILE_RELEASED;
+    return true;
+}
+
+bool decode(std::span<const std::byte> raw, Accept& out) {
+    tl_accept r;
+    if (!load(raw, TL_REC_ACCEPT, r))
+        return false;
+    out.mono_ns = r.ts_ns;
+    out.cookie = r.cookie;
+    out.pid = r.pid;
+    out.fd = r.fd;
+    out.comm = to_comm(r.comm);
+    out.cgroup = r.cgroup;
+    return true;
+}
+
+bool decode(std::span<const std::byte> raw, FdRelease& out) {
+    tl_fd_release r;
+    if (!load(raw, TL_REC_FD_RELEASE, r))
+        return false;
+    out.mono_ns = r.ts_ns;
+    out.cookie = r.cookie;
+    out.pid = r.pid;
+    out.fd = r.fd;
+    out.other_refs = r.other_refs;
+    out.state = r.state;
+    out.via = static_cast<ReleaseVia>(r.via);
+    out.comm = to_comm(r.comm);
+    return true;
+}
+
+bool decode(std::span<const std::byte> raw, ProcEvent& out) {
+    tl_proc r;
+    if (!load(raw, TL_REC_PROC, r))
+        return false;
+    out.kind = static_cast<ProcEventKind>(r.event);
+    out.mono_ns = r.ts_ns;
+    out.pid = r.pid;
+    out.ppid = r.ppid;
+    out.exit_status = r.exit_code;
+    out.comm = to_comm(r.comm);
+    out.args.assign(r.args, std::min<std::size_t>(r.args_len, TL_ARGS_LEN));
+    return true;
+}
+
+bool decode(std::span<const std::byte> raw, SocketHolder& out) {
+    tl_socket r;
+    if (!load(raw, TL_REC_SOCKET, r))
+        return false;
+    out.cookie = r.cookie;
+    out.family = r.family;
+    out.state = r.state;
+    out.sport = r.sport;
+    out.dport = r.dport;
+    out.saddr = to_addr(r.saddr);
+    out.daddr = to_addr(r.daddr);
+    out.pid = r.pid;
+    out.fd = r.fd;
+    out.comm = to_comm(r.comm);
+    out.cgroup = r.cgroup;
+    out.rx_queue = r.rx_queue;
+    out.uid = r.uid;
+    out.netns = r.netns;
+    out.close_wait_age_ns =
+        (r.flags & TL_SOCK_AGE_KNOWN) ? std::optional<std::uint64_t>(r.cw_age_ns) : std::nullopt;
+    return true;
+}
+
+std::size_t socket_record_size() { return sizeof(tl_socket); }
+
+} // namespace tcpleak

@@ -1,0 +1,111 @@
+#include "tcpleak/output/output_buffer.hpp"
+
+#include "tcpleak/sys/signals.hpp"
+
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+namespace tcpleak {
+
+namespace {
+
+constexpr std::size_t kRecordHeadroom = 4096; // one record past the threshold
+
+[[noreturn]] void throw_errno(int error, const char* what) {
+    throw std::system_error(error, std::generic_category(), what);
+}
+
+// Waits until fd can take more data (after EAGAIN on a non-blocking fd).
+// False when a stop signal interrupted the wait and give_up says so.
+bool wait_writable(int fd, bool give_up) {
+    pollfd pfd{fd, POLLOUT, 0};
+    while (::poll(&pfd, 1, -1) < 0) {
+        if (errno != EINTR)
+            throw_errno(errno, "poll");
+        if (give_up && stop_signal() != 0)
+            return false;
+    }
+    return true;
+}
+
+// What poll() reports on fd once its reader is gone: POLLERR on a pipe or
+// FIFO without readers, POLLHUP on a socket shut both ways or a hung-up
+// terminal. Other files (regular files, /dev/null, /dev/kmsg) say nothing
+// reliable: 0, never polled.
+short hangup_events_of(int fd) {
+    struct stat st{};
+    if (::fstat(fd, &st) != 0)
+        return 0;
+    if (S_ISFIFO(st.st_mode))
+        return POLLERR;
+    if (S_ISSOCK(st.st_mode) || (S_ISCHR(st.st_mode) && ::isatty(fd)))
+        return POLLHUP;
+    return 0;
+}
+
+bool reader_gone(int fd, short hangup_events) {
+    if (hangup_events == 0)
+        return false;
+    pollfd pfd{fd, 0, 0};
+    return ::poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLNVAL) == 0 && (pfd.revents & hangup_events) != 0;
+}
+
+} // namespace
+
+OutputBuffer::OutputBuffer(int fd, std::size_t flush_threshold)
+    : fd_(fd), flush_threshold_(flush_threshold), hangup_events_(hangup_events_of(fd)) {
+    buffer_.reserve(flush_threshold + kRecordHeadroom);
+}
+
+OutputBuffer::~OutputBuffer() {
+    try {
+        flush();
+    } catch (...) {
+        // Nothing sensible left to do with a write error while tearing down.
+    }
+}
+
+bool OutputBuffer::flush() {
+    if (buffer_.empty()) {
+        // Nothing to write, so a vanished reader would go unnoticed on a
+        // quiet machine: ask the descriptor.
+        closed_ = closed_ || reader_gone(fd_, hangup_events_);
+        return !closed_;
+    }
+    const std::size_t written = closed_ ? 0 : write_from(0);
+    if (closed_)
+        buffer_.clear();
+    else
+        buffer_.erase(0, written); // everything, unless write_from threw
+    return !closed_;
+}
+
+std::size_t OutputBuffer::write_from(std::size_t written) {
+    while (written < buffer_.size()) {
+        const ssize_t n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
+        if (n >= 0) {
+            written += static_cast<std::size_t>(n);
+            continue;
+        }
+        const int error = errno;
+        // A stop signal while the reader does not read (a paused `| less`):
+        // give up the output rather than hang until it reads.
+        const bool stalled = (error == EINTR && give_up_on_stop_ && stop_signal() != 0) ||
+                             ((error == EAGAIN || error == EWOULDBLOCK) && !wait_writable(fd_, give_up_on_stop_));
+        if (error == EPIPE || stalled) {
+            closed_ = true;
+            return written;
+        }
+        if (error == EINTR || error == EAGAIN || error == EWOULDBLOCK)
+            continue;
+        buffer_.erase(0, written); // keep what was not written, never write it twice
+        throw_errno(error, "write");
+    }
+    return written;
+}
+
+} // namespace tcpleak

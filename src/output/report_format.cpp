@@ -1,0 +1,289 @@
+#include "tcpleak/output/report_format.hpp"
+
+#include <algorithm>
+#include <optional>
+
+namespace tcpleak {
+
+namespace {
+
+// Kernel counters in the order and with the names of the JSON "kernel" objects.
+struct CounterName {
+    std::string_view name;
+    std::uint64_t KernelCounters::*member;
+};
+constexpr CounterName kCounterNames[] = {
+    {"transitions_seen", &KernelCounters::transitions},
+    {"sent", &KernelCounters::sent},
+    {"lost", &KernelCounters::lost},
+    {"selected_full", &KernelCounters::selected_full},
+    {"release_map_update_failed", &KernelCounters::release_map_update_failed},
+    {"pids_full", &KernelCounters::pids_full},
+    {"recursion_misses", &KernelCounters::recursion_misses},
+};
+
+} // namespace
+
+// ---------------------------------------------------------------- text
+
+void append_kernel_line(std::string& out, const KernelCounters& kernel, std::uint64_t bpf_map_bytes) {
+    bool any = false;
+    for (const CounterName& counter : kCounterNames) {
+        const std::uint64_t value = kernel.*counter.member;
+        if (value == 0)
+            continue;
+        out.append(any ? " " : "kernel: ");
+        out.append(counter.name);
+        out.push_back('=');
+        append_decimal(out, value);
+        any = true;
+    }
+    out.append(any ? "; BPF maps: " : "BPF maps: ");
+    append_bytes_iec(out, bpf_map_bytes);
+    out.push_back('\n');
+}
+
+void append_threshold(std::string& out, std::uint64_t ns) {
+    if (ns != 0 && ns % 1'000'000'000 == 0) {
+        append_decimal(out, ns / 1'000'000'000);
+        out.push_back('s');
+    } else if (ns != 0 && ns % 1'000'000 == 0) {
+        append_decimal(out, ns / 1'000'000);
+        out.append("ms");
+    } else {
+        append_duration_short(out, ns);
+    }
+}
+
+void append_plural(std::string& out, std::uint64_t n, std::string_view one, std::string_view many) {
+    append_decimal(out, n);
+    out.push_back(' ');
+    out.append(n == 1 ? one : many);
+}
+
+void append_age(std::string& out, std::uint64_t ns, bool estimate) {
+    if (estimate)
+        out.append(">=");
+    append_duration_short(out, ns);
+}
+
+void append_pid_comm(std::string& out, std::uint32_t pid, const Comm& comm) {
+    append_decimal(out, pid);
+    out.push_back(' ');
+    append_printable(out, comm_view(comm));
+}
+
+void append_connection(std::string& out, const SocketAddress& a) {
+    append_endpoint(out, a.family, a.saddr, a.sport);
+    out.append(" -> ");
+    append_endpoint(out, a.family, a.daddr, a.dport);
+}
+
+void append_closer(std::string& out, const ClosedBy& closed_by) {
+    append_pid_comm(out, closed_by.pid, closed_by.comm);
+    if (closed_by.fd || !closed_by.via.empty()) {
+        out.append(" (");
+        if (closed_by.fd) {
+            out.append("fd ");
+            append_decimal(out, *closed_by.fd);
+            if (!closed_by.via.empty())
+                out.append(", ");
+        }
+        append_printable(out, closed_by.via);
+        out.push_back(')');
+    }
+}
+
+void append_holders(std::string& out, const std::vector<Holder>& holders) {
+    bool first = true;
+    for (const Holder& h : holders) {
+        if (!first)
+            out.append(", ");
+        first = false;
+        append_pid_comm(out, h.pid, h.comm);
+        out.append(" fd ");
+        append_decimal(out, h.fd);
+    }
+}
+
+bool held_elsewhere(const Leak& leak) {
+    return std::any_of(leak.holders.begin(), leak.holders.end(), [&leak](const Holder& h) {
+        return h.pid != leak.pid || (leak.fd && h.fd != *leak.fd);
+    });
+}
+
+void append_verdict_details(std::string& out, const Leak& leak) {
+    const std::size_t start = out.size();
+    if (leak.closed_by) {
+        out.append("closed by ");
+        append_closer(out, *leak.closed_by);
+    }
+    if (!leak.holders.empty() && (leak.verdict == Verdict::ClosedStillReferenced || held_elsewhere(leak))) {
+        if (out.size() != start)
+            out.append("; ");
+        out.append("held by ");
+        append_holders(out, leak.holders);
+    }
+}
+
+void append_verdict(std::string& out, const Leak& leak, VerdictForm form) {
+    const bool closed = leak.verdict == Verdict::ClosedStillReferenced;
+    if (form == VerdictForm::Compact && closed && leak.closed_by) {
+        append_verdict_details(out, leak);
+        return;
+    }
+    out.append(verdict_label(leak.verdict));
+    const std::size_t label_end = out.size();
+    out.append(form == VerdictForm::Labelled && closed ? ": " : "; ");
+    const std::size_t details = out.size();
+    append_verdict_details(out, leak);
+    if (out.size() == details)
+        out.resize(label_end); // no details: no separator
+}
+
+void append_resolution(std::string& out, const LeakResolved& r) {
+    out.append(resolved_how_name(r.how));
+    if (r.by_pid) {
+        out.append(" by ");
+        append_pid_comm(out, *r.by_pid, r.by_comm);
+    }
+}
+
+// ---------------------------------------------------------------- JSON
+
+void write_time_field(JsonWriter& json, Rfc3339Clock& clock, std::string_view key, std::int64_t unix_ns) {
+    json.key(key);
+    std::string& out = json.raw_value();
+    out.push_back('"');
+    clock.append(out, unix_ns);
+    out.push_back('"');
+}
+
+void write_address_field(JsonWriter& json, std::string_view key, std::uint8_t family,
+                         const std::array<std::uint8_t, 16>& addr) {
+    json.key(key);
+    std::string& out = json.raw_value();
+    out.push_back('"');
+    append_ip(out, family, addr);
+    out.push_back('"');
+}
+
+void write_address_members(JsonWriter& json, const SocketAddress& a) {
+    json.field("family", family_name(a.family));
+    write_address_field(json, "saddr", a.family, a.saddr);
+    json.field("sport", a.sport);
+    write_address_field(json, "daddr", a.family, a.daddr);
+    json.field("dport", a.dport);
+    json.field("netns", a.netns);
+}
+
+void write_kernel_field(JsonWriter& json, const KernelCounters& kernel) {
+    json.key("kernel");
+    json.begin_object();
+    for (const CounterName& counter : kCounterNames)
+        json.field(counter.name, kernel.*counter.member);
+    json.end_object();
+}
+
+void write_leak_members(JsonWriter& json, const Leak& leak, std::uint64_t close_wait_ns, const ClockMapping& clock,
+                        Rfc3339Clock& rfc3339) {
+    json.field("pid", leak.pid);
+    json.field("comm", comm_view(leak.comm));
+    json.field("fd", leak.fd);
+    json.field("cmdline", std::string_view(leak.cmdline));
+    write_address_members(json, leak.address);
+    json.field("close_wait_ms", close_wait_ns / 1'000'000);
+    json.field("rx_queue", leak.rx_queue);
+    json.field("since_start", leak.since_start);
+    json.field("verdict", verdict_name(leak.verdict));
+    if (leak.closed_by) {
+        json.field("closed_by", leak.closed_by->pid);
+        json.field("closed_by_comm", comm_view(leak.closed_by->comm));
+        json.field("closed_by_fd", leak.closed_by->fd);
+        json.field("closed_via", std::string_view(leak.closed_by->via));
+    } else {
+        json.field("closed_by", std::nullopt);
+        json.field("closed_by_comm", std::nullopt);
+        json.field("closed_by_fd", std::nullopt);
+        json.field("closed_via", std::nullopt);
+    }
+    json.key("holders");
+    json.begin_array();
+    for (const Holder& h : leak.holders) {
+        json.begin_object();
+        json.field("pid", h.pid);
+        json.field("comm", comm_view(h.comm));
+        json.field("fd", h.fd);
+        json.end_object();
+    }
+    json.end_array();
+    json.field("owner_pid", leak.owner_pid);
+    if (leak.owner_pid)
+        json.field("owner_comm", comm_view(leak.owner_comm));
+    else
+        json.field("owner_comm", std::nullopt);
+    json.field("sock", leak.cookie);
+    write_time_field(json, rfc3339, "entered_time", clock.to_unix_ns(leak.entered_mono_ns));
+}
+
+void append_lost_line(std::string& out, std::uint64_t count, std::uint64_t total) {
+    out.append("tcpleak: ");
+    append_plural(out, count, "event", "events");
+    out.append(" lost (ring buffer full), ");
+    append_decimal(out, total);
+    out.append(" in total\n");
+}
+
+void append_owners_evicted_warning(std::string& out, std::uint64_t evicted) {
+    if (evicted == 0)
+        return;
+    out.append("tcpleak: warning: ");
+    append_plural(out, evicted, "socket", "sockets");
+    out.append(" forgotten by the owner table (too many open at once): their owners show as unknown\n");
+}
+
+JsonWriter NdjsonRecords::begin(std::string_view type, std::int64_t unix_ns) {
+    JsonWriter json(out_.buffer());
+    json.begin_object();
+    json.field("type", type);
+    write_time_field(json, rfc3339_, "time", unix_ns);
+    return json;
+}
+
+void NdjsonRecords::end(JsonWriter& json) {
+    json.end_object();
+    json.end_line();
+    out_.maybe_flush();
+}
+
+JsonWriter NdjsonRecords::begin_start(std::string_view mode, std::int64_t unix_ns, std::string_view version) {
+    JsonWriter json = begin("start", unix_ns);
+    json.field("tool", "tcpleak");
+    json.field("version", version);
+    json.field("schema_version", kEventsSchemaVersion);
+    json.field("mode", mode);
+    return json;
+}
+
+JsonWriter NdjsonRecords::begin_summary(std::string_view mode, std::int64_t start_unix_ns, std::int64_t end_unix_ns) {
+    JsonWriter json = begin("summary", end_unix_ns);
+    json.field("mode", mode);
+    json.field("duration_ms", elapsed_ns(start_unix_ns, end_unix_ns) / 1'000'000);
+    return json;
+}
+
+void NdjsonRecords::append_line(const char* begin, const char* end) {
+    append_range(out_.buffer(), begin, end);
+    out_.maybe_flush();
+}
+
+void NdjsonRecords::lost(std::uint64_t count, std::uint64_t total, std::int64_t unix_ns) {
+    if (out_.closed())
+        return;
+    JsonWriter json = begin("lost", unix_ns);
+    json.field("count", count);
+    json.field("total", total);
+    end(json);
+}
+
+} // namespace tcpleak

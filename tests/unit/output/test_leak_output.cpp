@@ -1,0 +1,586 @@
+#include "tcpleak/output/leak_output.hpp"
+
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+using namespace tcpleak;
+using namespace tcpleak::test;
+
+namespace {
+
+constexpr std::uint64_t kMs = 1'000'000;
+constexpr std::uint64_t kSecond = 1000 * kMs;
+
+// pid 1234 never closed fd 7, reported 5 s after it entered CLOSE_WAIT.
+Leak never_closed_leak() {
+    Leak leak;
+    leak.cookie = 4101;
+    leak.address = loopback(8080, 50312);
+    leak.pid = 1234;
+    leak.comm = make_comm("server");
+    leak.fd = 7;
+    leak.holders = {{1234, make_comm("server"), 7}};
+    leak.cmdline = "/usr/bin/server --port 8080";
+    leak.owner_pid = 1234;
+    leak.owner_comm = make_comm("server");
+    leak.verdict = Verdict::NeverClosed;
+    leak.entered_mono_ns = kMono;
+    leak.reported_mono_ns = kMono + 5 * kSecond;
+    leak.rx_queue = 0;
+    return leak;
+}
+
+// pid 1233 closed its fd 7, pid 1234 and its child 1240 still hold fd 9.
+Leak closed_leak() {
+    Leak leak;
+    leak.cookie = 4102;
+    leak.address = loopback(8080, 50318);
+    leak.pid = 1234;
+    leak.comm = make_comm("server");
+    leak.fd = 9;
+    leak.holders = {{1234, make_comm("server"), 9}, {1240, make_comm("worker"), 9}};
+    leak.cmdline = "/usr/bin/server --port 8080";
+    leak.verdict = Verdict::ClosedStillReferenced;
+    leak.closed_by = ClosedBy{1233, make_comm("server"), 7, "close"};
+    leak.entered_mono_ns = kMono + 51 * kSecond + 500 * kMs;
+    leak.reported_mono_ns = kMono + 56 * kSecond + 750 * kMs;
+    leak.rx_queue = 512;
+    return leak;
+}
+
+// Already in CLOSE_WAIT at start, IPv6, descriptor unknown.
+Leak since_start_leak() {
+    Leak leak;
+    leak.cookie = 4103;
+    leak.address.family = kFamilyIpv6;
+    leak.address.saddr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    leak.address.sport = 443;
+    leak.address.daddr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    leak.address.dport = 40000;
+    leak.pid = 1240;
+    leak.comm = make_comm("worker");
+    leak.holders = {{1240, make_comm("worker"), 3}};
+    leak.cmdline = "worker --queue jobs";
+    leak.owner_pid = 1240;
+    leak.owner_comm = make_comm("worker");
+    leak.since_start = true;
+    leak.entered_mono_ns = kMono - 3 * 60 * kSecond;
+    leak.reported_mono_ns = kMono + 100 * kMs;
+    leak.rx_queue = 17;
+    return leak;
+}
+
+// A process with a lower pid than 1234 and 1240 and a single leak.
+Leak low_pid_leak() {
+    Leak leak = never_closed_leak();
+    leak.cookie = 4104;
+    leak.address = loopback(22, 60000);
+    leak.pid = 99;
+    leak.comm = make_comm("sshd");
+    leak.fd = 4;
+    leak.holders = {{99, make_comm("sshd"), 4}};
+    leak.cmdline = "sshd: /usr/sbin/sshd -D";
+    leak.owner_pid = 99;
+    leak.owner_comm = make_comm("sshd");
+    leak.entered_mono_ns = kMono + 60 * kSecond;
+    leak.reported_mono_ns = kMono + 65 * kSecond;
+    return leak;
+}
+
+LeakResolved resolved_by_close() {
+    LeakResolved r;
+    r.leak = never_closed_leak();
+    r.how = ResolvedHow::Close;
+    r.by_pid = 1234;
+    r.by_comm = make_comm("server");
+    r.resolved_mono_ns = kMono + 13 * kSecond + 345 * kMs;
+    r.close_wait_ns = 13 * kSecond + 345 * kMs + 678;
+    return r;
+}
+
+LeakResolved resolved_by_exit() {
+    LeakResolved r;
+    r.leak = closed_leak();
+    r.how = ResolvedHow::Exit;
+    r.by_pid = 1240;
+    r.by_comm = make_comm("worker");
+    r.resolved_mono_ns = kMono + 70 * kSecond;
+    r.close_wait_ns = 18 * kSecond + 500 * kMs;
+    return r;
+}
+
+LeakResolved resolved_by_reset() {
+    LeakResolved r;
+    r.leak = since_start_leak();
+    r.how = ResolvedHow::Reset;
+    r.resolved_mono_ns = kMono + 2 * kSecond;
+    r.close_wait_ns = 182 * kSecond;
+    return r;
+}
+
+LeakSummary sample_summary() {
+    LeakSummary summary;
+    summary.start_unix_ns = kSample;
+    summary.end_unix_ns = kSample + 62 * static_cast<std::int64_t>(kSecond) + 500'000'000;
+    summary.threshold = std::chrono::seconds(5);
+    summary.leaks_reported = 2;
+    summary.leaks_resolved = 1;
+    summary.still_leaked = {closed_leak()};
+    summary.close_wait_seen = 37;
+    summary.tracker_evictions = 0;
+    summary.kernel.transitions = 5000;
+    summary.kernel.sent = 40;
+    summary.kernel.selected_full = 3;
+    summary.bpf_map_bytes = 9'542'042;
+    return summary;
+}
+
+StartInfo start_info() { return {"leaks", kSample, "0.1.0"}; }
+
+const std::vector<std::string> kLeakKeys = {
+    "type",     "time",           "pid",          "comm",       "fd",       "cmdline",   "family",
+    "saddr",    "sport",          "daddr",        "dport",      "netns",    "close_wait_ms",
+    "rx_queue", "since_start",    "verdict",      "closed_by",  "closed_by_comm", "closed_by_fd",
+    "closed_via", "holders",      "owner_pid",    "owner_comm", "sock",     "entered_time",
+};
+const std::vector<std::string> kResolvedKeys = {
+    "type",  "time", "pid",    "comm",    "fd",            "family",      "saddr",  "sport", "daddr",
+    "dport", "netns", "sock",  "how",     "by_pid",        "by_comm",     "close_wait_ms", "since_start",
+    "verdict",
+};
+const std::vector<std::string> kSummaryKeys = {
+    "type",  "time",          "mode",      "duration_ms", "threshold_ms", "leaks",         "resolved",
+    "still_leaked", "close_wait_seen", "tracker_evictions", "close_wait_unheld", "owners_evicted", "lost", "kernel", "bpf_map_bytes",
+};
+
+// Appends NDJSON lines to $TCPLEAK_LEAK_SAMPLES/leaks.ndjson when set: for
+// checking them against docs/tcpleak-events.schema.json with jsonschema.
+void save_samples(const std::string& ndjson) {
+    const char* dir = std::getenv("TCPLEAK_LEAK_SAMPLES");
+    if (!dir)
+        return;
+    std::ofstream(std::string(dir) + "/leaks.ndjson", std::ios::app) << ndjson;
+}
+
+} // namespace
+
+// ---------------------------------------------------------------- NDJSON
+
+TEST_CASE("JSON leak output: start line carries the threshold") {
+    CapturedOutput out;
+    const ClockMapping clock = sample_clock();
+    auto output = make_json_leak_output(out.buffer(), clock);
+    output->start(start_info(), std::chrono::seconds(5));
+    CHECK(out.text() == R"({"type":"start","time":"2026-11-21T07:44:06.123456Z","tool":"tcpleak","version":"0.1.0",)"
+                        R"("schema_version":1,"mode":"leaks","threshold_ms":5000})"
+                        "\n");
+    CHECK(keys_in_order(out.lines().at(0)) ==
+          std::vector<std::string>{"type", "time", "tool", "version", "schema_version", "mode", "threshold_ms"});
+    save_samples(out.text());
+}
+
+TEST_CASE("JSON leak output: a never-closed leak") {
+    CapturedOutput out;
+    const ClockMapping clock = sample_clock();
+    auto output = make_json_leak_output(out.buffer(), clock);
+    output->leak(never_closed_leak());
+    CHECK(out.text() ==
+          R"({"type":"leak","time":"2026-11-21T07:44:11.123456Z","pid":1234,"comm":"server","fd":7,)"
+          R"("cmdline":"/usr/bin/server --port 8080","family":"ipv4","saddr":"127.0.0.1","sport":8080,)"
+          R"("daddr":"127.0.0.1","dport":50312,"netns":4026531840,"close_wait_ms":5000,"rx_queue":0,)"
+          R"("since_start":false,"verdict":"never_closed","closed_by":null,"closed_by_comm":null,)"
+          R"("closed_by_fd":null,"closed_via":null,"holders":[{"pid":1234,"comm":"server","fd":7}],)"
+          R"("owner_pid":1234,"owner_comm":"server","sock":4101,"entered_time":"2026-11-21T07:44:06.123456Z"})"
+          "\n");
+    CHECK(keys_in_order(out.lines().at(0)) == kLeakKeys);
+    save_samples(out.text());
+}
+
+TEST_CASE("JSON leak output: closed but still referenced, with the closer and two holders") {
+    CapturedOutput out;
+    const ClockMapping clock = sample_clock();
+    auto output = make_json_leak_output(out.buffer(), clock);
+    output->leak(closed_leak());
+    CHECK(out.text() ==
+          R"({"type":"leak","time":"2026-11-21T07:45:02.873456Z","pid":1234,"comm":"server","fd":9,)"
+          R"("cmdline":"/usr/bin/server --port 8080","family":"ipv4","saddr":"127.0.0.1","sport":8080,)"
+          R"("daddr":"127.0.0.1","dport":50318,"netns":4026531840,"close_wait_ms":5250,"rx_queue":512,)"
+          R"("since_start":false,"verdict":"closed_still_referenced","closed_by":1233,"closed_by_comm":"server",)"
+          R"("closed_by_fd":7,"closed_via":"close","holders":[{"pid":1234,"comm":"server","fd":9},)"
+          R"({"pid":1240,"comm":"worker","fd":9}],"owner_pid":null,"owner_comm":null,"sock":4102,)"
+          R"("entered_time":"2026-11-21T07:44:57.623456Z"})"
+          "\n");
+    CHECK(keys_in_order(out.lines().at(0)) == kLeakKeys);
+    save_samples(out.text());
+}
+
+TEST_CASE("JSON leak output: unknown fd, since start, IPv6, closer without fd") {
+    CapturedOutput out;
+    const ClockMapping clock = sample_clock();
+    auto output = make_json_leak_output(out.buffer(), clock);
+    Leak leak = since_start_leak();
+    leak.verdict = Verdict::ClosedStillReferenced;
+    leak.closed_by = ClosedBy{1, make_comm("init"), std::nullopt, "exit"};
+    output->leak(leak);
+    const auto j = nlohmann::json::parse(out.lines().at(0));
+    CHECK(j["fd"].is_null());
+    CHECK(j["family"] == "ipv6");
+    CHECK(j["saddr"] == "::1");
+    CHECK(j["since_start"] == true);
+    CHECK(j["close_wait_ms"] == 180'100);
+    CHECK(j["closed_by"] == 1);
+    CHECK(j["closed_by_fd"].is_null());
+    CHECK(j["closed_via"] == "exit");
+    CHECK(j["entered_time"] == "2026-11-21T07:41:06.123456Z");
+    CHECK(keys_in_order(out.lines().at(0)) == kLeakKeys);
+    save_samples(out.text());
+}
+
+TEST_CASE("JSON leak output: leak_resolved by close, exit and reset") {
+    CapturedOutput out;
+    const ClockMapping clock = sample_clock();
+    auto output = make_json_leak_output(out.buffer(), clock);
+    output->resolved(resolved_by_close());
+    output->resolved(resolved_by_exit());
+    output->resolved(resolved_by_reset());
+    const auto lines = out.lines();
+    REQUIRE(lines.size() == 3);
+    CHECK(lines[0] == R"({"type":"leak_resolved","time":"2026-11-21T07:44:19.468456Z","pid":1234,"comm":"server",)"
+                      R"("fd":7,"family":"ipv4","saddr":"127.0.0.1","sport":8080,"daddr":"127.0.0.1","dport":50312,)"
+                      R"("netns":4026531840,"sock":4101,"how":"close","by_pid":1234,"by_comm":"server",)"
+                      R"("close_wait_ms":13345,"since_start":false,"verdict":"never_closed"})");
+    CHECK(lines[1] == R"({"type":"leak_resolved","time":"2026-11-21T07:45:16.123456Z","pid":1234,"comm":"server",)"
+                      R"("fd":9,"family":"ipv4","saddr":"127.0.0.1","sport":8080,"daddr":"127.0.0.1","dport":50318,)"
+                      R"("netns":4026531840,"sock":4102,"how":"exit","by_pid":1240,"by_comm":"worker",)"
+                      R"("close_wait_ms":18500,"since_start":false,"verdict":"closed_still_referenced"})");
+    CHECK(lines[2] == R"({"type":"leak_resolved","time":"2026-11-21T07:44:08.123456Z","pid":1240,"comm":"worker",)"
+                      R"("fd":null,"family":"ipv6","saddr":"::1","sport":443,"daddr":"::1","dport":40000,)"
+                      R"("netns":0,"sock":4103,"how":"reset","by_pid":null,"by_comm":null,)"
+                      R"("close_wait_ms":182000,"since_start":true,"verdict":"never_closed"})");
+    for (const std::string& line : lines)
+        CHECK(keys_in_order(line) == kResolvedKeys);
+    save_samples(out.text());
+}
+
+TEST_CASE("JSON leak output: lost record as trace's") {
+    CapturedOutput out;
+    const ClockMapping clock = sample_clock();
+    auto output = make_json_leak_output(out.buffer(), clock);
+    output->lost(3, 10, kSample);
+    CHECK(out.text() == R"({"type":"lost","time":"2026-11-21T07:44:06.123456Z","count":3,"total":10})"
+                        "\n");
+    save_samples(out.text());
+}
+
+TEST_CASE("JSON leak output: summary; refresh writes nothing") {
+    CapturedOutput out;
+    const ClockMapping clock = sample_clock();
+    auto output = make_json_leak_output(out.buffer(), clock);
+    output->start(start_info(), std::chrono::seconds(5));
+    out.clear();
+    output->refresh({never_closed_leak()}, kMono + 10 * kSecond);
+    CHECK(out.text().empty());
+    LeakSummary summary = sample_summary();
+    summary.kernel.lost = 4;
+    output->summary(summary);
+    CHECK(out.text() == R"({"type":"summary","time":"2026-11-21T07:45:08.623456Z","mode":"leaks","duration_ms":62500,)"
+                        R"("threshold_ms":5000,"leaks":2,"resolved":1,"still_leaked":1,"close_wait_seen":37,)"
+                        R"("tracker_evictions":0,"close_wait_unheld":0,"owners_evicted":0,"lost":4,"kernel":{"transitions_seen":5000,"sent":40,"lost":4,)"
+                        R"("selected_full":3,"release_map_update_failed":0,)"
+                        R"("pids_full":0,"recursion_misses":0},"bpf_map_bytes":9542042})"
+                        "\n");
+    CHECK(keys_in_order(out.lines().at(0)) == kSummaryKeys);
+    save_samples(out.text());
+}
+
+TEST_CASE("JSON leak output: hostile names stay valid JSON") {
+    CapturedOutput out;
+    const ClockMapping clock = sample_clock();
+    auto output = make_json_leak_output(out.buffer(), clock);
+    const std::string hostile = "a\"b\\c\x01\x1b[31m\xff\xe2\x82";
+    Leak leak = closed_leak();
+    leak.comm = make_comm(hostile);
+    leak.cmdline = hostile + " --x\n{\"type\":\"summary\"}\x7f";
+    leak.holders[1].comm = make_comm(hostile);
+    leak.closed_by->comm = make_comm(hostile);
+    leak.closed_by->via = hostile;
+    leak.owner_pid = 1234;
+    leak.owner_comm = make_comm(hostile);
+    output->leak(leak);
+    LeakResolved r = resolved_by_exit();
+    r.leak = leak;
+    r.by_comm = make_comm(hostile);
+    output->resolved(r);
+    const auto lines = out.lines();
+    REQUIRE(lines.size() == 2); // the newline in the cmdline is escaped
+    for (const std::string& line : lines) {
+        const auto j = nlohmann::json::parse(line); // throws on invalid JSON or UTF-8
+        CHECK(j["comm"].get<std::string>().find('\x1b') != std::string::npos); // escaped, not dropped
+        CHECK(line.find('\x1b') == std::string::npos);
+        CHECK(line.find('\x7f') == std::string::npos);
+    }
+    const auto j = nlohmann::json::parse(lines[0]);
+    CHECK(j["cmdline"].get<std::string>().find("\n{\"type\":\"summary\"}") != std::string::npos);
+    CHECK(j["holders"][1]["comm"] == j["comm"]);
+    CHECK(keys_in_order(lines[0]) == kLeakKeys);
+    CHECK(keys_in_order(lines[1]) == kResolvedKeys);
+    save_samples(out.text());
+}
+
+TEST_CASE("JSON leak output: nothing is formatted once stdout is closed") {
+    Pipe pipe;
+    pipe.close_read();
+    const auto old = std::signal(SIGPIPE, SIG_IGN);
+    {
+        OutputBuffer out(pipe.write_end, 0);
+        const ClockMapping clock = sample_clock();
+        auto output = make_json_leak_output(out, clock);
+        output->leak(never_closed_leak());
+        CHECK(!out.flush());
+        CHECK(out.closed());
+        output->leak(never_closed_leak());
+        output->resolved(resolved_by_close());
+        output->summary(sample_summary());
+        CHECK(out.buffer().empty());
+    }
+    std::signal(SIGPIPE, old);
+}
+
+// ---------------------------------------------------------------- text
+
+TEST_CASE("text leak output: banner on stderr") {
+    CapturedOutput out, err;
+    const ClockMapping clock = sample_clock();
+    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
+    output->start(start_info(), std::chrono::seconds(5));
+    CHECK(err.text() == "Watching for sockets left in CLOSE_WAIT longer than 5s; Ctrl-C to end.\n");
+    CHECK(out.text().empty());
+
+    CapturedOutput err2;
+    auto output2 = make_text_leak_output(out.buffer(), err2.buffer(), clock, true);
+    output2->start(start_info(), std::chrono::milliseconds(1500));
+    CHECK(err2.text() == "Watching for sockets left in CLOSE_WAIT longer than 1500ms; Ctrl-C to end.\n");
+}
+
+TEST_CASE("text leak output: a line per leak and per resolution when not interactive") {
+    const ScopedTimeZone utc("UTC");
+    CapturedOutput out, err;
+    const ClockMapping clock = sample_clock();
+    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
+    output->leak(never_closed_leak());
+    output->leak(closed_leak());
+    output->leak(since_start_leak());
+    output->resolved(resolved_by_close());
+    output->resolved(resolved_by_exit());
+    output->resolved(resolved_by_reset());
+    CHECK(out.lines() ==
+          std::vector<std::string>{
+              "07:44:11.123 LEAK      pid 1234 server fd 7 127.0.0.1:8080 -> 127.0.0.1:50312 CLOSE_WAIT 5.00s "
+              "recv-q 0 never closed",
+              "07:45:02.873 LEAK      pid 1234 server fd 9 127.0.0.1:8080 -> 127.0.0.1:50318 CLOSE_WAIT 5.25s "
+              "recv-q 512 closed by 1233 server (fd 7, close); held by 1234 server fd 9, 1240 worker fd 9",
+              "07:44:06.223 LEAK      pid 1240 worker fd - [::1]:443 -> [::1]:40000 CLOSE_WAIT >=3m00s "
+              "recv-q 17 never closed",
+              "07:44:19.468 RESOLVED  pid 1234 server fd 7 127.0.0.1:8080 -> 127.0.0.1:50312 after 13.3s: "
+              "close by 1234 server",
+              "07:45:16.123 RESOLVED  pid 1234 server fd 9 127.0.0.1:8080 -> 127.0.0.1:50318 after 18.5s: "
+              "exit by 1240 worker",
+              "07:44:08.123 RESOLVED  pid 1240 worker fd - [::1]:443 -> [::1]:40000 after >=3m02s: reset",
+          });
+    CHECK(err.text().empty());
+}
+
+TEST_CASE("text leak output: the table") {
+    const ScopedTimeZone utc("UTC");
+    CapturedOutput out, err;
+    const ClockMapping clock = sample_clock();
+    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
+    output->start(start_info(), std::chrono::seconds(5));
+    // Given in report order; shown by leaked count, then pid; sockets by fd.
+    output->refresh({low_pid_leak(), closed_leak(), since_start_leak(), never_closed_leak()},
+                    kMono + 63 * kSecond + 500 * kMs);
+    CHECK(out.text() ==
+          "tcpleak leaks  07:45:09  threshold 5s  4 sockets leaked by 3 processes\n"
+          "PID      COMM             LEAKED  OLDEST   COMMAND\n"
+          "1234     server                2  1m03s    /usr/bin/server --port 8080\n"
+          "  FD    LOCAL                  REMOTE                 CLOSE_WAIT  RECV-Q  VERDICT\n"
+          "  7     127.0.0.1:8080         127.0.0.1:50312        1m03s       0       never closed\n"
+          "  9     127.0.0.1:8080         127.0.0.1:50318        12.0s       512     "
+          "closed by 1233 server (fd 7, close); held by 1234 server fd 9, 1240 worker fd 9\n"
+          "99       sshd                  1  3.50s    sshd: /usr/sbin/sshd -D\n"
+          "  FD    LOCAL                  REMOTE                 CLOSE_WAIT  RECV-Q  VERDICT\n"
+          "  4     127.0.0.1:22           127.0.0.1:60000        3.50s       0       never closed\n"
+          "1240     worker                1  >=4m03s  worker --queue jobs\n"
+          "  FD    LOCAL                  REMOTE                 CLOSE_WAIT  RECV-Q  VERDICT\n"
+          "  -     [::1]:443              [::1]:40000            >=4m03s     17      never closed\n"
+          ">= already in CLOSE_WAIT when tcpleak started: the age is an estimate, at least this long\n");
+}
+
+TEST_CASE("text leak output: empty table") {
+    const ScopedTimeZone utc("UTC");
+    CapturedOutput out, err;
+    const ClockMapping clock = sample_clock();
+    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
+    output->start(start_info(), std::chrono::seconds(5));
+    output->refresh({}, kMono);
+    CHECK(out.text() == "tcpleak leaks  07:44:06  threshold 5s\n"
+                        "No socket has been in CLOSE_WAIT longer than 5s.\n");
+}
+
+TEST_CASE("text leak output: a log gets a table only when the set of leaks changed") {
+    const ScopedTimeZone utc("UTC");
+    CapturedOutput out, err;
+    const ClockMapping clock = sample_clock();
+    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
+    output->start(start_info(), std::chrono::seconds(5));
+    output->refresh({}, kMono);
+    output->refresh({}, kMono + 2 * kSecond); // unchanged: nothing
+    CHECK(count(out.text(), "tcpleak leaks  ") == 1);
+
+    output->leak(never_closed_leak());
+    output->refresh({never_closed_leak()}, kMono + 6 * kSecond);
+    output->refresh({never_closed_leak()}, kMono + 8 * kSecond); // same set, older: nothing
+    CHECK(count(out.text(), "tcpleak leaks  ") == 2);
+
+    output->leak(closed_leak());
+    output->refresh({closed_leak(), never_closed_leak()}, kMono + 60 * kSecond);
+    output->refresh({never_closed_leak(), closed_leak()}, kMono + 62 * kSecond); // same set, other order
+    CHECK(count(out.text(), "tcpleak leaks  ") == 3);
+
+    output->resolved(resolved_by_exit());
+    output->refresh({never_closed_leak()}, kMono + 70 * kSecond); // changed back: printed again
+    CHECK(count(out.text(), "tcpleak leaks  ") == 4);
+    CHECK(out.text().find('\x1b') == std::string::npos);
+
+    // A blank line between a table and event lines, one between tables.
+    const std::string& text = out.text();
+    CHECK(text.find("5s.\n\n07:44:11.123 LEAK ") != std::string::npos);
+    CHECK(text.find("never closed\n\ntcpleak leaks  07:44:12  threshold 5s  1 socket leaked by 1 process\n") !=
+          std::string::npos);
+    CHECK(text.find("\n\n\n") == std::string::npos);
+}
+
+TEST_CASE("text leak output: interactive refresh redraws the screen every time") {
+    const ScopedTimeZone utc("UTC");
+    CapturedOutput out, err;
+    const ClockMapping clock = sample_clock();
+    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, true);
+    output->start(start_info(), std::chrono::seconds(5));
+    output->leak(never_closed_leak()); // no line: the screen is redrawn
+    CHECK(out.text().empty());
+    output->refresh({never_closed_leak()}, kMono + 6 * kSecond);
+    CHECK(out.text().starts_with("\x1b[H\x1b[2J"
+                                 "tcpleak leaks  07:44:12  threshold 5s  1 socket leaked by 1 process\n"
+                                 "PID      COMM             LEAKED  OLDEST   COMMAND\n"
+                                 "1234     server                1  6.00s    /usr/bin/server --port 8080\n"));
+    out.clear();
+    output->refresh({never_closed_leak()}, kMono + 7 * kSecond); // same set: redrawn anyway (ages)
+    CHECK(out.text().starts_with("\x1b[H\x1b[2Jtcpleak leaks  07:44:13  "));
+    CHECK(out.text().find("  7     127.0.0.1:8080         127.0.0.1:50312        7.00s ") != std::string::npos);
+    out.clear();
+    output->resolved(resolved_by_close());
+    CHECK(out.text().empty());
+    output->refresh({}, kMono + 14 * kSecond);
+    CHECK(out.text() == "\x1b[H\x1b[2J"
+                        "tcpleak leaks  07:44:20  threshold 5s\n"
+                        "No socket has been in CLOSE_WAIT longer than 5s.\n");
+}
+
+TEST_CASE("text leak output: the table shows the command line the tracker kept") {
+    const ScopedTimeZone utc("UTC");
+    CapturedOutput out, err;
+    const ClockMapping clock = sample_clock();
+    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, true);
+    output->start(start_info(), std::chrono::seconds(5));
+    output->leak(never_closed_leak());
+    // LeakTracker::active() carries the cmdline (LeakTracker::set_cmdline).
+    output->refresh({never_closed_leak()}, kMono + 6 * kSecond);
+    CHECK(out.text().find("6.00s    /usr/bin/server --port 8080\n") != std::string::npos);
+
+    out.clear();
+    Leak unknown = low_pid_leak();
+    unknown.cmdline.clear(); // never seen: "-"
+    output->refresh({unknown}, kMono + 66 * kSecond);
+    CHECK(out.text().find("1  6.00s    -\n") != std::string::npos);
+}
+
+TEST_CASE("text leak output: hostile names are printable and the command line is capped") {
+    const ScopedTimeZone utc("UTC");
+    CapturedOutput out, err;
+    const ClockMapping clock = sample_clock();
+    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
+    Leak leak = never_closed_leak();
+    leak.comm = make_comm("a\x1b[31m\\b");
+    leak.cmdline = "/usr/bin/\x1b]0;pwned\x07" + std::string(100, 'x');
+    output->leak(leak);
+    output->refresh({leak}, kMono + 6 * kSecond);
+    const std::string& text = out.text();
+    CHECK(text.find('\x1b') == std::string::npos);
+    CHECK(text.find('\x07') == std::string::npos);
+    CHECK(text.find("pid 1234 a\\x1b[31m\\\\b fd 7 ") != std::string::npos);
+    const std::string row = "1234     a\\x1b[31m\\\\b          1  6.00s    ";
+    const std::size_t at = text.find(row);
+    REQUIRE(at != std::string::npos);
+    const std::string cmdline = text.substr(at + row.size(), text.find('\n', at) - at - row.size());
+    CHECK(cmdline == "/usr/bin/\\x1b]0;pwned\\x07" + std::string(60 - 3 - 25, 'x') + "...");
+    CHECK(cmdline.size() == 60);
+}
+
+TEST_CASE("text leak output: lost events on stderr") {
+    CapturedOutput out, err;
+    const ClockMapping clock = sample_clock();
+    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
+    output->lost(1, 1, kSample);
+    output->lost(5, 6, kSample);
+    CHECK(err.text() == "tcpleak: 1 event lost (ring buffer full), 1 in total\n"
+                        "tcpleak: 5 events lost (ring buffer full), 6 in total\n");
+    CHECK(out.text().empty());
+}
+
+TEST_CASE("text leak output: summary") {
+    const ScopedTimeZone utc("UTC");
+    CapturedOutput out, err;
+    const ClockMapping clock = sample_clock();
+    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
+    output->summary(sample_summary());
+    CHECK(err.text() ==
+          "tcpleak leaks: 2 sockets leaked in CLOSE_WAIT past 5s (1 resolved, 1 still leaked) in 1m02s; "
+          "0 events lost\n"
+          "PID      COMM             LEAKED  OLDEST   COMMAND\n"
+          "1234     server                1  11.0s    /usr/bin/server --port 8080\n"
+          "  FD    LOCAL                  REMOTE                 CLOSE_WAIT  RECV-Q  VERDICT\n"
+          "  9     127.0.0.1:8080         127.0.0.1:50318        11.0s       512     "
+          "closed by 1233 server (fd 7, close); held by 1234 server fd 9, 1240 worker fd 9\n"
+          "kernel: transitions_seen=5000 sent=40 selected_full=3; BPF maps: 9.1 MiB\n");
+    CHECK(out.text().empty());
+}
+
+TEST_CASE("text leak output: summary without leaks, with evictions and lost events") {
+    CapturedOutput out, err;
+    const ClockMapping clock = sample_clock();
+    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
+    LeakSummary summary = sample_summary();
+    summary.leaks_reported = 0;
+    summary.leaks_resolved = 0;
+    summary.still_leaked.clear();
+    summary.tracker_evictions = 2;
+    summary.close_wait_unheld = 1;
+    summary.kernel = {};
+    summary.kernel.lost = 1;
+    summary.bpf_map_bytes = 512;
+    output->summary(summary);
+    CHECK(err.text() == "tcpleak leaks: no socket leaked in CLOSE_WAIT past 5s in 1m02s; 1 event lost\n"
+                        "tcpleak: warning: 2 sockets in CLOSE_WAIT not tracked (too many at once): "
+                        "leaks may have been missed\n"
+                        "tcpleak: note: 1 socket in CLOSE_WAIT past the threshold held by no descriptor "
+                        "(never accepted, or in flight over a unix socket): not reported\n"
+                        "kernel: lost=1; BPF maps: 512 B\n");
+}

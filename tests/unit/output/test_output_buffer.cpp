@@ -1,0 +1,209 @@
+#include "tcpleak/output/output_buffer.hpp"
+#include "tcpleak/sys/signals.hpp"
+
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <string>
+#include <system_error>
+#include <thread>
+
+using namespace tcpleak;
+using namespace tcpleak::test;
+
+namespace {
+
+// A line of known content, so reordering or duplication would show.
+std::string numbered_lines(int count) {
+    std::string text;
+    for (int i = 0; i < count; ++i)
+        text += "line " + std::to_string(i) + " of the test output\n";
+    return text;
+}
+
+} // namespace
+
+TEST_CASE("flush writes the buffer to the descriptor") {
+    Pipe pipe;
+    OutputBuffer out(pipe.write_end);
+    out.buffer().append("hello\n");
+    CHECK(out.flush());
+    CHECK(out.buffer().empty());
+    CHECK(pipe.read_some() == "hello\n");
+    CHECK(out.flush()); // nothing to write
+    CHECK_FALSE(out.closed());
+}
+
+TEST_CASE("maybe_flush waits for the threshold") {
+    Pipe pipe;
+    OutputBuffer out(pipe.write_end, 10);
+    out.buffer().append("12345");
+    out.maybe_flush();
+    CHECK(out.buffer() == "12345");
+    out.buffer().append("67890");
+    out.maybe_flush();
+    CHECK(out.buffer().empty());
+    CHECK(pipe.read_some() == "1234567890");
+}
+
+TEST_CASE("the destructor flushes what is left") {
+    Pipe pipe;
+    {
+        OutputBuffer out(pipe.write_end);
+        out.buffer().append("last words\n");
+    }
+    CHECK(pipe.read_some() == "last words\n");
+}
+
+TEST_CASE("a reader that went away closes the output quietly (EPIPE)") {
+    std::signal(SIGPIPE, SIG_IGN);
+    Pipe pipe;
+    pipe.close_read();
+    OutputBuffer out(pipe.write_end);
+    out.buffer().append("nobody reads this\n");
+    CHECK_FALSE(out.flush());
+    CHECK(out.closed());
+    CHECK(out.buffer().empty());
+
+    out.buffer().append(std::string(100'000, 'x')); // past the threshold
+    out.maybe_flush();
+    CHECK(out.buffer().empty());
+    CHECK_FALSE(out.flush());
+}
+
+TEST_CASE("other write errors throw and keep the unwritten output") {
+    const int read_only = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    REQUIRE(read_only >= 0);
+    {
+        OutputBuffer out(read_only);
+        out.buffer().append("x");
+        CHECK_THROWS_AS(out.flush(), std::system_error);
+        CHECK(out.buffer() == "x");
+        CHECK_FALSE(out.closed());
+        out.buffer().clear(); // nothing for the destructor
+    }
+    ::close(read_only);
+}
+
+TEST_CASE("short writes and EAGAIN on a full non-blocking pipe lose nothing") {
+    Pipe pipe;
+    ::fcntl(pipe.write_end, F_SETPIPE_SZ, 4096); // small pipe: many short writes
+    REQUIRE(::fcntl(pipe.write_end, F_SETFL, O_NONBLOCK) == 0);
+    const std::string expected = numbered_lines(20'000); // ~600 KB
+
+    std::string received;
+    std::thread reader([&] {
+        char chunk[1000];
+        ssize_t n;
+        while ((n = ::read(pipe.read_end, chunk, sizeof(chunk))) > 0) {
+            received.append(chunk, static_cast<std::size_t>(n));
+            if (received.size() % 7 == 0)
+                std::this_thread::yield(); // let the writer run into a full pipe
+        }
+    });
+
+    {
+        OutputBuffer out(pipe.write_end, 64 * 1024);
+        for (std::size_t at = 0; at < expected.size(); at += 40'000) {
+            out.buffer().append(expected, at, 40'000);
+            out.maybe_flush();
+        }
+        CHECK(out.flush());
+    }
+    ::close(pipe.write_end);
+    pipe.write_end = -1;
+    reader.join();
+    CHECK(received.size() == expected.size());
+    CHECK(received == expected);
+}
+
+TEST_CASE("a reader that went away is noticed with nothing to write (| head on a quiet machine)") {
+    Pipe pipe;
+    OutputBuffer out(pipe.write_end);
+    CHECK(out.flush());
+    pipe.close_read();
+    CHECK_FALSE(out.flush()); // POLLERR on the write end, no write needed
+    CHECK(out.closed());
+}
+
+TEST_CASE("a socket whose peer has gone is a vanished reader; /dev/null never is") {
+    int pair[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+    {
+        OutputBuffer out(pair[0]);
+        CHECK(out.flush());
+        ::close(pair[1]);
+        CHECK_FALSE(out.flush());
+    }
+    ::close(pair[0]);
+
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    REQUIRE(null >= 0);
+    {
+        OutputBuffer out(null);
+        CHECK(out.flush());
+        CHECK_FALSE(out.closed());
+    }
+    ::close(null);
+}
+
+TEST_CASE("a regular file never looks like a vanished reader") {
+    char path[] = "/tmp/tcpleak-output-XXXXXX";
+    const int fd = ::mkstemp(path);
+    REQUIRE(fd >= 0);
+    ::unlink(path);
+    {
+        OutputBuffer out(fd);
+        CHECK(out.flush());
+        out.buffer().append("kept\n");
+        CHECK(out.flush());
+        CHECK_FALSE(out.closed());
+    }
+    ::close(fd);
+}
+
+namespace {
+void stop_from_signal(int) { request_stop(SIGINT); }
+} // namespace
+
+TEST_CASE("a stop signal gives up a write blocked on a reader that does not read") {
+    struct sigaction action{};
+    action.sa_handler = stop_from_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0; // no SA_RESTART, as install_signal_handlers
+    struct sigaction previous{};
+    REQUIRE(::sigaction(SIGUSR1, &action, &previous) == 0);
+
+    Pipe pipe; // the read end stays open and is never read: write() blocks
+    std::atomic<bool> done{false};
+    const pthread_t writer = ::pthread_self();
+    std::thread interrupter([&] {
+        // Until the writer gives up: it cannot say when it is blocked.
+        while (!done.load()) {
+            ::pthread_kill(writer, SIGUSR1);
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    });
+    bool flushed = true;
+    {
+        OutputBuffer out(pipe.write_end);
+        out.buffer().append(std::string(1 << 20, 'x')); // far more than a pipe holds
+        flushed = out.flush();
+        CHECK(out.closed());
+        CHECK(out.buffer().empty());
+    }
+    done = true;
+    interrupter.join();
+    request_stop(0);
+    ::sigaction(SIGUSR1, &previous, nullptr);
+    CHECK_FALSE(flushed);
+}

@@ -1,0 +1,902 @@
+#include "tcpleak/report/run_report.hpp"
+
+#include "tcpleak/core/tcp_state.hpp"
+
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+using namespace tcpleak;
+using namespace tcpleak::test;
+
+namespace {
+
+// ---------------------------------------------------------------- a tiny XML checker
+//
+// Enough of XML 1.0 to check what render_junit writes is well-formed: an
+// optional declaration, comments, elements with quoted attributes, text with
+// the five predefined entities and character references, CDATA sections.
+// Every character must be valid UTF-8 and an XML 1.0 Char. No DTD.
+
+struct XmlElement {
+    std::string name;
+    std::vector<std::pair<std::string, std::string>> attributes; // decoded values
+    std::vector<XmlElement> children;
+    std::string text; // decoded character data directly inside, concatenated
+
+    std::optional<std::string> attribute(std::string_view key) const {
+        for (const auto& [k, v] : attributes)
+            if (k == key)
+                return v;
+        return std::nullopt;
+    }
+    std::vector<const XmlElement*> all(std::string_view child_name) const {
+        std::vector<const XmlElement*> found;
+        for (const XmlElement& child : children)
+            if (child.name == child_name)
+                found.push_back(&child);
+        return found;
+    }
+};
+
+class XmlChecker {
+public:
+    explicit XmlChecker(std::string_view doc) : doc_(doc) {}
+
+    // The root element, or nullopt with error() telling why.
+    std::optional<XmlElement> parse() {
+        if (!check_characters())
+            return std::nullopt;
+        if (doc_.substr(0, 5) == "<?xml") {
+            const std::size_t end = doc_.find("?>");
+            if (end == std::string_view::npos) {
+                fail("unterminated XML declaration");
+                return std::nullopt;
+            }
+            pos_ = end + 2;
+        }
+        if (!skip_misc())
+            return std::nullopt;
+        XmlElement root;
+        if (!element(root))
+            return std::nullopt;
+        if (!skip_misc())
+            return std::nullopt;
+        if (pos_ != doc_.size()) {
+            fail("content after the root element");
+            return std::nullopt;
+        }
+        return root;
+    }
+    const std::string& error() const { return error_; }
+
+private:
+    bool fail(const std::string& message) {
+        if (error_.empty())
+            error_ = message + " at byte " + std::to_string(pos_);
+        return false;
+    }
+
+    // Valid UTF-8, and only XML 1.0 Chars:
+    // #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].
+    bool check_characters() {
+        for (pos_ = 0; pos_ < doc_.size();) {
+            const auto c = static_cast<unsigned char>(doc_[pos_]);
+            std::size_t length = 0;
+            char32_t cp = 0;
+            if (c < 0x80) {
+                length = 1;
+                cp = c;
+            } else if (c >= 0xc2 && c <= 0xdf) {
+                length = 2;
+                cp = c & 0x1f;
+            } else if (c >= 0xe0 && c <= 0xef) {
+                length = 3;
+                cp = c & 0x0f;
+            } else if (c >= 0xf0 && c <= 0xf4) {
+                length = 4;
+                cp = c & 0x07;
+            } else {
+                return fail("invalid UTF-8 lead byte");
+            }
+            if (pos_ + length > doc_.size())
+                return fail("truncated UTF-8");
+            for (std::size_t k = 1; k < length; ++k) {
+                const auto cc = static_cast<unsigned char>(doc_[pos_ + k]);
+                if ((cc & 0xc0) != 0x80)
+                    return fail("invalid UTF-8 continuation");
+                cp = (cp << 6) | (cc & 0x3f);
+            }
+            const bool shortest = (length == 1) || (length == 2 && cp >= 0x80) || (length == 3 && cp >= 0x800) ||
+                                  (length == 4 && cp >= 0x10000 && cp <= 0x10ffff);
+            const bool xml_char = cp == 0x9 || cp == 0xa || cp == 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
+                                  (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+            if (!shortest)
+                return fail("overlong UTF-8");
+            if (!xml_char)
+                return fail("character not allowed in XML 1.0");
+            pos_ += length;
+        }
+        pos_ = 0;
+        return true;
+    }
+
+    bool at(std::string_view s) const { return doc_.substr(pos_, s.size()) == s; }
+
+    void skip_space() {
+        while (pos_ < doc_.size() && std::string_view(" \t\r\n").find(doc_[pos_]) != std::string_view::npos)
+            ++pos_;
+    }
+
+    bool comment() {
+        const std::size_t end = doc_.find("--", pos_ + 4);
+        if (end == std::string_view::npos || doc_.substr(end, 3) != "-->")
+            return fail("bad comment");
+        pos_ = end + 3;
+        return true;
+    }
+
+    bool skip_misc() {
+        for (;;) {
+            skip_space();
+            if (at("<!--")) {
+                if (!comment())
+                    return false;
+            } else {
+                return true;
+            }
+        }
+    }
+
+    static bool name_start(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+    }
+    static bool name_char(char c) { return name_start(c) || (c >= '0' && c <= '9') || c == '-' || c == '.'; }
+
+    bool name(std::string& out) {
+        if (pos_ >= doc_.size() || !name_start(doc_[pos_]))
+            return fail("expected a name");
+        const std::size_t start = pos_;
+        while (pos_ < doc_.size() && name_char(doc_[pos_]))
+            ++pos_;
+        out = std::string(doc_.substr(start, pos_ - start));
+        return true;
+    }
+
+    static void append_utf8(std::string& out, char32_t cp) {
+        if (cp < 0x80) {
+            out.push_back(static_cast<char>(cp));
+        } else if (cp < 0x800) {
+            out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
+            out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+        } else if (cp < 0x10000) {
+            out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
+            out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+            out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+        } else {
+            out.push_back(static_cast<char>(0xf0 | (cp >> 18)));
+            out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
+            out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+            out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+        }
+    }
+
+    // At '&': a predefined entity or a character reference to an XML Char.
+    bool reference(std::string& out) {
+        const std::size_t semi = doc_.find(';', pos_);
+        if (semi == std::string_view::npos || semi - pos_ > 12)
+            return fail("bad reference");
+        const std::string_view ref = doc_.substr(pos_ + 1, semi - pos_ - 1);
+        static const std::map<std::string_view, char> kEntities = {
+            {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}};
+        if (const auto it = kEntities.find(ref); it != kEntities.end()) {
+            out.push_back(it->second);
+        } else if (ref.size() >= 2 && ref[0] == '#') {
+            const bool hex = ref[1] == 'x';
+            const std::string digits(ref.substr(hex ? 2 : 1));
+            if (digits.empty() || digits.find_first_not_of(hex ? "0123456789abcdefABCDEF" : "0123456789") !=
+                                      std::string::npos)
+                return fail("bad character reference");
+            const auto cp = static_cast<char32_t>(std::stoul(digits, nullptr, hex ? 16 : 10));
+            const bool xml_char = cp == 0x9 || cp == 0xa || cp == 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
+                                  (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+            if (!xml_char)
+                return fail("character reference to a non-Char");
+            append_utf8(out, cp);
+        } else {
+            return fail("unknown entity");
+        }
+        pos_ = semi + 1;
+        return true;
+    }
+
+    bool attribute_value(std::string& out) {
+        if (pos_ >= doc_.size() || (doc_[pos_] != '"' && doc_[pos_] != '\''))
+            return fail("attribute value not quoted");
+        const char quote = doc_[pos_++];
+        for (;;) {
+            if (pos_ >= doc_.size())
+                return fail("unterminated attribute value");
+            const char c = doc_[pos_];
+            if (c == quote) {
+                ++pos_;
+                return true;
+            }
+            if (c == '<')
+                return fail("'<' in an attribute value");
+            if (c == '&') {
+                if (!reference(out))
+                    return false;
+                continue;
+            }
+            // Attribute-value normalization: tab, CR, LF become spaces.
+            out.push_back(c == '\t' || c == '\r' || c == '\n' ? ' ' : c);
+            ++pos_;
+        }
+    }
+
+    bool element(XmlElement& out) {
+        if (!at("<"))
+            return fail("expected an element");
+        ++pos_;
+        if (!name(out.name))
+            return false;
+        for (;;) {
+            const std::size_t before = pos_;
+            skip_space();
+            if (at("/>")) {
+                pos_ += 2;
+                return true;
+            }
+            if (at(">")) {
+                ++pos_;
+                break;
+            }
+            if (pos_ == before)
+                return fail("expected whitespace before an attribute");
+            std::string key;
+            if (!name(key))
+                return false;
+            skip_space();
+            if (!at("="))
+                return fail("expected '='");
+            ++pos_;
+            skip_space();
+            std::string value;
+            if (!attribute_value(value))
+                return false;
+            if (out.attribute(key))
+                return fail("duplicate attribute " + key);
+            out.attributes.emplace_back(std::move(key), std::move(value));
+        }
+        // Content.
+        for (;;) {
+            if (pos_ >= doc_.size())
+                return fail("unclosed element " + out.name);
+            if (at("</")) {
+                pos_ += 2;
+                std::string end;
+                if (!name(end))
+                    return false;
+                if (end != out.name)
+                    return fail("</" + end + "> closes <" + out.name + ">");
+                skip_space();
+                if (!at(">"))
+                    return fail("expected '>'");
+                ++pos_;
+                return true;
+            }
+            if (at("<!--")) {
+                if (!comment())
+                    return false;
+            } else if (at("<![CDATA[")) {
+                const std::size_t end = doc_.find("]]>", pos_ + 9);
+                if (end == std::string_view::npos)
+                    return fail("unterminated CDATA");
+                out.text.append(doc_.substr(pos_ + 9, end - pos_ - 9));
+                pos_ = end + 3;
+            } else if (at("<?") || at("<!")) {
+                return fail("unexpected markup");
+            } else if (at("<")) {
+                XmlElement child;
+                if (!element(child))
+                    return false;
+                out.children.push_back(std::move(child));
+            } else if (at("&")) {
+                if (!reference(out.text))
+                    return false;
+            } else if (at("]]>")) {
+                return fail("']]>' in character data");
+            } else {
+                out.text.push_back(doc_[pos_++]);
+            }
+        }
+    }
+
+    std::string_view doc_;
+    std::size_t pos_ = 0;
+    std::string error_;
+};
+
+XmlElement parse_xml(const std::string& doc) {
+    XmlChecker checker(doc);
+    std::optional<XmlElement> root = checker.parse();
+    INFO(doc);
+    REQUIRE_MESSAGE(root.has_value(), checker.error());
+    return *root;
+}
+
+bool well_formed(std::string_view doc) { return XmlChecker(doc).parse().has_value(); }
+
+// Nothing but printable text and newlines (no terminal escapes, no raw controls).
+bool terminal_safe(std::string_view text) {
+    return std::none_of(text.begin(), text.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return (u < 0x20 && u != '\n') || u == 0x7f;
+    });
+}
+
+// ---------------------------------------------------------------- sample reports
+
+constexpr std::uint64_t kMs = 1'000'000;
+constexpr std::uint64_t kSecond = 1'000'000'000;
+
+const std::regex kTimeFormat(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)");
+
+// COMMAND (sh, pid 1233, clean) runs ./server (pid 1234), which leaks two
+// sockets: fd 5 never closed (still in CLOSE_WAIT at the end), fd 7 closed
+// by its peer process but still referenced, until the server exited.
+RunReport clean_report() {
+    RunReport report;
+    report.command = {"sh", "-c", "./server --port 8080"};
+    report.start_unix_ns = kSample - 60 * static_cast<std::int64_t>(kSecond);
+    report.end_unix_ns = kSample + 30 * static_cast<std::int64_t>(kSecond) + 250 * static_cast<std::int64_t>(kMs);
+    report.threshold = std::chrono::seconds(5);
+    report.exit_status = 0;
+    report.command_exit_code = 0;
+    report.clock = sample_clock();
+    report.hostname = "ci-runner-7";
+
+    TracedProcess sh;
+    sh.pid = 1233;
+    sh.ppid = 1200;
+    sh.comm = make_comm("sh");
+    sh.cmdline = "sh -c ./server --port 8080";
+    sh.exit_status = 0;
+    sh.start_mono_ns = kMono - 60 * kSecond;
+    sh.exit_mono_ns = kMono + 30 * kSecond;
+    TracedProcess server;
+    server.pid = 1234;
+    server.ppid = 1233;
+    server.comm = make_comm("server");
+    server.cmdline = "./server --port 8080";
+    server.exit_status = 0;
+    server.start_mono_ns = kMono - 59 * kSecond;
+    server.exit_mono_ns = kMono + 4 * kSecond + 200 * kMs;
+    report.processes = {sh, server};
+
+    report.transitions[{kTcpEstablished, kTcpCloseWait}] = 600;
+    report.transitions[{kTcpCloseWait, kTcpLastAck}] = 598;
+    report.transitions[{kTcpSynRecv, kTcpEstablished}] = 6;
+    report.kernel.transitions = 1300;
+    report.kernel.sent = 1204;
+    return report;
+}
+
+RunReport leaking_report() {
+    RunReport report = clean_report();
+    report.exit_status = 3;
+
+    Leak never;
+    never.cookie = 4101;
+    never.address = loopback(8080, 50312);
+    never.pid = 1234;
+    never.comm = make_comm("server");
+    never.fd = 5;
+    never.holders = {{1234, make_comm("server"), 5}};
+    never.cmdline = "./server --port 8080";
+    never.owner_pid = 1234;
+    never.owner_comm = make_comm("server");
+    never.verdict = Verdict::NeverClosed;
+    never.entered_mono_ns = kMono - 6 * kSecond - 100 * kMs;
+    never.reported_mono_ns = kMono;
+    never.rx_queue = 0;
+
+    Leak closed;
+    closed.cookie = 4102;
+    closed.address = loopback(8080, 50314);
+    closed.pid = 1234;
+    closed.comm = make_comm("server");
+    closed.fd = 7;
+    closed.holders = {{1234, make_comm("server"), 7}};
+    closed.cmdline = "./server --port 8080";
+    closed.owner_pid = 1233;
+    closed.owner_comm = make_comm("sh");
+    closed.verdict = Verdict::ClosedStillReferenced;
+    closed.closed_by = ClosedBy{1233, make_comm("sh"), 4, "close"};
+    closed.entered_mono_ns = kMono - 5 * kSecond;
+    closed.reported_mono_ns = kMono;
+    closed.rx_queue = 12;
+
+    LeakResolved resolved;
+    resolved.leak = closed;
+    resolved.how = ResolvedHow::Exit;
+    resolved.by_pid = 1234;
+    resolved.by_comm = make_comm("server");
+    resolved.resolved_mono_ns = kMono + 4 * kSecond + 200 * kMs;
+    resolved.close_wait_ns = 9 * kSecond + 200 * kMs;
+
+    report.leaks = {never, closed};
+    report.resolved = {resolved};
+    return report;
+}
+
+// Writes the renderings to $TCPLEAK_REPORT_SAMPLES/<name>.{txt,json,xml}
+// when set: for checking them with other tools (xmllint, jsonschema).
+void save_samples(const RunReport& report, const std::string& name) {
+    const char* dir = std::getenv("TCPLEAK_REPORT_SAMPLES");
+    if (!dir)
+        return;
+    std::string text;
+    append_run_report_text(text, report);
+    std::ofstream(std::string(dir) + "/" + name + ".txt") << text;
+    std::ofstream(std::string(dir) + "/" + name + ".json") << render_json_report(report);
+    std::ofstream(std::string(dir) + "/" + name + ".xml") << render_junit(report);
+}
+
+} // namespace
+
+// ---------------------------------------------------------------- JSON
+
+TEST_CASE("run report: JSON document of a run with leaks") {
+    const RunReport report = leaking_report();
+    save_samples(report, "leaking");
+    const std::string doc = render_json_report(report);
+    REQUIRE(!doc.empty());
+    CHECK(doc.back() == '\n');
+    CHECK(count(doc, "\n  \"leaks_found\"") == 1); // indented, one member a line
+
+    const nlohmann::json j = nlohmann::json::parse(doc);
+    CHECK(j["tool"] == "tcpleak");
+    CHECK(j["version"] == TCPLEAK_VERSION);
+    CHECK(j["schema_version"] == 1);
+    CHECK(j["type"] == "run_report");
+    CHECK(j["command"] == nlohmann::json::array({"sh", "-c", "./server --port 8080"}));
+    CHECK(j["start_time"] == "2026-11-21T07:43:06.123456Z");
+    CHECK(j["end_time"] == "2026-11-21T07:44:36.373456Z");
+    CHECK(j["duration_ms"] == 90'250);
+    CHECK(j["threshold_ms"] == 5000);
+    CHECK(j["exit_status"] == 3);
+    CHECK(j["command_exit_code"] == 0);
+    CHECK(j["command_signal"].is_null());
+    CHECK(j["leaks_found"] == 2);
+    CHECK(j["lost_events"] == 0);
+    CHECK(j["transitions"]["ESTABLISHED->CLOSE_WAIT"] == 600);
+    CHECK(j["transitions"]["SYN_RECV->ESTABLISHED"] == 6);
+    CHECK(j["kernel"]["transitions_seen"] == 1300);
+    CHECK(j["kernel"]["sent"] == 1204);
+    CHECK(j["kernel"].size() == 7); // every KernelCounters field
+
+    const auto& processes = j["processes"];
+    REQUIRE(processes.size() == 2);
+    CHECK(processes[0]["pid"] == 1233);
+    CHECK(processes[0]["ppid"] == 1200);
+    CHECK(processes[0]["comm"] == "sh");
+    CHECK(processes[0]["leaks"].empty());
+    CHECK(processes[0]["traced"] == true);
+    CHECK(processes[1]["pid"] == 1234);
+    CHECK(processes[1]["cmdline"] == "./server --port 8080");
+    CHECK(processes[1]["exit_status"] == 0);
+    CHECK(processes[1]["exit_code"] == 0);
+    CHECK(processes[1]["exit_signal"].is_null());
+    CHECK(processes[1]["start_time"] == "2026-11-21T07:43:07.123456Z");
+    CHECK(processes[1]["exit_time"] == "2026-11-21T07:44:10.323456Z");
+    REQUIRE(processes[1]["leaks"].size() == 2);
+    CHECK(processes[1]["leaks"] == j["leaks"]);
+
+    const auto& leaks = j["leaks"];
+    REQUIRE(leaks.size() == 2);
+    const auto& never = leaks[0];
+    CHECK(never["pid"] == 1234);
+    CHECK(never["comm"] == "server");
+    CHECK(never["fd"] == 5);
+    CHECK(never["cmdline"] == "./server --port 8080");
+    CHECK(never["family"] == "ipv4");
+    CHECK(never["saddr"] == "127.0.0.1");
+    CHECK(never["sport"] == 8080);
+    CHECK(never["daddr"] == "127.0.0.1");
+    CHECK(never["dport"] == 50312);
+    CHECK(never["netns"] == 4026531840u);
+    CHECK(never["close_wait_ms"] == 6100);
+    CHECK(never["rx_queue"] == 0);
+    CHECK(never["since_start"] == false);
+    CHECK(never["verdict"] == "never_closed");
+    CHECK(never["closed_by"].is_null());
+    CHECK(never["closed_by_comm"].is_null());
+    CHECK(never["closed_via"].is_null());
+    CHECK(never["holders"] == nlohmann::json::parse(R"([{"pid":1234,"comm":"server","fd":5}])"));
+    CHECK(never["owner_pid"] == 1234);
+    CHECK(never["owner_comm"] == "server");
+    CHECK(never["sock"] == 4101);
+    CHECK(never["reported_time"] == "2026-11-21T07:44:06.123456Z");
+    CHECK(never["entered_time"] == "2026-11-21T07:44:00.023456Z");
+    CHECK(never["resolved"].is_null());
+
+    const auto& closed = leaks[1];
+    CHECK(closed["verdict"] == "closed_still_referenced");
+    CHECK(closed["closed_by"] == 1233);
+    CHECK(closed["closed_by_comm"] == "sh");
+    CHECK(closed["closed_by_fd"] == 4);
+    CHECK(closed["closed_via"] == "close");
+    CHECK(closed["rx_queue"] == 12);
+    CHECK(closed["owner_pid"] == 1233);
+    CHECK(closed["close_wait_ms"] == 9200); // until it ended, not until it was reported
+    REQUIRE(closed["resolved"].is_object());
+    CHECK(closed["resolved"]["how"] == "exit");
+    CHECK(closed["resolved"]["by_pid"] == 1234);
+    CHECK(closed["resolved"]["by_comm"] == "server");
+    CHECK(closed["resolved"]["close_wait_ms"] == 9200);
+    CHECK(closed["resolved"]["time"] == "2026-11-21T07:44:10.323456Z");
+
+    for (const auto& leak : leaks) {
+        CHECK(std::regex_match(leak["reported_time"].get<std::string>(), kTimeFormat));
+        CHECK(std::regex_match(leak["entered_time"].get<std::string>(), kTimeFormat));
+    }
+    CHECK(std::regex_match(j["start_time"].get<std::string>(), kTimeFormat));
+}
+
+TEST_CASE("run report: a leak of a process that was not traced gets its own entry") {
+    RunReport report = leaking_report();
+    report.leaks[0].pid = 4321;
+    report.leaks[0].comm = make_comm("stray");
+    report.leaks[0].cmdline = "/usr/bin/stray";
+    save_samples(report, "stray");
+
+    const nlohmann::json j = nlohmann::json::parse(render_json_report(report));
+    REQUIRE(j["processes"].size() == 3);
+    const auto& stray = j["processes"][2];
+    CHECK(stray["pid"] == 4321);
+    CHECK(stray["comm"] == "stray");
+    CHECK(stray["cmdline"] == "/usr/bin/stray");
+    CHECK(stray["ppid"].is_null());
+    CHECK(stray["traced"] == false);
+    CHECK(stray["exit_status"].is_null());
+    REQUIRE(stray["leaks"].size() == 1);
+    CHECK(stray["leaks"][0]["sock"] == 4101);
+    CHECK(j["processes"][1]["leaks"].size() == 1);
+    CHECK(j["leaks_found"] == 2);
+
+    const XmlElement root = parse_xml(render_junit(report));
+    CHECK(root.attribute("tests") == "3");
+    CHECK(root.attribute("failures") == "2");
+    const auto cases = root.all("testsuite")[0]->all("testcase");
+    REQUIRE(cases.size() == 3);
+    CHECK(cases[2]->attribute("name") == "pid 4321 stray: /usr/bin/stray");
+
+    std::string text;
+    append_run_report_text(text, report);
+    CHECK(text.find("by 2 processes") != std::string::npos);
+    CHECK(text.find("pid 4321 stray  /usr/bin/stray  (not among the traced processes)\n") != std::string::npos);
+    CHECK(text.find("tcpleak: traced 2 processes,") != std::string::npos); // only the traced ones
+}
+
+TEST_CASE("run report: a resolved leak missing from the leak list is still reported") {
+    RunReport report = leaking_report();
+    report.leaks.pop_back(); // only in report.resolved
+    const nlohmann::json j = nlohmann::json::parse(render_json_report(report));
+    CHECK(j["leaks_found"] == 2);
+    REQUIRE(j["leaks"].size() == 2);
+    CHECK(j["leaks"][1]["sock"] == 4102);
+    CHECK(j["leaks"][1]["resolved"]["how"] == "exit");
+}
+
+TEST_CASE("run report: JSON and JUnit of a clean run") {
+    RunReport report = clean_report();
+    save_samples(report, "clean");
+    const nlohmann::json j = nlohmann::json::parse(render_json_report(report));
+    CHECK(j["leaks_found"] == 0);
+    CHECK(j["leaks"].empty());
+    CHECK(j["processes"].size() == 2);
+    CHECK(j["exit_status"] == 0);
+
+    const std::string xml = render_junit(report);
+    const XmlElement root = parse_xml(xml);
+    CHECK(root.attribute("tests") == "2");
+    CHECK(root.attribute("failures") == "0");
+    CHECK(count(xml, "<failure") == 0);
+}
+
+// ---------------------------------------------------------------- JUnit
+
+TEST_CASE("run report: junit of a run with leaks") {
+    const RunReport report = leaking_report();
+    const std::string xml = render_junit(report);
+    CHECK(xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", 0) == 0);
+    const XmlElement root = parse_xml(xml);
+
+    CHECK(root.name == "testsuites");
+    CHECK(root.attribute("name") == "tcpleak");
+    CHECK(root.attribute("tests") == "2");
+    CHECK(root.attribute("failures") == "1");
+    CHECK(root.attribute("errors") == "0");
+    CHECK(root.attribute("time") == "90.250");
+    CHECK(!root.attribute("timestamp")); // not allowed there by jenkins-junit.xsd
+    CHECK(count(xml, "<failure") == 2);
+
+    const auto suites = root.all("testsuite");
+    REQUIRE(suites.size() == 1);
+    const XmlElement& suite = *suites[0];
+    CHECK(suite.attribute("name") == "tcpleak run: sh -c './server --port 8080'");
+    CHECK(suite.attribute("tests") == "2");
+    CHECK(suite.attribute("failures") == "1");
+    CHECK(suite.attribute("errors") == "0");
+    CHECK(suite.attribute("skipped") == "0");
+    CHECK(suite.attribute("hostname") == "ci-runner-7");
+    CHECK(suite.attribute("timestamp") == "2026-11-21T07:43:06Z");
+    CHECK(suite.attribute("time") == "90.250");
+
+    std::map<std::string, std::string> properties;
+    for (const XmlElement* p : suite.all("properties")[0]->all("property"))
+        properties[*p->attribute("name")] = *p->attribute("value");
+    CHECK(properties["threshold"] == "5s");
+    CHECK(properties["leaked_sockets"] == "2");
+    CHECK(properties["lost_events"] == "0");
+    CHECK(properties["exit_status"] == "3");
+    CHECK(properties["command_status"] == "exited with 0");
+
+    const auto cases = suite.all("testcase");
+    REQUIRE(cases.size() == 2);
+    CHECK(cases[0]->attribute("classname") == "tcpleak.sockets");
+    CHECK(cases[0]->attribute("name") == "pid 1233 sh: sh -c ./server --port 8080");
+    CHECK(cases[0]->attribute("time") == "90.000");
+    CHECK(cases[0]->all("failure").empty());
+    CHECK(cases[1]->attribute("name") == "pid 1234 server: ./server --port 8080");
+    CHECK(cases[1]->attribute("time") == "63.200");
+
+    const auto failures = cases[1]->all("failure");
+    REQUIRE(failures.size() == 2);
+    CHECK(failures[0]->attribute("type") == "never_closed");
+    CHECK(failures[0]->attribute("message") ==
+          "fd 5: 127.0.0.1:8080 -> 127.0.0.1:50312 in CLOSE_WAIT for 6.10s (never closed)");
+    CHECK(failures[0]->text.find("still in CLOSE_WAIT at the end of the run") != std::string::npos);
+    CHECK(failures[1]->attribute("type") == "closed_still_referenced");
+    CHECK(failures[1]->attribute("message") ==
+          "fd 7: 127.0.0.1:8080 -> 127.0.0.1:50314 in CLOSE_WAIT for 9.20s (closed by 1233 sh (fd 4, close), "
+          "still held by 1234 server fd 7; ended: exit by 1234 server)");
+    const std::string& details = failures[1]->text;
+    CHECK(details.find("socket:     127.0.0.1:8080 -> 127.0.0.1:50314 (ipv4, netns 4026531840, sock 4102)\n") !=
+          std::string::npos);
+    CHECK(details.find("closed by:  1233 sh (fd 4, close)\n") != std::string::npos);
+    CHECK(details.find("held by:    1234 server fd 7\n") != std::string::npos);
+    CHECK(details.find("recv-q:     12 bytes unread\n") != std::string::npos);
+    CHECK(details.find("ended:      exit by 1234 server at 2026-11-21T07:44:10.323456Z after 9.20s in CLOSE_WAIT") !=
+          std::string::npos);
+
+    // Each body starts with its message (GitLab shows only bodies); the
+    // first one also lists every socket of the process (Jenkins and
+    // dorny/test-reporter show only the first failure).
+    for (const XmlElement* failure : failures)
+        CHECK(failure->text.rfind(*failure->attribute("message") + "\n\n", 0) == 0);
+    CHECK(failures[0]->text.find("All 2 sockets this process left in CLOSE_WAIT:\n  fd 5  ") != std::string::npos);
+    CHECK(failures[0]->text.find("\n  fd 7  127.0.0.1:8080 -> 127.0.0.1:50314") != std::string::npos);
+    CHECK(failures[1]->text.find("All 2 sockets") == std::string::npos);
+
+    const auto out = cases[1]->all("system-out");
+    REQUIRE(out.size() == 1);
+    CHECK(out[0]->text.find("2 sockets leaked in CLOSE_WAIT past 5s:\n") != std::string::npos);
+}
+
+TEST_CASE("run report: junit without a hostname uses the local one") {
+    RunReport report = clean_report();
+    report.hostname.clear();
+    const XmlElement root = parse_xml(render_junit(report));
+    const auto hostname = root.all("testsuite")[0]->attribute("hostname");
+    REQUIRE(hostname);
+    CHECK(!hostname->empty());
+}
+
+TEST_CASE("run report: xml escaping keeps hostile names well-formed") {
+    std::string out;
+    append_xml_escaped(out, "a<b>&\"c'", true);
+    CHECK(out == "a&lt;b&gt;&amp;&quot;c&apos;");
+    out.clear();
+    append_xml_escaped(out, "tab\tnl\ncr\r", true);
+    CHECK(out == "tab&#9;nl&#10;cr&#13;");
+    out.clear();
+    append_xml_escaped(out, "tab\tnl\ncr\r", false);
+    CHECK(out == "tab\tnl\ncr&#13;");
+    out.clear();
+    append_xml_escaped(out, "]]>", false);
+    CHECK(out == "]]&gt;");
+    out.clear();
+    // Control bytes, DEL, ill-formed UTF-8, C1 controls and the noncharacters
+    // XML forbids become visible escapes; good UTF-8 passes.
+    append_xml_escaped(out, "\x01\x1b\x7f|\xff|\xc0\xaf|\xc2\x85|\xef\xbf\xbe|\xef\xbf\xbf|\xed\xa0\x80|é€😀", false);
+    CHECK(out == "\\x01\\x1b\\x7f|\\xff|\\xc0\\xaf|\\xc2\\x85|\\xef\\xbf\\xbe|\\xef\\xbf\\xbf|\\xed\\xa0\\x80|é€😀");
+    CHECK(well_formed("<a>" + out + "</a>"));
+
+    // Every single byte, alone and after a lead byte, in content and attributes.
+    for (int b = 0; b < 256; ++b) {
+        for (const std::string prefix : {"", "\xe2", "\xf0\x9f"}) {
+            const std::string bytes = prefix + std::string(1, static_cast<char>(b)) + "x";
+            std::string doc = "<a v=\"";
+            append_xml_escaped(doc, bytes, true);
+            doc.append("\">");
+            append_xml_escaped(doc, bytes, false);
+            doc.append("</a>");
+            INFO("byte " << b);
+            CHECK(well_formed(doc));
+        }
+    }
+}
+
+TEST_CASE("run report: the xml checker rejects what is not well-formed") {
+    CHECK(well_formed("<?xml version=\"1.0\"?>\n<a x=\"1\" y='2'><b/>t&amp;&#x41;<!-- c --></a>\n"));
+    CHECK(!well_formed("<a><b></a>"));
+    CHECK(!well_formed("<a x=1/>"));
+    CHECK(!well_formed("<a x=\"1\" x=\"2\"/>"));
+    CHECK(!well_formed("<a>&foo;</a>"));
+    CHECK(!well_formed("<a>a & b</a>"));
+    CHECK(!well_formed("<a>\x01</a>"));
+    CHECK(!well_formed("<a>\xff</a>"));
+    CHECK(!well_formed("<a>\xef\xbf\xbe</a>"));
+    CHECK(!well_formed("<a>]]></a>"));
+    CHECK(!well_formed("<a x=\"<\"/>"));
+    CHECK(!well_formed("<a>&#1;</a>"));
+    CHECK(!well_formed("<a/><b/>"));
+}
+
+TEST_CASE("run report: hostile comm and cmdline stay well-formed in junit, JSON and text") {
+    RunReport report = leaking_report();
+    const std::string hostile_comm = "<>&\"'\x01\xff]]>\x1b[31m";
+    const std::string hostile_cmdline =
+        "./srv <script>&amp; \"q\" 'a' \x01\x02\x1b]0;title\x07 \xff\xfe \xef\xbf\xbe ]]> \xc2\x9b \r\n\t end \\x01";
+    report.processes[1].comm = make_comm(hostile_comm);
+    report.processes[1].cmdline = hostile_cmdline;
+    for (Leak& leak : report.leaks) {
+        leak.comm = make_comm(hostile_comm);
+        leak.cmdline = hostile_cmdline;
+        for (Holder& h : leak.holders)
+            h.comm = make_comm(hostile_comm);
+    }
+    report.leaks[1].closed_by->via = "close\x01<";
+    report.resolved[0].by_comm = make_comm(hostile_comm);
+    report.command = {"sh", "-c", hostile_cmdline};
+    report.leaks.push_back(report.leaks[0]);
+    report.leaks.back().cookie = 4103;
+    report.leaks.back().pid = 9999; // not traced: comm/cmdline from the leak
+    save_samples(report, "hostile");
+
+    const std::string xml = render_junit(report);
+    const XmlElement root = parse_xml(xml);
+    CHECK(root.attribute("tests") == "3");
+    CHECK(root.attribute("failures") == "2");
+    CHECK(count(xml, "<failure") == 3);
+    const auto cases = root.all("testsuite")[0]->all("testcase");
+    REQUIRE(cases.size() == 3);
+    const std::string name = *cases[1]->attribute("name");
+    // append_printable, then XML-decoded: the visible escapes survive.
+    CHECK(name.rfind("pid 1234 <>&\"'\\x01\\xff]]>\\x1b[31m: ./srv <script>&amp; \"q\" 'a' \\x01\\x02\\x1b]0;title\\x07",
+                     0) == 0);
+    CHECK(name.find("\\\\x01") != std::string::npos); // a literal backslash is doubled
+    CHECK(terminal_safe(name));
+    for (const XmlElement* failure : cases[1]->all("failure")) {
+        CHECK(terminal_safe(*failure->attribute("message")));
+        std::string body = failure->text;
+        CHECK(terminal_safe(body));
+    }
+
+    const nlohmann::json j = nlohmann::json::parse(render_json_report(report));
+    CHECK(j["leaks_found"] == 3);
+    CHECK(j["processes"][1]["comm"].get<std::string>().rfind("<>&\"'\x01", 0) == 0);
+    CHECK(j["processes"][1]["cmdline"].get<std::string>().rfind("./srv <script>&amp; \"q\" 'a' \x01\x02\x1b", 0) == 0);
+    CHECK(j["command"][2].get<std::string>().rfind("./srv", 0) == 0);
+    CHECK(j["leaks"][1]["closed_via"] == "close\x01<");
+
+    std::string text;
+    append_run_report_text(text, report);
+    CHECK(terminal_safe(text));
+    CHECK(text.find("pid 1234 <>&\"'\\x01\\xff]]>\\x1b[31m  ./srv") != std::string::npos);
+}
+
+TEST_CASE("run report: IPv6 leaks") {
+    RunReport report = leaking_report();
+    SocketAddress& a = report.leaks[0].address;
+    a.family = kFamilyIpv6;
+    a.saddr = {};
+    a.saddr[15] = 1;
+    a.daddr = {0x20, 0x01, 0x0d, 0xb8};
+    a.daddr[15] = 7;
+    const nlohmann::json j = nlohmann::json::parse(render_json_report(report));
+    CHECK(j["leaks"][0]["family"] == "ipv6");
+    CHECK(j["leaks"][0]["saddr"] == "::1");
+    CHECK(j["leaks"][0]["daddr"] == "2001:db8::7");
+    std::string text;
+    append_run_report_text(text, report);
+    CHECK(text.find("fd 5  [::1]:8080 -> [2001:db8::7]:50312  ") != std::string::npos);
+    CHECK(well_formed(render_junit(report)));
+}
+
+// ---------------------------------------------------------------- text
+
+TEST_CASE("run report: text of a run with leaks") {
+    RunReport report = leaking_report();
+    report.processes.push_back({1235, 1233, make_comm("worker"), "./worker", std::nullopt, {}, {}});
+    std::string text;
+    append_run_report_text(text, report);
+    CHECK(text ==
+          "tcpleak: 2 sockets leaked in CLOSE_WAIT by 1 process (threshold 5s) \u2014 exit status 3\n"
+          "  pid 1234 server  ./server --port 8080\n"
+          "    fd 5  127.0.0.1:8080 -> 127.0.0.1:50312  CLOSE_WAIT 6.10s  recv-q 0   never closed\n"
+          "    fd 7  127.0.0.1:8080 -> 127.0.0.1:50314  CLOSE_WAIT 9.20s  recv-q 12  closed, still referenced: "
+          "closed by 1233 sh (fd 4, close); held by 1234 server fd 7  (ended: exit by 1234 server)\n"
+          "tcpleak: traced 3 processes, 1204 transitions, 0 lost events; sh -c './server --port 8080' exited with 0\n");
+}
+
+TEST_CASE("run report: text of a never-closed socket another process also holds") {
+    RunReport report = leaking_report();
+    report.leaks.resize(1);
+    report.resolved.clear();
+    report.leaks[0].holders.push_back({1236, make_comm("child"), 3});
+    report.leaks[0].since_start = true;
+    report.kernel.lost = 1;
+    std::string text;
+    append_run_report_text(text, report);
+    CHECK(text.find("tcpleak: 1 socket leaked in CLOSE_WAIT by 1 process") == 0);
+    CHECK(text.find("CLOSE_WAIT >=6.10s  recv-q 0  never closed; held by 1234 server fd 5, 1236 child fd 3\n") !=
+          std::string::npos);
+    CHECK(text.find(", 1 lost event;") != std::string::npos);
+    CHECK(text.find("tcpleak: warning: 1 event lost (ring buffer full): leaks may have been missed\n") !=
+          std::string::npos);
+}
+
+TEST_CASE("run report: text of a clean run") {
+    RunReport report = clean_report();
+    report.processes.push_back({1235, 1233, make_comm("worker"), "./worker", std::nullopt, {}, {}});
+    std::string text;
+    append_run_report_text(text, report);
+    CHECK(text == "tcpleak: no socket left in CLOSE_WAIT past 5s by 3 traced processes \u2014 "
+                  "sh -c './server --port 8080' exited with 0\n");
+
+    report.kernel.lost = 7;
+    text.clear();
+    append_run_report_text(text, report);
+    CHECK(text.find("\ntcpleak: warning: 7 events lost (ring buffer full): leaks may have been missed\n") !=
+          std::string::npos);
+}
+
+TEST_CASE("run report: text when COMMAND was killed by a signal") {
+    RunReport report = clean_report();
+    report.command = {"./soak"};
+    report.command_exit_code.reset();
+    report.command_signal = 9;
+    report.processes.resize(1);
+    std::string text;
+    append_run_report_text(text, report);
+    CHECK(text == "tcpleak: no socket left in CLOSE_WAIT past 5s by 1 traced process \u2014 "
+                  "./soak killed by signal 9 (SIGKILL)\n");
+
+    const nlohmann::json j = nlohmann::json::parse(render_json_report(report));
+    CHECK(j["command_exit_code"].is_null());
+    CHECK(j["command_signal"] == 9);
+
+    report.processes[0].exit_status = SIGSEGV; // wait status: killed by SIGSEGV
+    const XmlElement root = parse_xml(render_junit(report));
+    const auto* testcase = root.all("testsuite")[0]->all("testcase")[0];
+    CHECK(testcase->all("system-out")[0]->text.find(": killed by signal 11 (SIGSEGV)\n") != std::string::npos);
+    const nlohmann::json j2 = nlohmann::json::parse(render_json_report(report));
+    CHECK(j2["processes"][0]["exit_signal"] == 11);
+    CHECK(j2["processes"][0]["exit_code"].is_null());
+}
