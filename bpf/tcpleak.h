@@ -149,15 +149,35 @@ enum tl_iter_mode {
 	TL_ITER_HOLDERS = 2, /* report the holders of the sockets in holder_targets */
 };
 
-/* Per-CPU counters, read by user space. */
+/*
+ * Per-CPU counters, summed and named by user space: the second column is
+ * the counter's key in the "kernel" object of the JSON records and reports.
+ * A new counter is one more line here (and its key in the JSON schemas).
+ */
+#define TL_COUNTERS(X)                                                                              \
+	X(TL_CNT_TRANSITIONS, transitions_seen)        /* transitions seen, before filtering */         \
+	X(TL_CNT_SENT, sent)                           /* records handed to the ring buffer */          \
+	X(TL_CNT_LOST, lost)                           /* records dropped: ring buffer full */          \
+	X(TL_CNT_SELECTED_FULL, selected_full)         /* a selected socket or listener not remembered: \
+							  map full (filters, run) */                    \
+	X(TL_CNT_RELEASE_MAP_UPDATE_FAILED, release_map_update_failed) /* fd release not remembered */  \
+	X(TL_CNT_PIDS_FULL, pids_full)                 /* forked child not tracked: pid map full */
+
 enum tl_counter {
-	TL_CNT_TRANSITIONS = 0,    /* transitions seen, before filtering */
-	TL_CNT_SENT,               /* records handed to the ring buffer */
-	TL_CNT_LOST,               /* records dropped: ring buffer full */
-	TL_CNT_SELECTED_FULL,      /* a selected socket or listener not remembered: map full (filters, run) */
-	TL_CNT_RELEASE_MAP_UPDATE_FAILED, /* fd release not remembered */
-	TL_CNT_PIDS_FULL,          /* forked child not tracked: pid map full */
+#define TL_COUNTER_ENUM(name, key) name,
+	TL_COUNTERS(TL_COUNTER_ENUM)
+#undef TL_COUNTER_ENUM
 	TL_CNT_MAX,
+};
+
+/* The one value of the per-CPU `counters` map: the counters, leaks/run's
+ * transitions per (old, new) state (index old * 16 + new: not all of them
+ * are forwarded), and the records sent since the last forced wakeup. One
+ * lookup per program run. User space reads it as is (src/kernel). */
+struct tl_cpu_counters {
+	__u64 values[TL_CNT_MAX];
+	__u64 unwoken;
+	__u64 transitions[256];
 };
 
 #endif /* TCPLEAK_H */

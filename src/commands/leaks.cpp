@@ -95,8 +95,8 @@ int run_leaks(const LeaksOptions& options) {
     summary.owners_evicted = watch.owners_evicted();
     summary.kernel = session.read_counters();
     summary.bpf_map_bytes = session.map_memory_bytes();
-    if (summary.kernel.lost > lost.total())
-        output->lost(summary.kernel.lost - lost.total(), summary.kernel.lost, summary.end_unix_ns);
+    if (summary.kernel.lost() > lost.total())
+        output->lost(summary.kernel.lost() - lost.total(), summary.kernel.lost(), summary.end_unix_ns);
     output->summary(summary);
     out.flush();
     err.flush();

@@ -132,8 +132,8 @@ int run_trace(const TraceOptions& options) {
     summary.bpf_map_bytes = session.map_memory_bytes();
     printer.fill(summary);
     summary.owners_evicted = attributor.evictions();
-    if (summary.kernel.lost > lost.total())
-        output->lost(summary.kernel.lost - lost.total(), summary.kernel.lost, summary.end_unix_ns);
+    if (summary.kernel.lost() > lost.total())
+        output->lost(summary.kernel.lost() - lost.total(), summary.kernel.lost(), summary.end_unix_ns);
     output->summary(summary);
     if (options.json) {
         std::string text;

@@ -205,7 +205,7 @@ void take_owner(S& s, const SocketHolder& h) {
 }
 
 ClosedBy closed_by_owner_exit(std::uint32_t pid, const Comm& comm) {
-    return ClosedBy{pid, comm, std::nullopt, "exit"};
+    return ClosedBy{pid, comm, std::nullopt, ReleaseVia::Exit};
 }
 
 // Who made the socket "closed, still referenced", from the first release
@@ -216,7 +216,7 @@ template <typename R>
 std::optional<ClosedBy> closed_by_release(const std::optional<R>& release, bool releaser_still_holds) {
     if (!release || (release->via == ReleaseVia::Exit && releaser_still_holds))
         return std::nullopt;
-    return ClosedBy{release->pid, release->comm, release->fd, std::string(release_via_name(release->via))};
+    return ClosedBy{release->pid, release->comm, release->fd, release->via};
 }
 
 } // namespace

@@ -23,8 +23,6 @@ extern "C" {
 }
 #include "tcpleak.skel.h"
 
-static_assert(TL_CNT_MAX == 6, "update BpfSession::CpuCounters");
-
 namespace tcpleak {
 
 namespace {
@@ -141,6 +139,18 @@ void choose_programs(tcpleak_bpf* skel, const BpfConfig& config, const TracefsAc
     }
 }
 
+// The per-CPU counters map's values, one per possible CPU; empty when it
+// cannot be read.
+std::vector<tl_cpu_counters> read_cpu_counters(const bpf_map* counters) {
+    const int cpus = libbpf_num_possible_cpus();
+    std::vector<tl_cpu_counters> per_cpu(cpus > 0 ? cpus : 1);
+    const __u32 zero = 0;
+    if (bpf_map__lookup_elem(counters, &zero, sizeof(zero), per_cpu.data(), per_cpu.size() * sizeof(tl_cpu_counters),
+                             0) != 0)
+        return {};
+    return per_cpu;
+}
+
 // Runs the kernel skipped because the program was already running on that
 // CPU (a softirq interrupting it): records never produced.
 std::uint64_t recursion_misses(bpf_object* object) {
@@ -214,26 +224,18 @@ void BpfSession::select_pid(std::uint32_t pid) {
 }
 
 KernelCounters BpfSession::read_counters() const {
-    const std::vector<CpuCounters> per_cpu = read_cpu_counters();
-    std::array<std::uint64_t, TL_CNT_MAX> totals{};
-    for (const CpuCounters& cpu : per_cpu)
-        for (std::size_t i = 0; i < TL_CNT_MAX; ++i)
-            totals[i] += cpu.values[i];
-
+    const std::vector<tl_cpu_counters> per_cpu = read_cpu_counters(skeleton_->maps.counters);
     KernelCounters counters;
-    counters.transitions = totals[TL_CNT_TRANSITIONS];
-    counters.sent = totals[TL_CNT_SENT];
-    counters.lost = totals[TL_CNT_LOST];
-    counters.selected_full = totals[TL_CNT_SELECTED_FULL];
-    counters.release_map_update_failed = totals[TL_CNT_RELEASE_MAP_UPDATE_FAILED];
-    counters.pids_full = totals[TL_CNT_PIDS_FULL];
+    for (const tl_cpu_counters& cpu : per_cpu)
+        for (std::size_t i = 0; i < TL_CNT_MAX; ++i)
+            counters.counts[i] += cpu.values[i];
     counters.recursion_misses = recursion_misses(skeleton_->obj); // programs stay loaded after detach()
     return counters;
 }
 
 std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint64_t> BpfSession::read_transition_counts() const {
     std::array<std::uint64_t, 256> totals{};
-    for (const CpuCounters& cpu : read_cpu_counters())
+    for (const tl_cpu_counters& cpu : read_cpu_counters(skeleton_->maps.counters))
         for (std::size_t i = 0; i < totals.size(); ++i)
             totals[i] += cpu.transitions[i];
     std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint64_t> counts;
@@ -241,16 +243,6 @@ std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint64_t> BpfSession::read_
         if (totals[i])
             counts[{static_cast<std::uint8_t>(i >> 4), static_cast<std::uint8_t>(i & 15)}] = totals[i];
     return counts;
-}
-
-std::vector<BpfSession::CpuCounters> BpfSession::read_cpu_counters() const {
-    const int cpus = libbpf_num_possible_cpus();
-    std::vector<CpuCounters> per_cpu(cpus > 0 ? cpus : 1);
-    const __u32 zero = 0;
-    if (bpf_map__lookup_elem(skeleton_->maps.counters, &zero, sizeof(zero), per_cpu.data(),
-                             per_cpu.size() * sizeof(CpuCounters), 0) != 0)
-        return {};
-    return per_cpu;
 }
 
 std::uint64_t BpfSession::map_memory_bytes() const { return map_memory_bytes_; }

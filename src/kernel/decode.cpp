@@ -21,6 +21,18 @@ static_assert(offsetof(tl_transition, kind) == 0 && offsetof(tl_fd_release, kind
               offsetof(tl_proc, kind) == 0 && offsetof(tl_socket, kind) == 0 && offsetof(tl_accept, kind) == 0);
 static_assert(kFamilyIpv4 == 2 && kFamilyIpv6 == 10);
 
+// The C++ enums carry the kernel's values: decoding is a cast.
+static_assert(static_cast<int>(RecordKind::Transition) == TL_REC_TRANSITION &&
+              static_cast<int>(RecordKind::FdRelease) == TL_REC_FD_RELEASE &&
+              static_cast<int>(RecordKind::Proc) == TL_REC_PROC && static_cast<int>(RecordKind::Socket) == TL_REC_SOCKET &&
+              static_cast<int>(RecordKind::Accept) == TL_REC_ACCEPT);
+static_assert(static_cast<int>(ReleaseVia::Close) == TL_RELEASE_CLOSE &&
+              static_cast<int>(ReleaseVia::CloseRange) == TL_RELEASE_CLOSE_RANGE &&
+              static_cast<int>(ReleaseVia::Dup2) == TL_RELEASE_DUP2 &&
+              static_cast<int>(ReleaseVia::Dup3) == TL_RELEASE_DUP3 && static_cast<int>(ReleaseVia::Exit) == TL_RELEASE_EXIT);
+static_assert(static_cast<int>(ProcEventKind::Fork) == TL_PROC_FORK &&
+              static_cast<int>(ProcEventKind::Exec) == TL_PROC_EXEC && static_cast<int>(ProcEventKind::Exit) == TL_PROC_EXIT);
+
 std::optional<RecordKind> record_kind(std::span<const std::byte> raw) {
     if (raw.empty())
         return std::nullopt;

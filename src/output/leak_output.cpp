@@ -103,7 +103,7 @@ public:
         json.field("tracker_evictions", summary.tracker_evictions);
         json.field("close_wait_unheld", summary.close_wait_unheld);
         json.field("owners_evicted", summary.owners_evicted);
-        json.field("lost", summary.kernel.lost);
+        json.field("lost", summary.kernel.lost());
         write_kernel_field(json, summary.kernel);
         json.field("bpf_map_bytes", summary.bpf_map_bytes);
         records_.end(json);
@@ -409,7 +409,7 @@ public:
         out.append(" in ");
         append_duration_short(out, run_duration_ns(summary));
         out.append("; ");
-        append_plural(out, summary.kernel.lost, "event", "events");
+        append_plural(out, summary.kernel.lost(), "event", "events");
         out.append(" lost\n");
         if (!summary.still_leaked.empty())
             append_process_table(out, summary.still_leaked, to_mono_ns(clock_, summary.end_unix_ns));

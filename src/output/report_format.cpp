@@ -5,39 +5,20 @@
 
 namespace tcpleak {
 
-namespace {
-
-// Kernel counters in the order and with the names of the JSON "kernel" objects.
-struct CounterName {
-    std::string_view name;
-    std::uint64_t KernelCounters::*member;
-};
-constexpr CounterName kCounterNames[] = {
-    {"transitions_seen", &KernelCounters::transitions},
-    {"sent", &KernelCounters::sent},
-    {"lost", &KernelCounters::lost},
-    {"selected_full", &KernelCounters::selected_full},
-    {"release_map_update_failed", &KernelCounters::release_map_update_failed},
-    {"pids_full", &KernelCounters::pids_full},
-    {"recursion_misses", &KernelCounters::recursion_misses},
-};
-
-} // namespace
 
 // ---------------------------------------------------------------- text
 
 void append_kernel_line(std::string& out, const KernelCounters& kernel, std::uint64_t bpf_map_bytes) {
     bool any = false;
-    for (const CounterName& counter : kCounterNames) {
-        const std::uint64_t value = kernel.*counter.member;
+    for_each_kernel_counter(kernel, [&](std::string_view name, std::uint64_t value) {
         if (value == 0)
-            continue;
+            return;
         out.append(any ? " " : "kernel: ");
-        out.append(counter.name);
+        out.append(name);
         out.push_back('=');
         append_decimal(out, value);
         any = true;
-    }
+    });
     out.append(any ? "; BPF maps: " : "BPF maps: ");
     append_bytes_iec(out, bpf_map_bytes);
     out.push_back('\n');
@@ -81,17 +62,14 @@ void append_connection(std::string& out, const SocketAddress& a) {
 
 void append_closer(std::string& out, const ClosedBy& closed_by) {
     append_pid_comm(out, closed_by.pid, closed_by.comm);
-    if (closed_by.fd || !closed_by.via.empty()) {
-        out.append(" (");
-        if (closed_by.fd) {
-            out.append("fd ");
-            append_decimal(out, *closed_by.fd);
-            if (!closed_by.via.empty())
-                out.append(", ");
-        }
-        append_printable(out, closed_by.via);
-        out.push_back(')');
+    out.append(" (");
+    if (closed_by.fd) {
+        out.append("fd ");
+        append_decimal(out, *closed_by.fd);
+        out.append(", ");
     }
+    out.append(release_via_name(closed_by.via));
+    out.push_back(')');
 }
 
 void append_holders(std::string& out, const std::vector<Holder>& holders) {
@@ -180,8 +158,7 @@ void write_address_members(JsonWriter& json, const SocketAddress& a) {
 void write_kernel_field(JsonWriter& json, const KernelCounters& kernel) {
     json.key("kernel");
     json.begin_object();
-    for (const CounterName& counter : kCounterNames)
-        json.field(counter.name, kernel.*counter.member);
+    for_each_kernel_counter(kernel, [&](std::string_view name, std::uint64_t value) { json.field(name, value); });
     json.end_object();
 }
 
@@ -200,7 +177,7 @@ void write_leak_members(JsonWriter& json, const Leak& leak, std::uint64_t close_
         json.field("closed_by", leak.closed_by->pid);
         json.field("closed_by_comm", comm_view(leak.closed_by->comm));
         json.field("closed_by_fd", leak.closed_by->fd);
-        json.field("closed_via", std::string_view(leak.closed_by->via));
+        json.field("closed_via", release_via_name(leak.closed_by->via));
     } else {
         json.field("closed_by", std::nullopt);
         json.field("closed_by_comm", std::nullopt);

@@ -107,7 +107,7 @@ public:
             return;
         JsonWriter json = records_.begin_summary(mode_, summary.start_unix_ns, summary.end_unix_ns);
         json.field("events", summary.events);
-        json.field("lost", summary.kernel.lost);
+        json.field("lost", summary.kernel.lost());
         json.field("owner_unknown", summary.owner_unknown);
         json.field("owners_evicted", summary.owners_evicted);
         json.key("transitions");
@@ -268,7 +268,7 @@ void append_summary_text(std::string& out, const TraceSummary& summary, std::str
     out.append(summary.events == 1 ? " transition in " : " transitions in ");
     append_duration_short(out, duration_ns(summary));
     out.append(", ");
-    append_decimal(out, summary.kernel.lost);
+    append_decimal(out, summary.kernel.lost());
     out.append(" lost\n");
     append_transition_counts(out, summary);
     out.append("owner unknown: ");

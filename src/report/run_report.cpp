@@ -284,7 +284,7 @@ std::uint64_t transitions_total(const RunReport& report) {
 
 void append_lost_warning(std::string& out, const RunReport& report) {
     out.append("tcpleak: warning: ");
-    append_plural(out, report.kernel.lost, "event", "events");
+    append_plural(out, report.kernel.lost(), "event", "events");
     out.append(" lost (ring buffer full): leaks may have been missed\n");
 }
 
@@ -295,7 +295,7 @@ void end_with_command(std::string& out, const RunReport& report) {
     out.push_back(' ');
     append_command_outcome(out, report);
     out.push_back('\n');
-    if (report.kernel.lost > 0)
+    if (report.kernel.lost() > 0)
         append_lost_warning(out, report);
 }
 
@@ -660,7 +660,7 @@ void append_run_report_text(std::string& out, const RunReport& report) {
     out.append(", ");
     append_plural(out, transitions_total(report), "transition", "transitions");
     out.append(", ");
-    append_plural(out, report.kernel.lost, "lost event", "lost events");
+    append_plural(out, report.kernel.lost(), "lost event", "lost events");
     out.append("; ");
     end_with_command(out, report);
 }
@@ -747,7 +747,7 @@ std::string render_json_report(const RunReport& report) {
         json.field(name, count);
     }
     json.end_object();
-    json.field("lost_events", report.kernel.lost);
+    json.field("lost_events", report.kernel.lost());
     write_kernel_field(json, report.kernel);
     json.end_object();
 
@@ -814,7 +814,7 @@ std::string render_junit(const RunReport& report) {
     append_threshold(threshold, threshold_ns(report));
     property(out, "threshold", threshold);
     property(out, "leaked_sockets", std::to_string(model.leaks.size()));
-    property(out, "lost_events", std::to_string(report.kernel.lost));
+    property(out, "lost_events", std::to_string(report.kernel.lost()));
     property(out, "exit_status", std::to_string(report.exit_status));
     std::string outcome;
     append_command_outcome(outcome, report);

@@ -29,7 +29,7 @@ std::uint64_t LostEvents::poll(std::uint64_t now_mono_ns) {
     if (now_mono_ns - last_check_ns_ < kCheckEveryNs)
         return 0;
     last_check_ns_ = now_mono_ns;
-    const std::uint64_t lost = session_.read_counters().lost;
+    const std::uint64_t lost = session_.read_counters().lost();
     const std::uint64_t fresh = lost > reported_ ? lost - reported_ : 0;
     reported_ = std::max(reported_, lost);
     return fresh;

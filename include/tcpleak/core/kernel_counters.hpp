@@ -1,18 +1,48 @@
-// Counters the BPF side keeps (enum tl_counter), summed over CPUs.
+// What the kernel side counted (enum tl_counter in bpf/tcpleak.h), summed
+// over CPUs, with the counters' names: both come from the one list in
+// bpf/tcpleak.h (TL_COUNTERS), so a new counter touches nothing here.
 #pragma once
 
+#include <linux/types.h>
+
+#include <array>
+#include <cstddef>
 #include <cstdint>
+#include <string_view>
+
+extern "C" {
+#include "tcpleak.h"
+}
 
 namespace tcpleak {
 
 struct KernelCounters {
-    std::uint64_t transitions = 0;              // seen, before filtering
-    std::uint64_t sent = 0;                     // records handed to the ring buffer
-    std::uint64_t lost = 0;                     // records dropped: ring buffer full
-    std::uint64_t selected_full = 0;            // a selected socket not remembered (filters, run)
-    std::uint64_t release_map_update_failed = 0; // fd release not remembered
-    std::uint64_t pids_full = 0;                // forked child not tracked
-    std::uint64_t recursion_misses = 0;         // program runs the kernel skipped (already running on that CPU)
+    std::array<std::uint64_t, TL_CNT_MAX> counts{}; // by enum tl_counter
+    // Program runs the kernel skipped because the program was already
+    // running on that CPU (a softirq interrupting it): read from the
+    // programs' info, not counted by them.
+    std::uint64_t recursion_misses = 0;
+
+    std::uint64_t& operator[](tl_counter counter) { return counts[counter]; }
+    std::uint64_t operator[](tl_counter counter) const { return counts[counter]; }
+    std::uint64_t lost() const { return counts[TL_CNT_LOST]; } // records dropped: ring buffer full
 };
+
+// The JSON key of each counter, by enum tl_counter ("transitions_seen", ...).
+inline constexpr std::array<std::string_view, TL_CNT_MAX> kKernelCounterNames = {
+#define TL_COUNTER_NAME(name, key) #key,
+    TL_COUNTERS(TL_COUNTER_NAME)
+#undef TL_COUNTER_NAME
+};
+inline constexpr std::string_view kRecursionMissesName = "recursion_misses";
+
+// Calls visit(name, value) for every counter, in the order of the JSON
+// "kernel" objects: the kernel's counters, then recursion_misses.
+template <typename Visit>
+void for_each_kernel_counter(const KernelCounters& counters, Visit&& visit) {
+    for (std::size_t i = 0; i < TL_CNT_MAX; ++i)
+        visit(kKernelCounterNames[i], counters.counts[i]);
+    visit(kRecursionMissesName, counters.recursion_misses);
+}
 
 } // namespace tcpleak

@@ -44,7 +44,7 @@ struct ClosedBy {
     std::uint32_t pid = 0;
     Comm comm{};
     std::optional<std::uint32_t> fd;   // the released descriptor, when known
-    std::string via;                   // "close", "close_range", "dup2", "dup3", "exit"
+    ReleaseVia via = ReleaseVia::Close; // how it went away
 };
 
 // A socket in CLOSE_WAIT past the threshold while a descriptor still holds it.

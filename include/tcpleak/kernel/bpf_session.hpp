@@ -68,13 +68,6 @@ public:
     void detach();
 
 private:
-    // Mirrors struct cpu_counters in tcpleak.bpf.c.
-    struct CpuCounters {
-        std::uint64_t values[6]; // enum tl_counter
-        std::uint64_t unwoken;
-        std::uint64_t transitions[256];
-    };
-    std::vector<CpuCounters> read_cpu_counters() const;
     std::vector<SocketHolder> run_iterator(std::uint8_t mode);
 
     struct SkeletonDeleter {

@@ -268,7 +268,7 @@ TEST_CASE("a late exit by a process other than the owner: the owner's descriptor
     CHECK(resolved->leak.verdict == Verdict::ClosedStillReferenced);
     REQUIRE(resolved->leak.closed_by.has_value());
     CHECK(resolved->leak.closed_by->pid == kServer);
-    CHECK(resolved->leak.closed_by->via == "exit");
+    CHECK(resolved->leak.closed_by->via == ReleaseVia::Exit);
     CHECK_FALSE(resolved->leak.closed_by->fd.has_value());
 }
 
@@ -307,7 +307,7 @@ TEST_CASE("a late exit after another process's exit released its copy: closed, s
     CHECK(resolved->leak.verdict == Verdict::ClosedStillReferenced);
     REQUIRE(resolved->leak.closed_by.has_value());
     CHECK(resolved->leak.closed_by->pid == kServer);
-    CHECK(resolved->leak.closed_by->via == "exit");
+    CHECK(resolved->leak.closed_by->via == ReleaseVia::Exit);
 }
 
 TEST_CASE("a socket that was never held is not a late leak") {
@@ -334,7 +334,7 @@ TEST_CASE("fork: the owner closed its copy, the child still holds it") {
     CHECK(leak->closed_by->pid == kServer);
     CHECK(comm_view(leak->closed_by->comm) == "server");
     CHECK(leak->closed_by->fd == 5u);
-    CHECK(leak->closed_by->via == "close");
+    CHECK(leak->closed_by->via == ReleaseVia::Close);
     CHECK(leak->pid == kChild);
     CHECK(comm_view(leak->comm) == "worker");
     CHECK(leak->fd == 5u);
@@ -354,7 +354,7 @@ TEST_CASE("dup in the same process: closed one descriptor, another still holds i
     REQUIRE(leak->closed_by.has_value());
     CHECK(leak->closed_by->pid == kServer);
     CHECK(leak->closed_by->fd == 5u);
-    CHECK(leak->closed_by->via == "dup2");
+    CHECK(leak->closed_by->via == ReleaseVia::Dup2);
     CHECK(leak->pid == kServer);
     CHECK(leak->fd == 7u);
 }
@@ -370,7 +370,7 @@ TEST_CASE("owner gone without a release seen: closed, still referenced, via exit
     CHECK(leak->closed_by->pid == kServer);
     CHECK(comm_view(leak->closed_by->comm) == "server");
     CHECK_FALSE(leak->closed_by->fd.has_value());
-    CHECK(leak->closed_by->via == "exit");
+    CHECK(leak->closed_by->via == ReleaseVia::Exit);
     CHECK(leak->pid == kChild); // first holder
     CHECK(leak->fd == 4u);
 }

@@ -49,7 +49,7 @@ Leak closed_leak() {
     leak.holders = {{1234, make_comm("server"), 9}, {1240, make_comm("worker"), 9}};
     leak.cmdline = "/usr/bin/server --port 8080";
     leak.verdict = Verdict::ClosedStillReferenced;
-    leak.closed_by = ClosedBy{1233, make_comm("server"), 7, "close"};
+    leak.closed_by = ClosedBy{1233, make_comm("server"), 7, ReleaseVia::Close};
     leak.entered_mono_ns = kMono + 51 * kSecond + 500 * kMs;
     leak.reported_mono_ns = kMono + 56 * kSecond + 750 * kMs;
     leak.rx_queue = 512;
@@ -136,9 +136,9 @@ LeakSummary sample_summary() {
     summary.still_leaked = {closed_leak()};
     summary.close_wait_seen = 37;
     summary.tracker_evictions = 0;
-    summary.kernel.transitions = 5000;
-    summary.kernel.sent = 40;
-    summary.kernel.selected_full = 3;
+    summary.kernel[TL_CNT_TRANSITIONS] = 5000;
+    summary.kernel[TL_CNT_SENT] = 40;
+    summary.kernel[TL_CNT_SELECTED_FULL] = 3;
     summary.bpf_map_bytes = 9'542'042;
     return summary;
 }
@@ -228,7 +228,7 @@ TEST_CASE("JSON leak output: unknown fd, since start, IPv6, closer without fd") 
     auto output = make_json_leak_output(out.buffer(), clock);
     Leak leak = since_start_leak();
     leak.verdict = Verdict::ClosedStillReferenced;
-    leak.closed_by = ClosedBy{1, make_comm("init"), std::nullopt, "exit"};
+    leak.closed_by = ClosedBy{1, make_comm("init"), std::nullopt, ReleaseVia::Exit};
     output->leak(leak);
     const auto j = nlohmann::json::parse(out.lines().at(0));
     CHECK(j["fd"].is_null());
@@ -289,7 +289,7 @@ TEST_CASE("JSON leak output: summary; refresh writes nothing") {
     output->refresh({never_closed_leak()}, kMono + 10 * kSecond);
     CHECK(out.text().empty());
     LeakSummary summary = sample_summary();
-    summary.kernel.lost = 4;
+    summary.kernel[TL_CNT_LOST] = 4;
     output->summary(summary);
     CHECK(out.text() == R"({"type":"summary","time":"2026-11-21T07:45:08.623456Z","mode":"leaks","duration_ms":62500,)"
                         R"("threshold_ms":5000,"leaks":2,"resolved":1,"still_leaked":1,"close_wait_seen":37,)"
@@ -311,7 +311,6 @@ TEST_CASE("JSON leak output: hostile names stay valid JSON") {
     leak.cmdline = hostile + " --x\n{\"type\":\"summary\"}\x7f";
     leak.holders[1].comm = make_comm(hostile);
     leak.closed_by->comm = make_comm(hostile);
-    leak.closed_by->via = hostile;
     leak.owner_pid = 1234;
     leak.owner_comm = make_comm(hostile);
     output->leak(leak);
@@ -574,7 +573,7 @@ TEST_CASE("text leak output: summary without leaks, with evictions and lost even
     summary.tracker_evictions = 2;
     summary.close_wait_unheld = 1;
     summary.kernel = {};
-    summary.kernel.lost = 1;
+    summary.kernel[TL_CNT_LOST] = 1;
     summary.bpf_map_bytes = 512;
     output->summary(summary);
     CHECK(err.text() == "tcpleak leaks: no socket leaked in CLOSE_WAIT past 5s in 1m02s; 1 event lost\n"

@@ -72,9 +72,9 @@ TraceSummary sample_summary() {
     summary.transitions[{kTcpCloseWait, kTcpLastAck}] = 598;
     summary.transitions[{kTcpSynSent, kTcpEstablished}] = 30;
     summary.transitions[{13, kTcpClose}] = 6;
-    summary.kernel.transitions = 5000;
-    summary.kernel.sent = 1234;
-    summary.kernel.selected_full = 3;
+    summary.kernel[TL_CNT_TRANSITIONS] = 5000;
+    summary.kernel[TL_CNT_SENT] = 1234;
+    summary.kernel[TL_CNT_SELECTED_FULL] = 3;
     summary.bpf_map_bytes = 9'542'042;
     return summary;
 }

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every map of the kernel side. Sizes are defaults: user space shrinks the
+ * ones a mode does not use (their memory is charged at load) and sizes the
+ * ring buffer.
+ */
+#ifndef TCPLEAK_LIB_MAPS
+#define TCPLEAK_LIB_MAPS
+
+#include "common.bpf.h"
+
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by user space */
+} events SEC(".maps");
+
+/* -p PIDs (trace, leaks), or the traced process tree (run). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} selected_pids SEC(".maps");
+
+/* Sockets of selected owners (cfg_select), by cookie, until they close. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} selected_sockets SEC(".maps");
+
+/* Listening sockets of selected owners: the connections they receive are
+ * selected too (until accepted by someone unselected). */
+struct listener_key {
+	__u32 netns;
+	__u16 family;
+	__u16 port;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct listener_key);
+	__type(value, __u8);
+} selected_listeners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u16);
+	__type(value, __u8);
+} filter_ports SEC(".maps");
+
+/* The first descriptor release of a still-referenced socket, by cookie,
+ * until the socket enters CLOSE_WAIT (then it is sent to user space). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct tl_fd_release);
+} fd_releases SEC(".maps");
+
+/* Cookies whose holders the next TL_ITER_HOLDERS iteration reports. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} holder_targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tl_cpu_counters);
+} counters SEC(".maps");
+#endif /* TCPLEAK_LIB_MAPS */
