@@ -1,7 +1,6 @@
 #include "tcpleak/http/router.hpp"
 
 #include <algorithm>
-#include <exception>
 #include <stdexcept>
 
 namespace tcpleak::http {
@@ -19,8 +18,9 @@ Response run_handler(const Handler& handler, const Request& request, std::uint64
         Response response = handler(request);
         if (is_sane(response))
             return response;
-    } catch (const std::exception&) {
-        // The scraper gets a 500; the agent sees handler_errors go up.
+    } catch (...) {
+        // Whatever it threw, the scraper gets a 500 and the agent sees
+        // handler_errors go up; the server goes on.
     }
     ++handler_errors;
     return error_response(500);

@@ -91,8 +91,9 @@ def request(host, port, data):
 
 
 def _get(host, port, path, method="GET", version="HTTP/1.1", extra=b""):
+    authority = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
     return request(host, port, b"%s %s %s\r\nHost: %s\r\nUser-Agent: hostile_http\r\n%s\r\n" % (
-        method.encode(), path.encode(), version.encode(), host.encode(), extra))
+        method.encode(), path.encode(), version.encode(), authority.encode(), extra))
 
 
 def _expect_status(reply, status, what):

@@ -67,14 +67,16 @@ TEST_CASE("routing: exact paths, GET and HEAD only, 404 before 405") {
 TEST_CASE("a failing handler is a 500, counted") {
     Router router;
     router.add("/throws", [](const Request&) -> Response { throw std::runtime_error("boom"); });
+    router.add("/throws-int", [](const Request&) -> Response { throw 42; });
     router.add("/split", [](const Request&) { return Response{200, "text/plain\r\nSet-Cookie: x", ""}; });
     router.add("/status", [](const Request&) { return Response{101, "text/plain", ""}; });
     router.add("/busy", [](const Request&) { return error_response(503, "not ready"); });
     std::uint64_t handler_errors = 0;
     CHECK(router.respond(get("/throws"), handler_errors).body == "500 Internal Server Error\n");
+    CHECK(router.respond(get("/throws-int"), handler_errors).status == 500);
     CHECK(router.respond(get("/split"), handler_errors).status == 500);
     CHECK(router.respond(get("/status"), handler_errors).status == 500);
-    CHECK(handler_errors == 3);
+    CHECK(handler_errors == 4);
     CHECK(router.respond(get("/busy"), handler_errors).status == 503); // a handler may refuse on purpose
-    CHECK(handler_errors == 3);
+    CHECK(handler_errors == 4);
 }

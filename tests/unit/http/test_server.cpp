@@ -183,8 +183,11 @@ TEST_CASE("1000 connections at once: bounded, excess refused, still serving afte
     CHECK(ts.server.open_connections() == 64);
     CHECK(ts.counters().connections_accepted == 64);
     CHECK(ts.counters().connections_refused == kClients - 64);
-    Client& refused = *clients.back();
-    CHECK(status_line(read_until_closed(ts, refused)) == "HTTP/1.1 503 Service Unavailable");
+    const std::string refused = read_until_closed(ts, *clients.back());
+    CHECK(status_line(refused) == "HTTP/1.1 503 Service Unavailable");
+    const std::string body = "503 Service Unavailable: too many connections\n";
+    CHECK(refused.ends_with("\r\nContent-Length: " + std::to_string(body.size()) + "\r\n"
+                            "Retry-After: 1\r\nConnection: close\r\n\r\n" + body));
 
     // The idle ones hold their slots until the request deadline...
     ts.now += 5 * kSecondNs;
