@@ -6,7 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <optional>
 #include <system_error>
 
 namespace tcpleak {
@@ -14,22 +17,35 @@ namespace tcpleak {
 namespace {
 
 constexpr std::size_t kRecordHeadroom = 4096; // one record past the threshold
+// After a stop signal, a write is at most this big: a pipe or socket that
+// polls writable takes it without blocking, so a reader that stopped reading
+// cannot hold tcpleak past the grace period.
+constexpr std::size_t kStoppingChunk = 4096;
 
 [[noreturn]] void throw_errno(int error, const char* what) {
     throw std::system_error(error, std::generic_category(), what);
 }
 
-// Waits until fd can take more data (after EAGAIN on a non-blocking fd).
-// False when a stop signal interrupted the wait and give_up says so.
-bool wait_writable(int fd, bool give_up) {
+// Waits until fd can take more data, at most `timeout` (signals do not
+// extend it); none: no limit. False when the time ran out.
+bool wait_writable(int fd, std::optional<std::chrono::milliseconds> timeout) {
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + timeout.value_or(std::chrono::milliseconds(0));
     pollfd pfd{fd, POLLOUT, 0};
-    while (::poll(&pfd, 1, -1) < 0) {
+    for (;;) {
+        int wait_ms = -1;
+        if (timeout) {
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+            wait_ms = static_cast<int>(std::max<std::int64_t>(0, left.count()));
+        }
+        const int ready = ::poll(&pfd, 1, wait_ms);
+        if (ready > 0)
+            return true;
+        if (ready == 0)
+            return false;
         if (errno != EINTR)
             throw_errno(errno, "poll");
-        if (give_up && stop_signal() != 0)
-            return false;
     }
-    return true;
 }
 
 // What poll() reports on fd once its reader is gone: POLLERR on a pipe or
@@ -84,22 +100,33 @@ bool OutputBuffer::flush() {
     return !closed_;
 }
 
+// After a stop signal the output goes on while its reader keeps reading (a
+// pipeline under load), and is given up once the reader takes nothing for
+// the grace period (a paused `| less`): tcpleak must not hang until it reads.
+bool OutputBuffer::stopping() const { return give_up_on_stop_ && stop_signal() != 0; }
+
 std::size_t OutputBuffer::write_from(std::size_t written) {
     while (written < buffer_.size()) {
-        const ssize_t n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
+        std::size_t chunk = buffer_.size() - written;
+        if (stopping()) {
+            if (!wait_writable(fd_, stop_grace_)) {
+                closed_ = true;
+                return written;
+            }
+            chunk = std::min(chunk, kStoppingChunk);
+        }
+        const ssize_t n = ::write(fd_, buffer_.data() + written, chunk);
         if (n >= 0) {
             written += static_cast<std::size_t>(n);
             continue;
         }
         const int error = errno;
-        // A stop signal while the reader does not read (a paused `| less`):
-        // give up the output rather than hang until it reads.
-        const bool stalled = (error == EINTR && give_up_on_stop_ && stop_signal() != 0) ||
-                             ((error == EAGAIN || error == EWOULDBLOCK) && !wait_writable(fd_, give_up_on_stop_));
-        if (error == EPIPE || stalled) {
+        if (error == EPIPE) {
             closed_ = true;
             return written;
         }
+        if ((error == EAGAIN || error == EWOULDBLOCK) && !stopping())
+            wait_writable(fd_, std::nullopt);
         if (error == EINTR || error == EAGAIN || error == EWOULDBLOCK)
             continue;
         buffer_.erase(0, written); // keep what was not written, never write it twice

@@ -3,6 +3,7 @@
 // shows up as EPIPE, after which output is dropped quietly.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 
@@ -31,14 +32,17 @@ public:
     // kernel ring buffer then fills up and counts lost events). Returns false
     // once the reader has gone (EPIPE; or, with nothing to write, POLLERR on
     // a pipe or POLLHUP on a socket or terminal) or a stop signal (SIGINT,
-    // SIGTERM) interrupted a blocked write: closed() is then true and later
-    // output is discarded.
+    // SIGTERM) came and the reader then took nothing for the grace period:
+    // closed() is then true and later output is discarded.
     // Other write errors throw std::system_error.
     bool flush();
 
     // run's report: a stop signal is forwarded to COMMAND, and the report
     // must still be written.
     void keep_writing_on_stop_signal() { give_up_on_stop_ = false; }
+    // How long, after a stop signal, a reader may take nothing before the
+    // output is given up.
+    void set_stop_grace(std::chrono::milliseconds grace) { stop_grace_ = grace; }
 
     bool closed() const { return closed_; }
     int fd() const { return fd_; }
@@ -46,12 +50,14 @@ public:
 private:
     // Writes buffer_ from offset `written` on; returns how far it got.
     std::size_t write_from(std::size_t written);
+    bool stopping() const;
 
     int fd_;
     std::size_t flush_threshold_;
     std::string buffer_;
     short hangup_events_ = 0; // poll() events meaning the reader is gone; 0: not pollable
     bool give_up_on_stop_ = true;
+    std::chrono::milliseconds stop_grace_{1000};
     bool closed_ = false;
 };
 

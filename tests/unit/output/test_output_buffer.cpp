@@ -207,3 +207,49 @@ TEST_CASE("a stop signal gives up a write blocked on a reader that does not read
     ::sigaction(SIGUSR1, &previous, nullptr);
     CHECK_FALSE(flushed);
 }
+
+TEST_CASE("after a stop signal, a reader that keeps reading still gets everything") {
+    // A pipeline under load: the reader is slow but reads. Giving up there
+    // lost the summary of `leaks --json` stopped by SIGINT.
+    struct sigaction action{};
+    action.sa_handler = stop_from_signal;
+    sigemptyset(&action.sa_mask);
+    struct sigaction previous{};
+    REQUIRE(::sigaction(SIGUSR1, &action, &previous) == 0);
+
+    Pipe pipe;
+    const std::size_t size = 1 << 20; // many pipe buffers: the writer blocks again and again
+    std::size_t received = 0;
+    std::thread reader([&] {
+        char chunk[16 * 1024];
+        ssize_t n;
+        while ((n = ::read(pipe.read_end, chunk, sizeof(chunk))) > 0) {
+            received += static_cast<std::size_t>(n);
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    });
+    const pthread_t writer = ::pthread_self();
+    std::atomic<bool> done{false};
+    std::thread interrupter([&] {
+        while (!done.load()) {
+            ::pthread_kill(writer, SIGUSR1);
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    });
+    bool flushed = false;
+    {
+        OutputBuffer out(pipe.write_end);
+        out.buffer().append(std::string(size, 'x'));
+        flushed = out.flush();
+        CHECK_FALSE(out.closed());
+    }
+    done = true;
+    interrupter.join();
+    ::close(pipe.write_end);
+    pipe.write_end = -1;
+    reader.join();
+    request_stop(0);
+    ::sigaction(SIGUSR1, &previous, nullptr);
+    CHECK(flushed);
+    CHECK(received == size);
+}
