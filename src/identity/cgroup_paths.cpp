@@ -114,7 +114,7 @@ struct CgroupPaths::State {
     void walk_tree() {
         const auto start = std::chrono::steady_clock::now(); // real time: a measurement, not a policy
         TreeWalk tree = walk_cgroup_tree(
-            root_fd.get(), {options.max_entries, options.max_path_bytes, options.max_depth, /*ids_from_readdir=*/cgroup2});
+            root_fd.get(), {options.max_entries, options.max_path_bytes, options.max_depth, /*kernfs=*/cgroup2});
         paths = std::move(tree.paths);
         ++stats.walks;
         stats.capacity_hits += tree.truncated ? 1 : 0;

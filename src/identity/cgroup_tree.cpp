@@ -38,8 +38,8 @@ private:
         while (const dirent* entry = ::readdir(dir)) {
             if (result_.truncated)
                 return;
-            const std::optional<std::uint64_t> id = directory_id(dir, *entry);
-            if (!id)
+            const std::optional<Subdirectory> subdirectory = subdirectory_of(dir, *entry);
+            if (!subdirectory)
                 continue;
             const std::size_t parent_size = path.size();
             path += '/';
@@ -47,17 +47,24 @@ private:
             if (path.size() > limits_.max_path_bytes)
                 ++result_.too_long;
             else
-                add(*id, dir, entry->d_name, path, depth);
+                add(*subdirectory, dir, entry->d_name, path, depth);
             path.resize(parent_size);
         }
     }
 
-    void add(std::uint64_t id, DIR* parent, const char* name, std::string& path, std::size_t depth) {
+    struct Subdirectory {
+        std::uint64_t id;
+        bool may_have_subdirectories;
+    };
+
+    void add(const Subdirectory& subdirectory, DIR* parent, const char* name, std::string& path, std::size_t depth) {
         if (result_.paths.size() >= limits_.max_entries) {
             result_.truncated = true;
             return;
         }
-        result_.paths.emplace(id, path);
+        result_.paths.emplace(subdirectory.id, path);
+        if (!subdirectory.may_have_subdirectories)
+            return;
         if (depth >= limits_.max_depth) {
             ++result_.too_deep;
             return;
@@ -66,16 +73,14 @@ private:
             visit(child.get(), path, depth + 1);
     }
 
-    // A subdirectory's id; nullopt for files, "." and "..", and what vanished.
-    std::optional<std::uint64_t> directory_id(DIR* dir, const dirent& entry) const {
+    // nullopt for files, "." and "..", and what vanished since readdir.
+    std::optional<Subdirectory> subdirectory_of(DIR* dir, const dirent& entry) const {
         if (is_dot_or_dot_dot(entry.d_name) || (entry.d_type != DT_DIR && entry.d_type != DT_UNKNOWN))
             return std::nullopt;
-        if (entry.d_type == DT_DIR && limits_.ids_from_readdir)
-            return entry.d_ino;
         struct stat st {};
         if (::fstatat(::dirfd(dir), entry.d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
             return std::nullopt;
-        return st.st_ino;
+        return Subdirectory{st.st_ino, !limits_.kernfs || st.st_nlink > 2};
     }
 
     const TreeLimits& limits_;

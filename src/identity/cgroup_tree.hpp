@@ -12,7 +12,9 @@ struct TreeLimits {
     std::size_t max_entries;
     std::size_t max_path_bytes;
     std::size_t max_depth;
-    bool ids_from_readdir; // cgroup2's d_ino is the inode number, saving a stat per cgroup
+    // The tree is cgroup2 (kernfs), whose directories' st_nlink is 2 plus their
+    // subdirectories: a leaf, most of a node's cgroups, is never opened.
+    bool kernfs;
 };
 
 struct TreeWalk {
