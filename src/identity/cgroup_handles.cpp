@@ -17,12 +17,11 @@ constexpr int kFileIdKernfs = 0xfe; // include/linux/exportfs.h: FILEID_KERNFS
 
 std::optional<std::string> path_of_fd(int fd) {
     const std::string link = "/proc/self/fd/" + std::to_string(fd);
-    std::string target(PATH_MAX, '\0');
-    const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
-    if (n <= 0 || static_cast<std::size_t>(n) >= target.size())
+    char target[PATH_MAX];
+    const ssize_t n = ::readlink(link.c_str(), target, sizeof target);
+    if (n <= 0 || static_cast<std::size_t>(n) >= sizeof target)
         return std::nullopt; // a path as long as the buffer may have been cut short
-    target.resize(static_cast<std::size_t>(n));
-    return target;
+    return std::string(target, static_cast<std::size_t>(n));
 }
 
 // errno values that mean "not allowed here" rather than "no such cgroup" (ESTALE).
@@ -37,10 +36,12 @@ std::optional<std::uint64_t> inode_of(int fd) {
 
 } // namespace
 
-bool is_directory_with_id(int root_fd, const std::string& path, std::uint64_t id) {
+std::optional<std::uint64_t> directory_id(int root_fd, const std::string& path) {
     struct stat st {};
     const char* relative = path == "/" ? "." : path.c_str() + 1;
-    return ::fstatat(root_fd, relative, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) && st.st_ino == id;
+    if (::fstatat(root_fd, relative, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
+        return std::nullopt;
+    return st.st_ino;
 }
 
 CgroupHandles::CgroupHandles(int root_fd) : root_fd_(root_fd) {
@@ -76,7 +77,7 @@ std::optional<std::string> CgroupHandles::path_of(std::uint64_t id) {
         path = "/";
     // The link text is not proof (a removed directory reads "... (deleted)");
     // the same inode under the root is.
-    if (path.front() != '/' || !is_directory_with_id(root_fd_, path, id))
+    if (path.front() != '/' || directory_id(root_fd_, path) != id)
         return std::nullopt;
     return path;
 }

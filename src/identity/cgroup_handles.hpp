@@ -26,7 +26,8 @@ private:
     bool enabled_ = false;
 };
 
-// Whether `path` below root_fd ("/a/b", "/" for the root) is a directory with inode `id`.
-bool is_directory_with_id(int root_fd, const std::string& path, std::uint64_t id);
+// The inode of the directory `path` below root_fd ("/a/b", "/" for the root),
+// not following a final symlink; nullopt if there is no such directory.
+std::optional<std::uint64_t> directory_id(int root_fd, const std::string& path);
 
 } // namespace tcpleak::identity

@@ -7,7 +7,6 @@
 #include "tcpleak/identity/proc_files.hpp"
 
 #include <linux/magic.h>
-#include <sys/stat.h>
 #include <sys/vfs.h>
 
 #include <cerrno>
@@ -149,11 +148,7 @@ std::optional<std::string> CgroupPaths::path_of_pid(std::uint32_t pid) const {
 std::optional<std::uint64_t> CgroupPaths::id_of(std::string_view path) const {
     if (!is_plain_path(path, state_->options.max_path_bytes))
         return std::nullopt;
-    struct stat st {};
-    const std::string relative = path == "/" ? "." : std::string(path.substr(1));
-    if (::fstatat(state_->root_fd.get(), relative.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
-        return std::nullopt;
-    return st.st_ino;
+    return directory_id(state_->root_fd.get(), std::string(path));
 }
 
 void CgroupPaths::walk() {

@@ -1,26 +1,27 @@
 #include "fd.hpp"
 
+#include <algorithm>
 #include <cerrno>
 
 namespace tcpleak::identity {
 
+// Grows with what is read, so a generous limit costs nothing on small files.
 std::optional<std::string> read_file_prefix(const std::string& path, std::size_t max_bytes) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd)
         return std::nullopt;
-    std::string bytes(max_bytes, '\0');
-    std::size_t filled = 0;
-    while (filled < bytes.size()) {
-        const ssize_t n = ::read(fd.get(), bytes.data() + filled, bytes.size() - filled);
+    std::string bytes;
+    char chunk[4096];
+    while (bytes.size() < max_bytes) {
+        const ssize_t n = ::read(fd.get(), chunk, std::min(sizeof chunk, max_bytes - bytes.size()));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return std::nullopt;
         if (n == 0)
             break;
-        filled += static_cast<std::size_t>(n);
+        bytes.append(chunk, static_cast<std::size_t>(n));
     }
-    bytes.resize(filled);
     return bytes;
 }
 

@@ -32,12 +32,11 @@ bool is_dot_or_dot_dot(std::string_view name) { return name == "." || name == ".
 DirStream open_top_dir(const std::string& path) { return DirStream(::opendir(path.c_str())); }
 
 std::optional<std::string> link_target(DIR* dir, const char* name) {
-    std::string target(PATH_MAX, '\0');
-    const ssize_t n = ::readlinkat(::dirfd(dir), name, target.data(), target.size());
-    if (n <= 0 || static_cast<std::size_t>(n) >= target.size())
+    char target[PATH_MAX];
+    const ssize_t n = ::readlinkat(::dirfd(dir), name, target, sizeof target);
+    if (n <= 0 || static_cast<std::size_t>(n) >= sizeof target)
         return std::nullopt;
-    target.resize(static_cast<std::size_t>(n));
-    return target;
+    return std::string(target, static_cast<std::size_t>(n));
 }
 
 void read_pods(const std::string& pods_dir, std::size_t max_pods, Tables& tables) {
