@@ -4,7 +4,6 @@
 
 #include <sys/stat.h>
 
-#include <cstring>
 #include <optional>
 
 namespace tcpleak::identity {
@@ -17,7 +16,7 @@ bool is_dot_or_dot_dot(const char* name) {
 
 class Walker {
 public:
-    Walker(const TreeLimits& limits) : limits_(limits) {}
+    explicit Walker(const TreeLimits& limits) : limits_(limits) {}
 
     TreeWalk run(int root_fd) {
         struct stat st {};
@@ -32,6 +31,11 @@ public:
     }
 
 private:
+    struct Subdirectory {
+        std::uint64_t id;
+        bool may_have_subdirectories;
+    };
+
     // Depth-first; `path` is this directory's path, "" for the root, and is
     // restored before returning so one string serves the whole walk.
     void visit(DIR* dir, std::string& path, std::size_t depth) {
@@ -51,11 +55,6 @@ private:
             path.resize(parent_size);
         }
     }
-
-    struct Subdirectory {
-        std::uint64_t id;
-        bool may_have_subdirectories;
-    };
 
     void add(const Subdirectory& subdirectory, DIR* parent, const char* name, std::string& path, std::size_t depth) {
         if (result_.paths.size() >= limits_.max_entries) {
