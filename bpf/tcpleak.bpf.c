@@ -35,6 +35,8 @@
 #include "lib/files.bpf.h"
 #include "lib/sock.bpf.h"
 #include "lib/filters.bpf.h"
+#include "lib/listeners.bpf.h"
+#include "lib/owners.bpf.h"
 #include "lib/transitions.bpf.h"
 #include "lib/accept.bpf.h"
 #include "lib/releases.bpf.h"
@@ -70,6 +72,13 @@ int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
 	cookie = sk->__sk_common.skc_cookie.counter;
 	if (!cookie)
 		cookie = bpf_get_socket_cookie(sk);
+	if (cfg_track_owners) {
+		/* Listens are rare: every listener is kept, selected or not. */
+		if (newstate == TCP_LISTEN)
+			remember_listener(sk, tp, cookie);
+		else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE)
+			forget_listener(sk, tp, cookie);
+	}
 	if (cfg_select && !socket_selected(sk, tp, cookie, oldstate, newstate)) {
 		/* trace: every listener of a port, selected or not, so that user
 		 * space never credits a shared port's (SO_REUSEPORT) connections
@@ -83,6 +92,8 @@ int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
 
 	if (cfg_mode == TL_MODE_LEAKS) {
 		c->transitions[((oldstate & 15) << 4) | (newstate & 15)]++;
+		if (cfg_kernel_owners && oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT)
+			remember_owner(cookie); /* connect(), in the owner's context */
 		if (!leaks_forwards(oldstate, newstate))
 			return 0;
 		send_transition(sk, tp, oldstate, newstate, cookie, 0, c);
@@ -228,6 +239,16 @@ int BPF_PROG(on_process_exec, struct task_struct *task)
 	return 0;
 }
 
+/* Before exec() drops the O_CLOEXEC descriptors (6.10+; not loaded on older
+ * kernels). */
+SEC("tp_btf/sched_prepare_exec")
+int BPF_PROG(on_prepare_exec, struct task_struct *task, struct linux_binprm *bprm)
+{
+	if (cfg_watch_exec)
+		note_releases_at_exec(task);
+	return 0;
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_process_exit, struct task_struct *task)
 {
@@ -277,13 +298,13 @@ int iter_socket_holders(struct bpf_iter__task_file *ctx)
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (!tp)
 		return 0;
-	record.cookie = bpf_get_socket_cookie(sk);
-	if (iter_mode == TL_ITER_HOLDERS && !bpf_map_lookup_elem(&holder_targets, &record.cookie))
+	record.state = sk->__sk_common.skc_state;
+	if (iter_mode == TL_ITER_CLOSE_WAIT && record.state != TCP_CLOSE_WAIT)
 		return 0;
+	record.cookie = bpf_get_socket_cookie(sk);
 
 	record.kind = TL_REC_SOCKET;
 	record.family = family;
-	record.state = sk->__sk_common.skc_state;
 	record.sport = local_port(tp);
 	record.dport = bpf_ntohs(sk->__sk_common.skc_dport);
 	record.pid = task->tgid;
@@ -297,10 +318,47 @@ int iter_socket_holders(struct bpf_iter__task_file *ctx)
 		if (record.cw_age_ns)
 			record.flags |= TL_SOCK_AGE_KNOWN;
 	}
+	record.read_ns = bpf_ktime_get_ns();
 	read_addresses(sk, tp, family, record.saddr, record.daddr);
 	read_process_comm(task, record.comm);
+	/* The kernel may run this twice for one descriptor (when the record
+	 * does not fit the read buffer): both are idempotent. */
 	if (iter_mode == TL_ITER_SEED && cfg_select)
 		select_existing(sk, tp, record.cookie, task, record.comm);
+	if (iter_mode == TL_ITER_SEED && cfg_track_owners && record.state == TCP_LISTEN)
+		remember_listener(sk, tp, record.cookie);
+	bpf_seq_write(ctx->meta->seq, &record, sizeof(record));
+	return 0;
+}
+
+/* The TCP table of the network namespace the iterator was created in:
+ * full sockets, time-wait and request mini sockets, in tcp_iter_states. */
+SEC("iter/tcp")
+int iter_tcp_sockets(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tl_tcp_socket record = {};
+
+	if (!skc)
+		return 0;
+	record.family = skc->skc_family;
+	if (record.family != AF_INET && record.family != AF_INET6)
+		return 0;
+	record.state = skc->skc_state;
+	if (tcp_iter_states && !((tcp_iter_states >> (record.state & 31)) & 1))
+		return 0;
+	record.kind = TL_REC_TCP_SOCKET;
+	record.dport = bpf_ntohs(skc->skc_dport);
+	record.netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	record.uid = ctx->uid;
+	record.cookie = bpf_get_socket_cookie(skc);
+	record.read_ns = bpf_ktime_get_ns();
+	if (record.state == TCP_TIME_WAIT)
+		read_time_wait(skc, &record);
+	else if (record.state == TCP_NEW_SYN_RECV)
+		read_request(skc, &record);
+	else
+		read_full_socket(skc, &record);
 	bpf_seq_write(ctx->meta->seq, &record, sizeof(record));
 	return 0;
 }

@@ -17,6 +17,7 @@ enum tl_record_kind {
 	TL_REC_PROC = 3,       /* struct tl_proc: fork/exec/exit of a traced process (run mode) */
 	TL_REC_SOCKET = 4,     /* struct tl_socket: one (socket, holder fd) pair from the fd-table iterator */
 	TL_REC_ACCEPT = 5,     /* struct tl_accept: accept()/accept4() returned a socket */
+	TL_REC_TCP_SOCKET = 6, /* struct tl_tcp_socket: one socket of the kernel's TCP table (iter/tcp) */
 };
 
 /* What the kernel side forwards (load-time config). */
@@ -31,10 +32,16 @@ enum tl_mode {
 #define TL_F_TASK_EXITING  0x04 /* the on-CPU task is exiting (PF_EXITING) */
 #define TL_F_HAS_FILE      0x08 /* a file (some descriptor) still references the socket */
 #define TL_F_FILE_RELEASED 0x10 /* the socket's last file reference is being released: close() */
+#define TL_F_OWNER_KNOWN   0x20 /* leaks/run, into CLOSE_WAIT: owner_* is who connected or accepted it */
+#define TL_F_LISTENER_SHARED 0x40 /* LISTEN -> SYN_RECV (trace): the listener's file has more than one
+				   * reference (forked workers, a dup) or is unknown: no single owner
+				   * until accept() */
 
-/* The kernel sends no owner: it keeps no per-socket state on the hot path.
- * User space ties transitions to owners from the owner-context transitions,
- * accept records and the descriptor tables (src/attribution.cpp). */
+/* trace keeps no per-socket state in the kernel: user space ties its
+ * transitions to owners from the owner-context transitions, accept records
+ * and the descriptor tables (src/core/attribution.cpp). leaks and run get
+ * the owner of a socket entering CLOSE_WAIT from the kernel's small LRU of
+ * connect()/accept() owners (TL_F_OWNER_KNOWN): no record per connection. */
 struct tl_transition {
 	__u8 kind; /* TL_REC_TRANSITION */
 	__u8 family; /* AF_INET or AF_INET6 */
@@ -48,14 +55,21 @@ struct tl_transition {
 	__u32 uid; /* socket uid */
 	__u32 netns; /* network namespace inode */
 	__u32 rx_queue; /* unread bytes in the receive queue */
-	__u32 pad2;
+	__u32 owner_pid; /* TL_F_OWNER_CONTEXT: ctx_pid; TL_F_OWNER_KNOWN: the remembered owner */
 	__u64 ts_ns; /* CLOCK_MONOTONIC */
 	__u64 cookie; /* socket cookie, as `ss -e` prints it */
 	__u64 ctx_cgroup; /* cgroup v2 id of that task (owner context only) */
 	__u8 saddr[16]; /* IPv4 in the first 4 bytes */
 	__u8 daddr[16];
 	char ctx_comm[TL_COMM_LEN]; /* thread name */
-	char process_comm[TL_COMM_LEN]; /* its process's name (owner context only) */
+	char owner_comm[TL_COMM_LEN]; /* process name of owner_pid (either owner flag) */
+};
+
+/* The value of the owners LRU (leaks/run), by cookie: who connected or
+ * accepted the socket. User space reads it too, for sockets a scan found. */
+struct tl_owner {
+	__u32 pid;
+	char comm[TL_COMM_LEN];
 };
 
 /* accept()/accept4() returned fd for the socket with this cookie. */
@@ -78,6 +92,7 @@ enum tl_release_via {
 	TL_RELEASE_DUP2 = 3,
 	TL_RELEASE_DUP3 = 4,
 	TL_RELEASE_EXIT = 5, /* the process exited */
+	TL_RELEASE_EXEC = 6, /* exec() dropped an O_CLOEXEC descriptor */
 };
 
 /*
@@ -119,7 +134,7 @@ struct tl_proc {
 };
 
 /* tl_socket.flags */
-#define TL_SOCK_AGE_KNOWN 0x01 /* cw_age_ns is an estimate from the last received segment */
+#define TL_SOCK_AGE_KNOWN 0x01 /* cw_age_ns is a lower bound, from the last segment received */
 
 /* One (socket, descriptor) pair, written by the fd-table iterator. */
 struct tl_socket {
@@ -136,8 +151,9 @@ struct tl_socket {
 	__u32 netns;
 	__u32 pad2;
 	__u64 cookie;
-	__u64 cw_age_ns; /* CLOSE_WAIT sockets: lower bound of the time spent there */
+	__u64 cw_age_ns; /* CLOSE_WAIT sockets: lower bound of the time spent there, as of read_ns */
 	__u64 cgroup; /* holder's cgroup v2 id */
+	__u64 read_ns; /* CLOCK_MONOTONIC when the socket was read */
 	__u8 saddr[16];
 	__u8 daddr[16];
 	char comm[TL_COMM_LEN]; /* holder's process name */
@@ -145,8 +161,52 @@ struct tl_socket {
 
 /* What the fd-table iterator does on its next run. */
 enum tl_iter_mode {
-	TL_ITER_SEED = 1,    /* report every socket, so its holders become owners of sockets older than tcpleak */
-	TL_ITER_HOLDERS = 2, /* report the holders of the sockets in holder_targets */
+	TL_ITER_SEED = 1,       /* report every socket, so its holders become owners of sockets older than tcpleak */
+	TL_ITER_CLOSE_WAIT = 2, /* report every (CLOSE_WAIT socket, descriptor): in every network namespace */
+};
+
+/* tl_tcp_socket.flags */
+#define TL_TCP_ORPHAN 0x01    /* no file references it: no descriptor can hold it */
+#define TL_TCP_TIME_WAIT 0x02 /* a time-wait mini socket; state is its substate (FIN_WAIT2 of an orphan) */
+#define TL_TCP_REQUEST 0x04   /* a connection request (NEW_SYN_RECV mini socket) */
+#define TL_TCP_AGE_KNOWN 0x08 /* age_ns is meaningful */
+
+/* tl_tcp_socket.timer: what the socket is waiting for. */
+enum tl_timer {
+	TL_TIMER_NONE = 0,
+	TL_TIMER_RETRANSMIT = 1, /* a segment (our FIN, say) is being retransmitted */
+	TL_TIMER_PROBE = 2,      /* zero-window probes: the peer's window is closed */
+	TL_TIMER_KEEPALIVE = 3,  /* sk_timer: keepalive, or the FIN_WAIT2 timeout of an orphan */
+	TL_TIMER_TIME_WAIT = 4,  /* a time-wait socket's end */
+	TL_TIMER_SYNACK = 5,     /* a request's SYN-ACK retransmission */
+};
+
+/* One socket of the kernel's TCP table (iter/tcp, per network namespace):
+ * full sockets, time-wait and request mini sockets. */
+struct tl_tcp_socket {
+	__u8 kind; /* TL_REC_TCP_SOCKET */
+	__u8 family;
+	__u8 state;
+	__u8 flags; /* TL_TCP_* */
+	__u16 sport;
+	__u16 dport;
+	__u32 netns;
+	__u32 uid;
+	__u32 rx_queue;      /* unread bytes (listeners: the accept backlog) */
+	__u32 tx_queue;      /* bytes sent or queued and not acknowledged (write_seq - snd_una) */
+	__u32 snd_wnd;       /* the peer's receive window, as last advertised */
+	__u32 total_retrans; /* segments retransmitted over the socket's life */
+	__u32 timer_left_ms; /* until the pending timer fires; 0: none or due */
+	__u8 timer;          /* enum tl_timer */
+	__u8 retransmits;    /* unanswered retransmissions (or SYN-ACKs) of the current segment */
+	__u8 probes_out;     /* unanswered zero-window or keepalive probes */
+	__u8 backoff;
+	__u32 pad;
+	__u64 cookie;
+	__u64 read_ns; /* CLOCK_MONOTONIC when it was read */
+	__u64 age_ns;  /* TL_TCP_AGE_KNOWN: CLOSE_WAIT, a lower bound of the time there; request, since the SYN-ACK */
+	__u8 saddr[16];
+	__u8 daddr[16];
 };
 
 /*

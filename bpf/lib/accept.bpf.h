@@ -7,9 +7,12 @@
 #define TCPLEAK_LIB_ACCEPT
 
 #include "filters.bpf.h"
+#include "owners.bpf.h"
 
 
-/* accept() returned fd: tell user space who accepted the socket behind it. */
+/* accept() returned fd: the caller owns the socket behind it. trace is told
+ * (an accept record for its attribution); leaks and run remember it in the
+ * kernel's owners LRU. */
 static __always_inline void note_accept(long fd)
 {
 	struct tl_accept *record;
@@ -32,7 +35,9 @@ static __always_inline void note_accept(long fd)
 		}
 		select_socket(cookie);
 	}
-	if (!passes_socket_filters(sk))
+	if (cfg_kernel_owners)
+		remember_owner(cookie);
+	if (!cfg_track_owners || !passes_socket_filters(sk))
 		return;
 	record = reserve(sizeof(*record));
 	if (!record)

@@ -13,7 +13,11 @@
 /* ---- load-time configuration (set by user space before load) ---- */
 const volatile __u8 cfg_mode = TL_MODE_TRACE;
 const volatile __u8 cfg_select = 0;       /* forward only sockets of selected owners */
-const volatile __u8 cfg_track_owners = 1; /* send what attribution needs (connect, listen, accept, CLOSE) */
+const volatile __u8 cfg_track_owners = 1; /* send what user-space attribution needs (trace: connect,
+					     * listen, accept, CLOSE) */
+const volatile __u8 cfg_kernel_owners = 0; /* leaks/run: remember who connected or accepted each socket
+					     * (owners LRU) and send it when the socket enters CLOSE_WAIT */
+const volatile __u8 cfg_watch_exec = 0;    /* leaks/run: sched_prepare_exec is attached (CLOEXEC releases) */
 const volatile __u8 cfg_filter_pids = 0;  /* a selected owner is in selected_pids */
 const volatile __u8 cfg_filter_comm = 0;  /* a selected owner is named cfg_comm */
 const volatile char cfg_comm[TL_COMM_LEN] = {};
@@ -36,4 +40,5 @@ extern int CONFIG_HZ __kconfig __weak;
 
 /* ---- runtime state set by user space ---- */
 __u8 iter_mode = TL_ITER_SEED;
+__u32 tcp_iter_states = 0; /* iter/tcp reports sockets in these states (bit per state); 0: all */
 #endif /* TCPLEAK_LIB_CONFIG */

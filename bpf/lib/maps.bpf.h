@@ -62,13 +62,33 @@ struct {
 	__type(value, struct tl_fd_release);
 } fd_releases SEC(".maps");
 
-/* Cookies whose holders the next TL_ITER_HOLDERS iteration reports. */
+/* leaks/run: who connected or accepted a socket, by cookie (cookies are
+ * never reused), sent when the socket enters CLOSE_WAIT. An LRU: no delete
+ * per connection; a socket older than the last 65,536 connections may have
+ * lost its entry, and its owner is then reported unknown (null), never
+ * guessed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct tl_owner);
+} owners SEC(".maps");
+
+/* trace: the listening socket of each (netns, family, port), so that a
+ * connection it receives can tell whether its file is shared (forked
+ * workers): the socket's address, read only through CO-RE reads and checked
+ * against its cookie (it may have been freed and reused). */
+struct listener_socket {
+	__u64 sk;
+	__u64 cookie;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
-	__type(value, __u8);
-} holder_targets SEC(".maps");
+	__uint(max_entries, 16384);
+	__type(key, struct listener_key);
+	__type(value, struct listener_socket);
+} listener_sockets SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

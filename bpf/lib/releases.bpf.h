@@ -145,4 +145,47 @@ static __always_inline void note_releases_at_exit(struct task_struct *task)
 	walk.max_fds = BPF_CORE_READ(fdt, max_fds);
 	bpf_loop(MAX_CLOSE_RANGE_FDS, exit_walk_step, &walk, 0);
 }
+struct exec_walk {
+	unsigned long *open_fds;      /* the fd table's bitmap of open descriptors */
+	unsigned long *close_on_exec; /* and of those marked O_CLOEXEC */
+	unsigned long bits;           /* the current word of both */
+	__u32 max_fds;
+};
+
+static long exec_walk_step(__u32 fd, struct exec_walk *walk)
+{
+	unsigned long open = 0;
+
+	if (fd >= walk->max_fds)
+		return 1;
+	if ((fd & 63) == 0) {
+		walk->bits = 0;
+		bpf_probe_read_kernel(&open, sizeof(open), &walk->open_fds[fd / 64]);
+		bpf_probe_read_kernel(&walk->bits, sizeof(walk->bits), &walk->close_on_exec[fd / 64]);
+		walk->bits &= open;
+	}
+	if (walk->bits & (1UL << (fd & 63)))
+		note_fd_release(fd, TL_RELEASE_EXEC);
+	return 0;
+}
+
+/* sched_prepare_exec runs past the point of no return and before the
+ * O_CLOEXEC descriptors are closed: the exec (or the death that follows a
+ * failure from here on) drops them. Not when the table is shared with
+ * another process (CLONE_FILES): exec gives this one a copy and the other
+ * keeps its descriptors. Its own threads die with the exec. */
+static __always_inline void note_releases_at_exec(struct task_struct *task)
+{
+	struct files_struct *files = task->files;
+	struct exec_walk walk = {};
+	struct fdtable *fdt;
+
+	if (!files || BPF_CORE_READ(files, count.counter) > BPF_CORE_READ(task, signal, nr_threads))
+		return;
+	fdt = BPF_CORE_READ(files, fdt);
+	walk.open_fds = BPF_CORE_READ(fdt, open_fds);
+	walk.close_on_exec = BPF_CORE_READ(fdt, close_on_exec);
+	walk.max_fds = BPF_CORE_READ(fdt, max_fds);
+	bpf_loop(MAX_CLOSE_RANGE_FDS, exec_walk_step, &walk, 0);
+}
 #endif /* TCPLEAK_LIB_RELEASES */

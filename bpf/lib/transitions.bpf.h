@@ -6,6 +6,8 @@
 #define TCPLEAK_LIB_TRANSITIONS
 
 #include "filters.bpf.h"
+#include "listeners.bpf.h"
+#include "owners.bpf.h"
 
 
 static __always_inline void send_transition(struct sock *sk, struct tcp_sock *tp, int oldstate, int newstate,
@@ -27,19 +29,24 @@ static __always_inline void send_transition(struct sock *sk, struct tcp_sock *tp
 	event->uid = sk->sk_uid.val;
 	event->netns = sk->__sk_common.skc_net.net->ns.inum;
 	event->rx_queue = receive_queue_bytes(sk, tp, newstate);
-	event->pad2 = 0;
+	event->owner_pid = 0;
 	event->ts_ns = bpf_ktime_get_ns();
 	event->cookie = cookie;
 	read_addresses(sk, tp, family, event->saddr, event->daddr);
 	bpf_get_current_comm(event->ctx_comm, sizeof(event->ctx_comm));
+	event->ctx_cgroup = 0;
+	__builtin_memset(event->owner_comm, 0, TL_COMM_LEN);
 	if (in_owner_context(oldstate, newstate)) {
 		event->flags |= TL_F_OWNER_CONTEXT;
+		event->owner_pid = event->ctx_pid;
 		event->ctx_cgroup = bpf_get_current_cgroup_id();
-		read_process_comm(bpf_get_current_task_btf(), event->process_comm);
-	} else {
-		event->ctx_cgroup = 0;
-		__builtin_memset(event->process_comm, 0, TL_COMM_LEN);
+		read_process_comm(bpf_get_current_task_btf(), event->owner_comm);
+	} else if (cfg_kernel_owners && newstate == TCP_CLOSE_WAIT &&
+		   fill_known_owner(cookie, &event->owner_pid, event->owner_comm)) {
+		event->flags |= TL_F_OWNER_KNOWN;
 	}
+	if (cfg_track_owners && oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV && listener_shared(sk, tp))
+		event->flags |= TL_F_LISTENER_SHARED;
 	if (oldstate == TCP_CLOSE_WAIT)
 		event->flags |= release_flags(sk);
 	submit_counted(event, c);

@@ -150,6 +150,10 @@ CommandHelp leaks_help() {
             "  " +
             std::to_string(kExitLeaks) +
             "  at least one leak reported\n"
+            "  " +
+            std::to_string(kExitIncomplete) +
+            "  no leak reported, but tcpleak could not watch everything (events\n"
+            "     were lost for longer than the threshold): a leak may be missed\n"
             "  1  error (e.g. not root)\n"
             "  2  usage error",
     };
@@ -178,6 +182,10 @@ CommandHelp run_help() {
             "  " +
             std::to_string(defaults.leak_exit_code) +
             "      a leak was found (choose another with --leak-exit-code)\n"
+            "  " +
+            std::to_string(defaults.incomplete_exit_code) +
+            "      no leak found, but tcpleak could not watch everything\n"
+            "         (choose another with --incomplete-exit-code)\n"
             "  N      otherwise COMMAND's exit status\n"
             "  128+N  COMMAND was killed by signal N\n"
             "  1      tcpleak failed (e.g. not root)\n"
@@ -434,6 +442,7 @@ struct RunArgs {
     std::vector<std::string> json_report;
     std::vector<std::string> junit;
     std::vector<std::string> leak_exit_code;
+    std::vector<std::string> incomplete_exit_code;
     CLI::Option* command = nullptr;          // only counts the words; see command_words
     std::vector<std::string> command_words; // verbatim, from argv
     bool quiet = false;
@@ -470,6 +479,10 @@ void define_run(CLI::App& command, RunArgs& args) {
     add_value_option(command, "--leak-exit-code", args.leak_exit_code, "N", kExitCodeNoun,
                      "Exit with N (1-255) when a leak is found; 0:\nreport leaks, exit with COMMAND's status\n[default: " +
                          std::to_string(defaults.leak_exit_code) + "]");
+    add_value_option(command, "--incomplete-exit-code", args.incomplete_exit_code, "N", kExitCodeNoun,
+                     "Exit with N when no leak was found but\ntcpleak could not watch everything (events\nlost "
+                     "too long); 0: only warn [default: " +
+                         std::to_string(defaults.incomplete_exit_code) + "]");
     command.add_flag("-q,--quiet", args.quiet, "Print the report only if a leak is found");
     add_verbose_flag(command, args.verbose);
     // Any number of words; the first one ends option parsing (positionals_at_end).
@@ -521,6 +534,8 @@ RunOptions run_options(const CLI::App& command, const RunArgs& args) {
     if (options.json_report && options.junit && *options.json_report == *options.junit)
         throw UsageError("--json-report and --junit name the same file: " + *options.junit);
     options.leak_exit_code = exit_code_value(command, "--leak-exit-code", args.leak_exit_code, options.leak_exit_code);
+    options.incomplete_exit_code = exit_code_value(command, "--incomplete-exit-code", args.incomplete_exit_code,
+                                                   options.incomplete_exit_code);
     options.quiet = args.quiet;
     options.verbose = args.verbose;
     if (args.command_words.empty())

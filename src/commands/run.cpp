@@ -1,6 +1,5 @@
 // tcpleak run: run a command (a CI soak test) and fail it when any process of
 // its tree leaves a socket in CLOSE_WAIT past the threshold.
-#include "tcpleak/core/attribution.hpp"
 #include "tcpleak/kernel/bpf_session.hpp"
 #include "tcpleak/sys/child_process.hpp"
 #include "tcpleak/sys/clock.hpp"
@@ -10,7 +9,11 @@
 #include "tcpleak/session/event_loop.hpp"
 #include "tcpleak/output/json_writer.hpp"
 #include "tcpleak/core/leak_tracker.hpp"
+#include "tcpleak/session/leak_reports.hpp"
 #include "tcpleak/session/leak_watch.hpp"
+#include "tcpleak/session/socket_scanner.hpp"
+#include "tcpleak/core/coverage.hpp"
+#include "tcpleak/output/report_format.hpp"
 #include "tcpleak/output/output_buffer.hpp"
 #include "tcpleak/sys/proc.hpp"
 #include "tcpleak/report/run_report.hpp"
@@ -69,6 +72,22 @@ public:
     }
 
     void resolved(const LeakResolved& resolved) override { resolved_.push_back(resolved); }
+
+    void lost(std::uint64_t count, std::uint64_t total, std::uint64_t) override {
+        if (quiet_)
+            return;
+        append_lost_line(err_.buffer(), count, total);
+        err_.flush();
+    }
+
+    void reconciled(const ReconcileNotice& notice) override {
+        if (quiet_)
+            return;
+        append_reconciled_line(err_.buffer(), reconcile_report(notice, ClockMapping::current()));
+        err_.flush();
+    }
+
+    bool in_tree(std::uint32_t pid) const { return processes_.contains(pid); }
 
     void process(const ProcEvent& event) override {
         TracedProcess& p = process(event.pid);
@@ -137,6 +156,32 @@ private:
     std::vector<std::uint32_t> order_;
     std::vector<Leak> leaks_;
     std::vector<LeakResolved> resolved_;
+};
+
+// The kernel's sockets as far as they concern the traced tree: the scans
+// read every process's descriptors, and run reports only its own.
+class TreeScanner final : public SocketScanner {
+public:
+    TreeScanner(SocketScanner& machine, const RunRecorder& tree) : machine_(machine), tree_(tree) {}
+
+    std::vector<SocketHolder> existing_sockets() override { return in_tree(machine_.existing_sockets()); }
+    std::vector<SocketHolder> close_wait_holders() override { return in_tree(machine_.close_wait_holders()); }
+    std::optional<std::vector<std::uint64_t>> close_wait_cookies(std::uint32_t netns) override {
+        return machine_.close_wait_cookies(netns);
+    }
+    std::optional<SocketOwner> remembered_owner(std::uint64_t cookie) override {
+        return machine_.remembered_owner(cookie);
+    }
+    KernelCounters counters() override { return machine_.counters(); }
+
+private:
+    std::vector<SocketHolder> in_tree(std::vector<SocketHolder> holders) const {
+        std::erase_if(holders, [this](const SocketHolder& h) { return !tree_.in_tree(h.pid); });
+        return holders;
+    }
+
+    SocketScanner& machine_;
+    const RunRecorder& tree_;
 };
 
 // A report file. Checked before COMMAND starts, so that a path that cannot
@@ -208,6 +253,17 @@ void forward_stop_signals(GatedChild& child, int& forwarded, OutputBuffer& err, 
     }
 }
 
+// A leak first (--leak-exit-code; 0 reports leaks but keeps COMMAND's
+// status), then COMMAND's own failure, then tracking that could not watch
+// everything (--incomplete-exit-code; 0 only warns), then COMMAND's status.
+int run_exit_status(const RunOptions& options, int command_status, bool leaked, bool complete) {
+    if (leaked && options.leak_exit_code != 0)
+        return options.leak_exit_code;
+    if (command_status != 0 || complete || options.incomplete_exit_code == 0)
+        return command_status;
+    return options.incomplete_exit_code;
+}
+
 } // namespace
 
 int run_run(const RunOptions& options) {
@@ -223,9 +279,11 @@ int run_run(const RunOptions& options) {
     BpfSession session(config);
 
     LeakTracker tracker(options.threshold);
+    Coverage coverage(options.threshold);
     RunRecorder recorder(err, options.quiet);
-    Attributor owners; // run tracks owners: the kernel selects the tree by them
-    LeakWatch watch(session, tracker, recorder, &owners);
+    KernelScanner machine(session);
+    TreeScanner tree(machine, recorder);
+    LeakWatch watch(tree, tracker, coverage, recorder);
     RingReader reader(session.ring_buffer_fd(), watch);
     const ClockMapping clock = ClockMapping::current();
 
@@ -240,7 +298,7 @@ int run_run(const RunOptions& options) {
         reader, std::nullopt,
         [&](std::uint64_t now) {
             forward_stop_signals(child, forwarded, err, options.quiet);
-            watch.confirm_due(now);
+            watch.tick(now, reader);
             err.flush();
             return !child.poll_exit();
         },
@@ -249,10 +307,9 @@ int run_run(const RunOptions& options) {
     // COMMAND is gone: its exit closed what it held (those transitions are
     // queued already); descendants still running may hold leaked sockets.
     const int command_status = child.wait_exit();
-    reader.drain();
-    watch.confirm_due(monotonic_now_ns());
+    watch.finish(reader);
     session.detach();
-    reader.drain();
+    watch.finish(reader);
 
     RunReport report;
     report.command = options.command;
@@ -267,9 +324,9 @@ int run_run(const RunOptions& options) {
     recorder.fill(report);
     report.transitions = session.read_transition_counts();
     report.kernel = session.read_counters();
-    // --leak-exit-code 0: leaks are reported but do not hide COMMAND's own failure.
-    report.exit_status = report.leaks.empty() || options.leak_exit_code == 0 ? shell_exit_status(command_status)
-                                                                             : options.leak_exit_code;
+    report.tracking = tracking_state(watch, tracker, coverage);
+    report.exit_status = run_exit_status(options, shell_exit_status(command_status), !report.leaks.empty(),
+                                         report.tracking.complete);
 
     if (!options.quiet || !report.leaks.empty()) {
         append_run_report_text(err.buffer(), report);

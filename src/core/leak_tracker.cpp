@@ -7,32 +7,6 @@
 
 namespace tcpleak {
 
-std::string_view verdict_name(Verdict v) {
-    switch (v) {
-    case Verdict::NeverClosed: return "never_closed";
-    case Verdict::ClosedStillReferenced: return "closed_still_referenced";
-    }
-    return "unknown";
-}
-
-std::string_view verdict_label(Verdict v) {
-    switch (v) {
-    case Verdict::NeverClosed: return "never closed";
-    case Verdict::ClosedStillReferenced: return "closed, still referenced";
-    }
-    return "unknown";
-}
-
-std::string_view resolved_how_name(ResolvedHow how) {
-    switch (how) {
-    case ResolvedHow::Close: return "close";
-    case ResolvedHow::Shutdown: return "shutdown";
-    case ResolvedHow::Exit: return "exit";
-    case ResolvedHow::Reset: return "reset";
-    }
-    return "unknown";
-}
-
 namespace {
 
 constexpr std::uint64_t kNever = std::numeric_limits<std::uint64_t>::max();
@@ -40,36 +14,16 @@ constexpr std::size_t kKernelCommLen = 15; // TASK_COMM_LEN - 1
 
 std::uint64_t add_sat(std::uint64_t a, std::uint64_t b) { return b > kNever - a ? kNever : a + b; }
 std::uint64_t sub_sat(std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; }
+std::uint64_t ns_of(Duration d) { return d.count() > 0 ? static_cast<std::uint64_t>(d.count()) : 0; }
 
-// Sorted by pid then fd, one entry per (pid, fd).
-void normalize(std::vector<Holder>& holders) {
-    std::stable_sort(holders.begin(), holders.end(), [](const Holder& a, const Holder& b) {
-        return a.pid != b.pid ? a.pid < b.pid : a.fd < b.fd;
-    });
-    holders.erase(std::unique(holders.begin(), holders.end(),
-                              [](const Holder& a, const Holder& b) { return a.pid == b.pid && a.fd == b.fd; }),
-                  holders.end());
-}
+SocketAddress address_of(const Transition& t) { return {t.family, t.saddr, t.sport, t.daddr, t.dport, t.netns}; }
 
-// The lowest descriptor of pid among sorted holders.
-const Holder* first_of(const std::vector<Holder>& holders, std::uint32_t pid) {
-    const auto it = std::find_if(holders.begin(), holders.end(), [pid](const Holder& h) { return h.pid == pid; });
-    return it == holders.end() ? nullptr : &*it;
-}
+SocketAddress address_of(const SocketHolder& h) { return {h.family, h.saddr, h.sport, h.daddr, h.dport, h.netns}; }
 
-// Owners learned where the owner itself held a descriptor of the socket: if
-// it no longer does and no release was seen, its descriptor went away without
-// a close() (exit or exec). A Listener owner never held this socket.
-bool owner_held_it(OwnerVia via) {
-    return via == OwnerVia::Connect || via == OwnerVia::Accept || via == OwnerVia::FdTable;
-}
-
-SocketAddress address_of(const Transition& t) {
-    return {t.family, t.saddr, t.sport, t.daddr, t.dport, t.netns};
-}
-
-SocketAddress address_of(const SocketHolder& h) {
-    return {h.family, h.saddr, h.sport, h.daddr, h.dport, h.netns};
+std::optional<SocketOwner> owner_of(const Transition& t) {
+    if (!t.known_owner_pid)
+        return std::nullopt;
+    return SocketOwner{*t.known_owner_pid, t.known_owner_comm};
 }
 
 } // namespace
@@ -83,12 +37,22 @@ bool LeakFilter::matches(std::uint32_t pid, const Comm& c) const {
     return true;
 }
 
-LeakTracker::LeakTracker(Duration threshold, LeakFilter filter, LeakTrackerLimits limits)
-    : threshold_ns_(threshold.count() > 0 ? static_cast<std::uint64_t>(threshold.count()) : 0),
-      filter_(std::move(filter)), limits_(limits) {
-    // Enough for ordinary churn without rehashing; a flood grows it, up to
-    // max_tracked.
-    sockets_.reserve(std::min<std::size_t>(limits_.max_tracked, 1024));
+bool LeakFilter::selects(const Leak& leak) const {
+    if (empty())
+        return true;
+    if (leak.owner_pid && matches(*leak.owner_pid, leak.owner_comm))
+        return true;
+    if (leak.pid != 0 && matches(leak.pid, leak.comm))
+        return true;
+    if (leak.closed_by && matches(leak.closed_by->pid, leak.closed_by->comm))
+        return true;
+    return std::any_of(leak.holders.begin(), leak.holders.end(),
+                       [this](const Holder& h) { return matches(h.pid, h.comm); });
+}
+
+LeakTracker::LeakTracker(Duration threshold, LeakFilter filter, LeakTrackerPolicy policy)
+    : threshold_ns_(ns_of(threshold)), filter_(std::move(filter)), policy_(policy) {
+    sockets_.reserve(1024); // ordinary churn without rehashing; a flood grows it
 }
 
 // ---------------------------------------------------------------- storage
@@ -98,164 +62,66 @@ LeakTracker::Socket* LeakTracker::find(std::uint64_t cookie) {
     return it == sockets_.end() ? nullptr : &it->second;
 }
 
-// The socket, a new one if it is not tracked (`created`), or nullptr when a
-// new one would pass max_tracked.
-LeakTracker::Socket* LeakTracker::track(std::uint64_t cookie, bool& created) {
-    created = false;
-    if (cookie == 0)
-        return nullptr; // not a socket cookie
-    if (Socket* s = find(cookie))
-        return s;
-    if (sockets_.size() >= limits_.max_tracked) {
-        ++evictions_;
-        return nullptr;
-    }
-    created = true;
+LeakTracker::Socket& LeakTracker::track(std::uint64_t cookie) {
     Socket& s = sockets_[cookie];
     s.cookie = cookie;
-    return &s;
+    return s;
 }
 
 // Invalidates s.
 void LeakTracker::forget(Socket& s) {
-    unschedule(s);
+    deadlines_.cancel(s.cookie);
+    set_unheld(s, false);
+    if (scanning_)
+        left_during_scan_.insert(s.cookie);
     sockets_.erase(s.cookie);
 }
 
-// ---------------------------------------------------------------- schedule
-
-void LeakTracker::schedule(Socket& s, std::uint64_t due_ns) {
-    unschedule(s);
-    s.due_ns = due_ns;
-    if (queue_.empty() || due_ns >= queue_.back().due_ns) {
-        s.ticket = next_ticket_++;
-        queue_.push_back({due_ns, s.cookie, s.ticket});
-    } else {
-        late_.emplace(due_ns, s.cookie);
-        s.in_late = true;
-    }
-}
-
-void LeakTracker::unschedule(Socket& s) {
-    if (s.in_late) {
-        late_.erase({s.due_ns, s.cookie});
-        s.in_late = false;
-    }
-    s.ticket = 0; // its entry in queue_, if any, is dead
-}
-
-bool LeakTracker::live(const Scheduled& entry) const {
-    const auto it = sockets_.find(entry.cookie);
-    return it != sockets_.end() && it->second.ticket == entry.ticket;
-}
-
-// Drops dead entries from the front (so next_deadline() is the front), and
-// compacts the queue when dead entries stuck behind a long-waiting one
-// outnumber the live sockets: its size stays O(tracked()).
-void LeakTracker::tidy() {
-    while (!queue_.empty() && !live(queue_.front()))
-        queue_.pop_front();
-    if (queue_.size() > 2 * sockets_.size() + 1024)
-        std::erase_if(queue_, [this](const Scheduled& entry) { return !live(entry); });
-}
-
-void LeakTracker::remember(LeakResolved resolved) {
-    history_.push_back(std::move(resolved));
-    while (history_.size() > limits_.max_history) {
-        history_.pop_front();
-        ++evictions_;
-    }
-}
-
-bool LeakTracker::leak_selected(const Leak& leak) const {
-    if (filter_.empty())
-        return true;
-    if (leak.owner_pid && filter_.matches(*leak.owner_pid, leak.owner_comm))
-        return true;
-    if (leak.pid != 0 && filter_.matches(leak.pid, leak.comm))
-        return true;
-    return std::any_of(leak.holders.begin(), leak.holders.end(),
-                       [this](const Holder& h) { return filter_.matches(h.pid, h.comm); });
-}
-
-// ---------------------------------------------------------------- records
-
-namespace {
-
-template <typename S>
-void take_owner(S& s, const Transition& t) {
-    if (!t.owner_known)
+void LeakTracker::set_unheld(Socket& s, bool unheld) {
+    if (s.unheld == unheld)
         return;
-    s.owner_known = true;
-    s.owner_via = t.owner_via;
-    s.owner_pid = t.owner_pid;
-    s.owner_comm = t.owner_comm;
+    s.unheld = unheld;
+    unheld_now_ += unheld ? 1 : -1;
 }
 
-// A socket older than tcpleak: its first holder in the descriptor tables
-// is its owner (as the Attributor decides).
-template <typename S>
-void take_owner(S& s, const SocketHolder& h) {
-    if (s.owner_known)
-        return;
-    s.owner_known = true;
-    s.owner_via = OwnerVia::FdTable;
-    s.owner_pid = h.pid;
-    s.owner_comm = h.comm;
-}
-
-ClosedBy closed_by_owner_exit(std::uint32_t pid, const Comm& comm) {
-    return ClosedBy{pid, comm, std::nullopt, ReleaseVia::Exit};
-}
-
-// Who made the socket "closed, still referenced", from the first release
-// seen; none when that release was the exit of a process that still holds
-// the socket itself (a dup): a process going away is not a close that
-// failed to take effect.
-template <typename R>
-std::optional<ClosedBy> closed_by_release(const std::optional<R>& release, bool releaser_still_holds) {
-    if (!release || (release->via == ReleaseVia::Exit && releaser_still_holds))
-        return std::nullopt;
-    return ClosedBy{release->pid, release->comm, release->fd, release->via};
-}
-
-} // namespace
+// ---------------------------------------------------------------- events
 
 std::optional<LeakResolved> LeakTracker::on_transition(const Transition& t) {
     const bool into = t.new_state == kTcpCloseWait && t.old_state != kTcpCloseWait;
     const bool out = t.old_state == kTcpCloseWait && t.new_state != kTcpCloseWait;
+    if (t.cookie == 0 || (!into && !out))
+        return std::nullopt;
 
-    if (out) {
-        Socket* s = find(t.cookie);
-        if (!s)
-            return std::nullopt;
-        auto resolved = leave(*s, t);
-        tidy();
-        return resolved;
-    }
-    if (into) {
-        bool created = false;
-        Socket* s = track(t.cookie, created);
-        if (s && !created && !s->since_start && s->phase != Phase::Waiting)
-            s = nullptr; // reported or filtered and still in CLOSE_WAIT: never twice
-        if (s) {
-            // New socket; or the exact time replacing a start-up estimate; or
-            // (defensively) a second entry whose exit was lost: restart.
-            s->entered_ns = t.mono_ns;
-            s->since_start = false;
-            s->unheld = 0;
-            s->address = address_of(t);
-            s->rx_queue = t.rx_queue;
-            take_owner(*s, t);
-            if (s->leak) {
-                s->leak->entered_mono_ns = t.mono_ns;
-                s->leak->since_start = false;
-            }
-            if (s->phase == Phase::Waiting)
-                schedule(*s, add_sat(t.mono_ns, threshold_ns_));
+    Socket* s = find(t.cookie);
+    if (out)
+        return s != nullptr ? leave(*s, t) : std::nullopt;
+
+    if (s != nullptr && s->seen_by == SeenBy::SocketTable) {
+        // A scan found it first (before tcpleak started, or it read the
+        // socket before this record was consumed): the exact time wins.
+        s->entered_ns = t.mono_ns;
+        s->seen_by = SeenBy::Transition;
+        s->since_start = false;
+        s->history_complete = t.mono_ns > last_loss_noticed_ns_;
+        if (s->leak) {
+            s->leak->entered_mono_ns = t.mono_ns;
+            s->leak->since_start = false;
+            s->leak->seen_by = SeenBy::Transition;
         }
-        tidy();
+        if (s->phase == Phase::Waiting)
+            deadlines_.schedule(s->cookie, add_sat(t.mono_ns, threshold_ns_));
+        return std::nullopt;
     }
+    if (s != nullptr && s->phase != Phase::Waiting)
+        return std::nullopt; // reported or filtered and still in CLOSE_WAIT: never twice
+    if (s != nullptr)
+        forget(*s); // a second entry: the exit of the first was lost; start over
+    Socket& fresh = track(t.cookie);
+    fresh.entered_ns = t.mono_ns;
+    fresh.address = address_of(t);
+    fresh.rx_queue = t.rx_queue;
+    fresh.owner = owner_of(t);
+    deadlines_.schedule(fresh.cookie, add_sat(t.mono_ns, threshold_ns_));
     return std::nullopt;
 }
 
@@ -263,11 +129,10 @@ std::optional<LeakResolved> LeakTracker::leave(Socket& s, const Transition& t) {
     const std::uint64_t close_wait_ns = sub_sat(t.mono_ns, s.entered_ns);
 
     // Not reported: a late leak if it was past the threshold while held (the
-    // last reference is going away now, or a descriptor still holds it): the
-    // loop had not got to it. Otherwise (the common case) just forget it.
+    // last reference is going away now, or a descriptor still holds it): no
+    // scan had got to it. Otherwise (the common case) just forget it.
     const bool held = t.file_released || t.has_file;
-    if (s.phase == Phase::Filtered ||
-        (s.phase == Phase::Waiting && (!held || close_wait_ns < threshold_ns_))) {
+    if (s.phase == Phase::Filtered || (s.phase == Phase::Waiting && (!held || close_wait_ns < threshold_ns_))) {
         forget(s);
         return std::nullopt;
     }
@@ -296,227 +161,233 @@ std::optional<LeakResolved> LeakTracker::leave(Socket& s, const Transition& t) {
     if (s.phase == Phase::Reported) {
         r.leak = *s.leak;
         forget(s);
-        remember(r);
+        ++resolved_total_;
         return r;
     }
 
-    take_owner(s, t);
-    Leak leak;
-    leak.cookie = s.cookie;
-    leak.address = s.address;
-    leak.holders = s.start_holders; // descriptors are only known from a scan
-    normalize(leak.holders);
-    if (s.owner_known) {
-        leak.owner_pid = s.owner_pid;
-        leak.owner_comm = s.owner_comm;
+    if (!s.owner)
+        s.owner = owner_of(t);
+    VerdictFacts facts;
+    facts.holders = &s.holders;
+    facts.release = s.release;
+    facts.owner = s.owner;
+    facts.history_complete = s.history_complete;
+    if (t.file_released) {
+        facts.closer = closer;
+        facts.closer_exiting = t.task_exiting;
     }
+    Leak leak = make_leak(s, decide_verdict(facts));
+    leak.holders = s.holders; // descriptors are only known from a scan
     if (closer) {
         leak.pid = *closer;
         leak.comm = t.ctx_comm;
-    } else if (s.owner_known) {
-        leak.pid = s.owner_pid;
-        leak.comm = s.owner_comm;
+    } else if (s.owner) {
+        leak.pid = s.owner->pid;
+        leak.comm = s.owner->comm;
     } else if (!leak.holders.empty()) {
         leak.pid = leak.holders.front().pid;
         leak.comm = leak.holders.front().comm;
     }
-    if (const Holder* h = first_of(leak.holders, leak.pid))
+    if (const Holder* h = first_holder_of(leak.holders, leak.pid))
         leak.fd = h->fd;
-
-    // An exiting process releases its descriptors one by one: the closer
-    // held the last reference when it released the others.
-    const bool closer_released = s.release && t.task_exiting && closer && s.release->pid == *closer;
-    if (auto by = closed_by_release(s.release, closer_released)) {
-        leak.verdict = Verdict::ClosedStillReferenced;
-        leak.closed_by = std::move(by);
-    } else if (t.file_released && s.owner_known && owner_held_it(s.owner_via) && s.owner_pid != *closer) {
-        // Someone else held the last reference: the owner's descriptor went
-        // away without a close() we saw.
-        leak.verdict = Verdict::ClosedStillReferenced;
-        leak.closed_by = closed_by_owner_exit(s.owner_pid, s.owner_comm);
-    }
-    leak.entered_mono_ns = s.entered_ns;
     leak.reported_mono_ns = t.mono_ns;
     leak.rx_queue = t.rx_queue;
-    leak.since_start = s.since_start;
     forget(s);
 
-    if (!leak_selected(leak))
+    if (!filter_.selects(leak))
         return std::nullopt;
     ++reported_total_;
+    ++resolved_total_;
     r.leak = std::move(leak);
     r.newly_reported = true;
-    remember(r);
     return r;
 }
 
 void LeakTracker::on_fd_release(const FdRelease& release) {
     Socket* s = find(release.cookie);
-    if (!s || s->phase != Phase::Waiting)
+    if (s == nullptr || s->phase != Phase::Waiting)
         return; // unknown, or reported already: a report is a snapshot
     // The earliest release is the close() that did not take effect; later
     // ones (other holders giving up their copies) do not change that.
     if (!s->release || release.mono_ns < s->release->mono_ns)
-        s->release = Release{release.mono_ns, release.pid, release.fd, release.via, release.comm};
+        s->release = FirstRelease{release.mono_ns, release.pid, release.fd, release.via, release.comm};
 }
 
-void LeakTracker::on_existing_socket(const SocketHolder& holder, std::uint64_t now_mono_ns) {
-    if (holder.state != kTcpCloseWait)
-        return;
-    bool created = false;
-    Socket* found = track(holder.cookie, created);
-    if (!found)
-        return;
-    Socket& s = *found;
-    if (created) {
-        s.since_start = true;
-        s.entered_ns = now_mono_ns - std::min(holder.close_wait_age_ns.value_or(0), now_mono_ns);
-        s.address = address_of(holder);
-        s.rx_queue = holder.rx_queue;
-        schedule(s, add_sat(s.entered_ns, threshold_ns_));
-    }
-    take_owner(s, holder);
-    const Holder h{holder.pid, holder.comm, holder.fd};
-    if (std::none_of(s.start_holders.begin(), s.start_holders.end(),
-                     [&](const Holder& o) { return o.pid == h.pid && o.fd == h.fd; }))
-        s.start_holders.push_back(h);
-    tidy();
+void LeakTracker::on_events_lost(std::uint64_t noticed_ns) {
+    last_loss_noticed_ns_ = std::max(last_loss_noticed_ns_, noticed_ns);
+    for (auto& [cookie, s] : sockets_)
+        s.history_complete = false;
 }
 
-// ---------------------------------------------------------------- time
+// ---------------------------------------------------------------- scans
 
-std::uint64_t LeakTracker::next_deadline() const {
-    std::uint64_t deadline = late_.empty() ? kNever : late_.begin()->first;
-    for (const Scheduled& entry : queue_) { // the front is live after tidy()
-        if (entry.due_ns >= deadline)
-            break;
-        if (live(entry)) {
-            deadline = entry.due_ns;
-            break;
+void LeakTracker::begin_scan() {
+    scanning_ = true;
+    left_during_scan_.clear();
+}
+
+LeakTracker::Socket& LeakTracker::adopt(const SocketHolder& first, std::uint64_t now_ns, bool at_start,
+                                        const OwnerLookup& owner_lookup) {
+    Socket& s = track(first.cookie);
+    s.seen_by = SeenBy::SocketTable;
+    s.since_start = at_start;
+    s.history_complete = false;
+    // The kernel's read time minus a lower bound of the age: the entry is
+    // put at the latest it can have been, so ages are never overstated.
+    const std::uint64_t read_ns = first.read_mono_ns != 0 ? first.read_mono_ns : now_ns;
+    s.entered_ns = read_ns - std::min(first.close_wait_age_ns.value_or(0), read_ns);
+    s.address = address_of(first);
+    s.rx_queue = first.rx_queue;
+    if (at_start)
+        s.owner = SocketOwner{first.pid, first.comm}; // its first holder, as ss -p would say
+    else if (owner_lookup)
+        s.owner = owner_lookup(first.cookie);
+    ++adopted_total_;
+    deadlines_.schedule(s.cookie, add_sat(s.entered_ns, threshold_ns_));
+    return s;
+}
+
+ScanResult LeakTracker::on_scan(std::span<const SocketHolder> close_wait, std::uint64_t now_ns, bool at_start,
+                                const OwnerLookup& owner_lookup) {
+    ScanResult result;
+    std::vector<const SocketHolder*> records;
+    records.reserve(close_wait.size());
+    for (const SocketHolder& h : close_wait)
+        if (h.state == kTcpCloseWait && h.cookie != 0)
+            records.push_back(&h);
+    std::sort(records.begin(), records.end(),
+              [](const SocketHolder* a, const SocketHolder* b) { return a->cookie < b->cookie; });
+
+    for (std::size_t first = 0; first < records.size();) {
+        const std::uint64_t cookie = records[first]->cookie;
+        std::size_t end = first;
+        std::vector<Holder> holders;
+        for (; end < records.size() && records[end]->cookie == cookie; ++end)
+            holders.push_back({records[end]->pid, records[end]->comm, records[end]->fd});
+        const SocketHolder& sample = *records[first];
+        first = end;
+        if (left_during_scan_.contains(cookie))
+            continue; // read just before it left: its exit has been handled
+        Socket* s = find(cookie);
+        if (s == nullptr) {
+            s = &adopt(sample, now_ns, at_start, owner_lookup);
+            ++result.adopted;
         }
+        normalize_holders(holders);
+        s->holders = holders;
+        s->last_held_ns = now_ns;
+        set_unheld(*s, false);
+        if (s->phase == Phase::Waiting && sub_sat(now_ns, s->entered_ns) >= threshold_ns_)
+            if (auto leak = confirm(*s, std::move(holders), sample.rx_queue, now_ns))
+                result.leaks.push_back(std::move(*leak));
     }
-    return deadline;
+    // Due and not found held: look again later, for as long as they stay.
+    for (const std::uint64_t cookie : deadlines_.due(now_ns))
+        if (Socket* s = find(cookie); s != nullptr && s->phase == Phase::Waiting)
+            retry_unheld(*s, now_ns);
+
+    scanning_ = false;
+    left_during_scan_.clear();
+    result.unheld = unheld_now_;
+    return result;
 }
 
-std::vector<std::uint64_t> LeakTracker::due(std::uint64_t now_mono_ns) const {
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> found; // (due, cookie)
-    for (const Scheduled& entry : queue_) {
-        if (entry.due_ns > now_mono_ns)
-            break;
-        if (live(entry))
-            found.emplace_back(entry.due_ns, entry.cookie);
-    }
-    const std::size_t from_queue = found.size();
-    for (const auto& entry : late_) {
-        if (entry.first > now_mono_ns)
-            break;
-        found.push_back(entry);
-    }
-    if (from_queue != 0 && from_queue != found.size())
-        std::inplace_merge(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(from_queue), found.end());
-    std::vector<std::uint64_t> cookies;
-    cookies.reserve(found.size());
-    for (const auto& entry : found)
-        cookies.push_back(entry.second);
-    return cookies;
-}
-
-std::optional<Leak> LeakTracker::confirm(std::uint64_t cookie, std::span<const SocketHolder> holders,
-                                         std::uint64_t now_mono_ns) {
-    Socket* found = find(cookie);
-    if (!found)
-        return std::nullopt;
-    Socket& s = *found;
-    if (s.phase != Phase::Waiting || sub_sat(now_mono_ns, s.entered_ns) < threshold_ns_)
-        return std::nullopt;
-
-    Leak leak;
-    const SocketHolder* first = nullptr;
-    for (const SocketHolder& h : holders) {
-        // A record in another state: the socket has left CLOSE_WAIT and its
-        // transition is on its way; that transition decides.
-        if (h.cookie != cookie || h.state != kTcpCloseWait)
-            continue;
-        if (!first)
-            first = &h;
-        leak.holders.push_back({h.pid, h.comm, h.fd});
-    }
-
-    if (leak.holders.empty()) {
-        // Not held right now: a close racing the scan, a descriptor in flight
-        // over a unix socket, or never accept()ed. Look again a bit later;
-        // give up after a few tries.
-        if (++s.unheld >= limits_.max_unheld_confirms) {
-            forget(s);
-            ++dropped_unheld_;
-        } else {
-            const auto retry = static_cast<std::uint64_t>(std::max<std::int64_t>(0, limits_.unheld_retry.count()));
-            schedule(s, add_sat(now_mono_ns, retry));
-        }
-        tidy();
-        return std::nullopt;
-    }
-    normalize(leak.holders);
-
-    leak.cookie = cookie;
-    leak.address = s.address;
-    const Holder* owner_holder = nullptr;
-    if (s.owner_known) {
-        leak.owner_pid = s.owner_pid;
-        leak.owner_comm = s.owner_comm;
-        owner_holder = first_of(leak.holders, s.owner_pid);
-    }
+std::optional<Leak> LeakTracker::confirm(Socket& s, std::vector<Holder> holders, std::uint32_t rx_queue,
+                                         std::uint64_t now_ns) {
+    VerdictFacts facts;
+    facts.holders = &holders;
+    facts.holders_known = true;
+    facts.release = s.release;
+    facts.owner = s.owner;
+    facts.history_complete = s.history_complete;
+    Leak leak = make_leak(s, decide_verdict(facts));
     // The owner when it still holds it (its lowest descriptor), else the
     // first holder.
-    const Holder& responsible = owner_holder ? *owner_holder : leak.holders.front();
+    const Holder* owner_holder = s.owner ? first_holder_of(holders, s.owner->pid) : nullptr;
+    const Holder& responsible = owner_holder != nullptr ? *owner_holder : holders.front();
     leak.pid = responsible.pid;
     leak.comm = responsible.comm;
     leak.fd = responsible.fd;
+    leak.holders = std::move(holders);
+    leak.reported_mono_ns = now_ns;
+    leak.rx_queue = rx_queue;
 
-    // A scan between a process's exit walk and the closing of its files
-    // still finds the releaser holding the socket.
-    const bool releaser_holds = s.release && first_of(leak.holders, s.release->pid) != nullptr;
-    if (auto by = closed_by_release(s.release, releaser_holds)) {
-        leak.verdict = Verdict::ClosedStillReferenced;
-        leak.closed_by = std::move(by);
-    } else if (s.owner_known && !owner_holder && owner_held_it(s.owner_via)) {
-        leak.verdict = Verdict::ClosedStillReferenced;
-        leak.closed_by = closed_by_owner_exit(s.owner_pid, s.owner_comm);
-    }
-    leak.entered_mono_ns = s.entered_ns;
-    leak.reported_mono_ns = now_mono_ns;
-    leak.rx_queue = first->rx_queue;
-    leak.since_start = s.since_start;
-
-    unschedule(s);
-    if (!leak_selected(leak)) {
+    deadlines_.cancel(s.cookie);
+    if (!filter_.selects(leak)) {
         s.phase = Phase::Filtered; // kept quietly until it leaves CLOSE_WAIT
-        tidy();
         return std::nullopt;
     }
     s.phase = Phase::Reported;
     s.leak = std::make_unique<Leak>(leak);
-    s.start_holders = {};
     ++reported_total_;
-    tidy();
     return leak;
 }
 
-void LeakTracker::set_cmdline(std::uint64_t cookie, std::string cmdline) {
-    if (Socket* s = find(cookie); s && s->leak) {
-        s->leak->cmdline = std::move(cmdline);
-        return;
+void LeakTracker::retry_unheld(Socket& s, std::uint64_t now_ns) {
+    if (!s.unheld) {
+        set_unheld(s, true);
+        if (s.unheld_checks == 0)
+            ++ever_unheld_;
     }
-    // A leak reported as it left CLOSE_WAIT: the newest resolution.
-    for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
-        if (it->leak.cookie == cookie) {
-            it->leak.cmdline = std::move(cmdline);
-            return;
+    const std::uint64_t first = ns_of(policy_.unheld_retry);
+    const std::uint64_t most = std::max(first, ns_of(policy_.max_unheld_retry));
+    const unsigned doublings = std::min<unsigned>(s.unheld_checks, 20);
+    const std::uint64_t delay = std::min(most, first << doublings);
+    if (s.unheld_checks < std::numeric_limits<std::uint8_t>::max())
+        ++s.unheld_checks;
+    deadlines_.schedule(s.cookie, add_sat(now_ns, delay));
+}
+
+std::vector<LeakResolved> LeakTracker::on_vanished(std::span<const std::uint64_t> cookies, std::uint64_t now_ns) {
+    std::vector<LeakResolved> resolved;
+    for (const std::uint64_t cookie : cookies) {
+        Socket* s = find(cookie);
+        if (s == nullptr)
+            continue;
+        if (s->phase == Phase::Reported) {
+            LeakResolved r;
+            r.leak = *s->leak;
+            r.how = ResolvedHow::Unknown;
+            r.resolved_mono_ns = now_ns;
+            r.close_wait_ns = sub_sat(now_ns, s->entered_ns);
+            ++resolved_total_;
+            resolved.push_back(std::move(r));
         }
+        forget(*s);
     }
+    return resolved;
+}
+
+std::vector<std::pair<std::uint64_t, std::uint32_t>> LeakTracker::unseen_since(std::uint64_t since_ns) const {
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> unseen;
+    for (const auto& [cookie, s] : sockets_)
+        if (s.last_held_ns < since_ns)
+            unseen.emplace_back(cookie, s.address.netns);
+    return unseen;
+}
+
+Leak LeakTracker::make_leak(const Socket& s, const VerdictResult& verdict) const {
+    Leak leak;
+    leak.cookie = s.cookie;
+    leak.address = s.address;
+    if (s.owner) {
+        leak.owner_pid = s.owner->pid;
+        leak.owner_comm = s.owner->comm;
+    }
+    leak.verdict = verdict.verdict;
+    leak.closed_by = verdict.closed_by;
+    leak.entered_mono_ns = s.entered_ns;
+    leak.since_start = s.since_start;
+    leak.seen_by = s.seen_by;
+    return leak;
 }
 
 // ---------------------------------------------------------------- results
+
+void LeakTracker::set_cmdline(std::uint64_t cookie, std::string cmdline) {
+    if (Socket* s = find(cookie); s != nullptr && s->leak)
+        s->leak->cmdline = std::move(cmdline);
+}
 
 std::vector<Leak> LeakTracker::active() const {
     std::vector<Leak> leaks;
@@ -527,16 +398,6 @@ std::vector<Leak> LeakTracker::active() const {
         return a.reported_mono_ns != b.reported_mono_ns ? a.reported_mono_ns < b.reported_mono_ns
                                                         : a.cookie < b.cookie;
     });
-    return leaks;
-}
-
-std::vector<Leak> LeakTracker::reported() const {
-    std::vector<Leak> leaks;
-    leaks.reserve(history_.size());
-    for (const LeakResolved& r : history_)
-        leaks.push_back(r.leak);
-    std::vector<Leak> still = active();
-    leaks.insert(leaks.end(), std::make_move_iterator(still.begin()), std::make_move_iterator(still.end()));
     return leaks;
 }
 

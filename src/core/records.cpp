@@ -35,6 +35,7 @@ std::string_view release_via_name(ReleaseVia via) {
     case ReleaseVia::Dup2: return "dup2";
     case ReleaseVia::Dup3: return "dup3";
     case ReleaseVia::Exit: return "exit";
+    case ReleaseVia::Exec: return "exec";
     }
     return "close";
 }

@@ -5,6 +5,8 @@
 #include "tcpleak/kernel/tracefs.hpp"
 
 #include <bpf/bpf.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <bpf/libbpf.h>
 #include <linux/types.h>
 #include <sys/syscall.h>
@@ -16,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
 
 extern "C" {
@@ -85,6 +88,7 @@ void configure_filters(tcpleak_bpf* skel, const BpfConfig& config) {
     rodata.cfg_mode = config.mode == ForwardMode::LeakTracking ? TL_MODE_LEAKS : TL_MODE_TRACE;
     rodata.cfg_select = config.selects_owners();
     rodata.cfg_track_owners = config.tracks_owners();
+    rodata.cfg_kernel_owners = config.kernel_owners();
     rodata.cfg_filter_pids = !config.pids.empty() || config.follow_forks;
     if (config.comm) {
         rodata.cfg_filter_comm = 1;
@@ -123,20 +127,35 @@ void choose_syscall_hooks(tcpleak_bpf* skel, bool watch_accepts, bool watch_rele
                              : "tp_btf sys_enter/sys_exit (no tracefs: they run for every syscall)");
 }
 
-void choose_programs(tcpleak_bpf* skel, const BpfConfig& config, const TracefsAccess& tracefs) {
-    const bool watch_releases = config.mode == ForwardMode::LeakTracking;
-    choose_syscall_hooks(skel, config.tracks_owners(), watch_releases, tracefs);
+// sched_prepare_exec (6.10+) runs before exec() closes O_CLOEXEC descriptors.
+bool kernel_has_prepare_exec() { return libbpf_find_vmlinux_btf_id("sched_prepare_exec", BPF_TRACE_RAW_TP) > 0; }
+
+// Returns whether exec() releases are watched.
+bool choose_programs(tcpleak_bpf* skel, const BpfConfig& config, const TracefsAccess& tracefs) {
+    const bool watch_releases = config.watches_releases();
+    // accept(): trace attributes with it, leaks and run remember owners with
+    // it, owner filters select with it.
+    const bool watch_accepts = config.tracks_owners() || config.kernel_owners() || config.selects_owners();
+    choose_syscall_hooks(skel, watch_accepts, watch_releases, tracefs);
     bpf_program__set_autoload(skel->progs.on_process_fork, config.follow_forks);
     bpf_program__set_autoload(skel->progs.on_process_exec, config.follow_forks);
     bpf_program__set_autoload(skel->progs.on_process_exit, config.follow_forks || watch_releases);
+    const bool watch_exec = watch_releases && kernel_has_prepare_exec();
+    bpf_program__set_autoload(skel->progs.on_prepare_exec, watch_exec);
+    skel->rodata->cfg_watch_exec = watch_exec;
     // Maps a mode does not use are kept minimal: their memory is charged at load.
     if (!watch_releases)
         bpf_map__set_max_entries(skel->maps.fd_releases, 1);
+    if (!config.kernel_owners())
+        bpf_map__set_max_entries(skel->maps.owners, 1);
+    if (!config.tracks_owners())
+        bpf_map__set_max_entries(skel->maps.listener_sockets, 1);
     if (!config.selects_owners()) {
         bpf_map__set_max_entries(skel->maps.selected_pids, 1);
         bpf_map__set_max_entries(skel->maps.selected_sockets, 1);
         bpf_map__set_max_entries(skel->maps.selected_listeners, 1);
     }
+    return watch_exec;
 }
 
 // The per-CPU counters map's values, one per possible CPU; empty when it
@@ -195,7 +214,7 @@ BpfSession::BpfSession(const BpfConfig& config) {
     const TracefsAccess tracefs;
     configure_syscalls(skel);
     configure_filters(skel, config);
-    choose_programs(skel, config, tracefs);
+    sees_exec_releases_ = choose_programs(skel, config, tracefs);
     bpf_map__set_max_entries(skel->maps.events, static_cast<__u32>(config.ring_bytes));
 
     if (const int err = tcpleak_bpf__load(skel))
@@ -247,51 +266,116 @@ std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint64_t> BpfSession::read_
 
 std::uint64_t BpfSession::map_memory_bytes() const { return map_memory_bytes_; }
 
-std::vector<SocketHolder> BpfSession::seed_existing_sockets() { return run_iterator(TL_ITER_SEED); }
+namespace {
 
-std::vector<SocketHolder> BpfSession::find_holders(std::span<const std::uint64_t> cookies) {
-    bpf_map* targets = skeleton_->maps.holder_targets;
-    const __u8 yes = 1;
-    std::vector<std::uint64_t> added;
-    for (const std::uint64_t cookie : cookies)
-        if (bpf_map__update_elem(targets, &cookie, sizeof(cookie), &yes, sizeof(yes), BPF_ANY) == 0)
-            added.push_back(cookie);
-    auto holders = run_iterator(TL_ITER_HOLDERS);
-    for (const std::uint64_t cookie : added)
-        bpf_map__delete_elem(targets, &cookie, sizeof(cookie), 0);
-    return holders;
-}
-
-std::vector<SocketHolder> BpfSession::run_iterator(std::uint8_t mode) {
-    bpf_link* iterator = skeleton_->links.iter_socket_holders;
-    if (iterator == nullptr)
-        throw UserError("cannot read descriptor tables: the BPF iterator is not attached");
-    skeleton_->data->iter_mode = mode;
-    const int iter_fd = bpf_iter_create(bpf_link__fd(iterator));
-    if (iter_fd < 0)
-        throw UserError("cannot read descriptor tables: " + errno_text(errno));
-
-    std::vector<SocketHolder> holders;
-    std::vector<std::byte> buffer(64 * socket_record_size());
+// Reads an iterator to the end into records of one size, decoded by
+// `decode`: the kernel writes whole records, but a read() may end inside
+// one.
+template <typename Value>
+std::vector<Value> read_records(int iter_fd, std::size_t record_size) {
+    std::vector<Value> values;
+    std::vector<std::byte> buffer(64 * record_size);
     std::size_t filled = 0;
     for (;;) {
         const ssize_t n = read(iter_fd, buffer.data() + filled, buffer.size() - filled);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n < 0)
+            throw UserError("reading a BPF iterator failed: " + errno_text(errno));
+        if (n == 0)
             break;
         filled += static_cast<std::size_t>(n);
         std::size_t used = 0;
-        for (; filled - used >= socket_record_size(); used += socket_record_size()) {
-            SocketHolder holder;
-            if (decode(std::span(buffer).subspan(used, socket_record_size()), holder))
-                holders.push_back(holder);
+        for (; filled - used >= record_size; used += record_size) {
+            Value value;
+            if (decode(std::span(buffer).subspan(used, record_size), value))
+                values.push_back(value);
         }
         std::memmove(buffer.data(), buffer.data() + used, filled - used);
         filled -= used;
     }
-    close(iter_fd);
-    return holders;
+    return values;
+}
+
+// An iterator of link, its fd closed on the way out.
+class IteratorFd {
+public:
+    explicit IteratorFd(bpf_link* link, const char* what) {
+        if (link == nullptr)
+            throw UserError(std::string("cannot read ") + what + ": the BPF iterator is not attached");
+        fd_ = bpf_iter_create(bpf_link__fd(link));
+        if (fd_ < 0)
+            throw UserError(std::string("cannot read ") + what + ": " + errno_text(errno));
+    }
+    ~IteratorFd() { close(fd_); }
+    IteratorFd(const IteratorFd&) = delete;
+    IteratorFd& operator=(const IteratorFd&) = delete;
+    int fd() const { return fd_; }
+
+private:
+    int fd_ = -1;
+};
+
+// This thread in another network namespace for its lifetime (an iterator
+// of the TCP table walks the namespace it was created in), then back.
+class InNetworkNamespace {
+public:
+    explicit InNetworkNamespace(int netns_fd) {
+        if (netns_fd < 0)
+            return;
+        home_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (home_ < 0 || setns(netns_fd, CLONE_NEWNET) != 0) {
+            const int err = errno;
+            if (home_ >= 0)
+                close(home_);
+            throw UserError("cannot enter a network namespace: " + errno_text(err));
+        }
+    }
+    ~InNetworkNamespace() noexcept(false) {
+        if (home_ < 0)
+            return;
+        const bool back = setns(home_, CLONE_NEWNET) == 0;
+        close(home_);
+        if (!back) // every later socket of this process would be in the wrong namespace
+            throw UserError("cannot return to tcpleak's network namespace: " + errno_text(errno));
+    }
+    InNetworkNamespace(const InNetworkNamespace&) = delete;
+    InNetworkNamespace& operator=(const InNetworkNamespace&) = delete;
+
+private:
+    int home_ = -1;
+};
+
+} // namespace
+
+std::optional<SocketOwner> BpfSession::remembered_owner(std::uint64_t cookie) const {
+    tl_owner owner{};
+    if (bpf_map__lookup_elem(skeleton_->maps.owners, &cookie, sizeof(cookie), &owner, sizeof(owner), 0) != 0)
+        return std::nullopt;
+    SocketOwner result;
+    result.pid = owner.pid;
+    std::memcpy(result.comm.data(), owner.comm, result.comm.size());
+    return result;
+}
+
+std::vector<SocketHolder> BpfSession::seed_existing_sockets() { return read_descriptor_tables(TL_ITER_SEED); }
+
+std::vector<SocketHolder> BpfSession::close_wait_holders() { return read_descriptor_tables(TL_ITER_CLOSE_WAIT); }
+
+std::vector<SocketHolder> BpfSession::read_descriptor_tables(std::uint8_t mode) {
+    skeleton_->data->iter_mode = mode;
+    const IteratorFd iterator(skeleton_->links.iter_socket_holders, "descriptor tables");
+    return read_records<SocketHolder>(iterator.fd(), socket_record_size());
+}
+
+std::vector<TcpSocket> BpfSession::tcp_table(std::uint32_t states, int netns_fd) {
+    skeleton_->bss->tcp_iter_states = states;
+    std::optional<IteratorFd> iterator;
+    {
+        const InNetworkNamespace in(netns_fd);
+        iterator.emplace(skeleton_->links.iter_tcp_sockets, "the TCP socket table");
+    }
+    return read_records<TcpSocket>(iterator->fd(), tcp_socket_record_size());
 }
 
 // Every link but the iterator's: it produces no events, and the stop path

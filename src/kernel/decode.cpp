@@ -15,7 +15,8 @@ static_assert(sizeof(tl_transition) == 120, "tl_transition layout changed: updat
 static_assert(sizeof(tl_accept) == 56, "tl_accept layout changed: update both sides");
 static_assert(sizeof(tl_fd_release) == 48, "tl_fd_release layout changed: update both sides");
 static_assert(sizeof(tl_proc) == 296, "tl_proc layout changed: update both sides");
-static_assert(sizeof(tl_socket) == 104, "tl_socket layout changed: update both sides");
+static_assert(sizeof(tl_socket) == 112, "tl_socket layout changed: update both sides");
+static_assert(sizeof(tl_tcp_socket) == 104, "tl_tcp_socket layout changed: update both sides");
 static_assert(sizeof(Comm) == TL_COMM_LEN);
 static_assert(offsetof(tl_transition, kind) == 0 && offsetof(tl_fd_release, kind) == 0 &&
               offsetof(tl_proc, kind) == 0 && offsetof(tl_socket, kind) == 0 && offsetof(tl_accept, kind) == 0);
@@ -25,11 +26,19 @@ static_assert(kFamilyIpv4 == 2 && kFamilyIpv6 == 10);
 static_assert(static_cast<int>(RecordKind::Transition) == TL_REC_TRANSITION &&
               static_cast<int>(RecordKind::FdRelease) == TL_REC_FD_RELEASE &&
               static_cast<int>(RecordKind::Proc) == TL_REC_PROC && static_cast<int>(RecordKind::Socket) == TL_REC_SOCKET &&
-              static_cast<int>(RecordKind::Accept) == TL_REC_ACCEPT);
+              static_cast<int>(RecordKind::Accept) == TL_REC_ACCEPT &&
+              static_cast<int>(RecordKind::TcpSocket) == TL_REC_TCP_SOCKET);
 static_assert(static_cast<int>(ReleaseVia::Close) == TL_RELEASE_CLOSE &&
               static_cast<int>(ReleaseVia::CloseRange) == TL_RELEASE_CLOSE_RANGE &&
               static_cast<int>(ReleaseVia::Dup2) == TL_RELEASE_DUP2 &&
-              static_cast<int>(ReleaseVia::Dup3) == TL_RELEASE_DUP3 && static_cast<int>(ReleaseVia::Exit) == TL_RELEASE_EXIT);
+              static_cast<int>(ReleaseVia::Dup3) == TL_RELEASE_DUP3 && static_cast<int>(ReleaseVia::Exit) == TL_RELEASE_EXIT &&
+              static_cast<int>(ReleaseVia::Exec) == TL_RELEASE_EXEC);
+static_assert(static_cast<int>(TcpTimer::None) == TL_TIMER_NONE &&
+              static_cast<int>(TcpTimer::Retransmit) == TL_TIMER_RETRANSMIT &&
+              static_cast<int>(TcpTimer::Probe) == TL_TIMER_PROBE &&
+              static_cast<int>(TcpTimer::Keepalive) == TL_TIMER_KEEPALIVE &&
+              static_cast<int>(TcpTimer::TimeWait) == TL_TIMER_TIME_WAIT &&
+              static_cast<int>(TcpTimer::SynAck) == TL_TIMER_SYNACK);
 static_assert(static_cast<int>(ProcEventKind::Fork) == TL_PROC_FORK &&
               static_cast<int>(ProcEventKind::Exec) == TL_PROC_EXEC && static_cast<int>(ProcEventKind::Exit) == TL_PROC_EXIT);
 
@@ -83,7 +92,12 @@ bool decode(std::span<const std::byte> raw, Transition& out) {
     out.ctx_pid = r.ctx_pid;
     out.ctx_comm = to_comm(r.ctx_comm);
     out.owner_context = r.flags & TL_F_OWNER_CONTEXT;
-    out.ctx_process_comm = to_comm(r.process_comm);
+    out.ctx_process_comm = to_comm(r.owner_comm);
+    if (r.flags & TL_F_OWNER_KNOWN) {
+        out.known_owner_pid = r.owner_pid;
+        out.known_owner_comm = to_comm(r.owner_comm);
+    }
+    out.listener_shared = r.flags & TL_F_LISTENER_SHARED;
     out.ctx_cgroup = r.ctx_cgroup;
     out.context_only = r.flags & TL_F_CONTEXT_ONLY;
     out.uid = r.uid;
@@ -157,9 +171,41 @@ bool decode(std::span<const std::byte> raw, SocketHolder& out) {
     out.netns = r.netns;
     out.close_wait_age_ns =
         (r.flags & TL_SOCK_AGE_KNOWN) ? std::optional<std::uint64_t>(r.cw_age_ns) : std::nullopt;
+    out.read_mono_ns = r.read_ns;
+    return true;
+}
+
+bool decode(std::span<const std::byte> raw, TcpSocket& out) {
+    tl_tcp_socket r;
+    if (!load(raw, TL_REC_TCP_SOCKET, r))
+        return false;
+    out.cookie = r.cookie;
+    out.family = r.family;
+    out.state = r.state;
+    out.orphan = r.flags & TL_TCP_ORPHAN;
+    out.time_wait = r.flags & TL_TCP_TIME_WAIT;
+    out.request = r.flags & TL_TCP_REQUEST;
+    out.sport = r.sport;
+    out.dport = r.dport;
+    out.saddr = to_addr(r.saddr);
+    out.daddr = to_addr(r.daddr);
+    out.netns = r.netns;
+    out.uid = r.uid;
+    out.rx_queue = r.rx_queue;
+    out.tx_queue = r.tx_queue;
+    out.snd_wnd = r.snd_wnd;
+    out.total_retrans = r.total_retrans;
+    out.timer = r.timer <= TL_TIMER_SYNACK ? static_cast<TcpTimer>(r.timer) : TcpTimer::None;
+    out.timer_left_ms = r.timer_left_ms;
+    out.retransmits = r.retransmits;
+    out.probes_out = r.probes_out;
+    out.backoff = r.backoff;
+    out.read_mono_ns = r.read_ns;
+    out.age_ns = (r.flags & TL_TCP_AGE_KNOWN) ? std::optional<std::uint64_t>(r.age_ns) : std::nullopt;
     return true;
 }
 
 std::size_t socket_record_size() { return sizeof(tl_socket); }
+std::size_t tcp_socket_record_size() { return sizeof(tl_tcp_socket); }
 
 } // namespace tcpleak

@@ -89,6 +89,19 @@ public:
         records_.lost(count, total, unix_ns);
     }
 
+    void reconciled(const ReconcileReport& report) override {
+        if (records_.closed())
+            return;
+        JsonWriter json = records_.begin("reconciled", report.unix_ns);
+        json.field("reason", "lost_events");
+        write_time_field(json, records_.rfc3339(), "gap_start_time", report.gap_start_unix_ns);
+        json.field("events_lost", report.events_lost);
+        json.field("found", report.found);
+        json.field("vanished", report.vanished);
+        json.field("covered", report.covered);
+        records_.end(json);
+    }
+
     void refresh(const std::vector<Leak>&, std::uint64_t) override {}
 
     void summary(const LeakSummary& summary) override {
@@ -100,9 +113,8 @@ public:
         json.field("resolved", summary.leaks_resolved);
         json.field("still_leaked", static_cast<std::uint64_t>(summary.still_leaked.size()));
         json.field("close_wait_seen", summary.close_wait_seen);
-        json.field("tracker_evictions", summary.tracker_evictions);
         json.field("close_wait_unheld", summary.close_wait_unheld);
-        json.field("owners_evicted", summary.owners_evicted);
+        write_tracking_members(json, summary.tracking);
         json.field("lost", summary.kernel.lost());
         write_kernel_field(json, summary.kernel);
         json.field("bpf_map_bytes", summary.bpf_map_bytes);
@@ -363,6 +375,11 @@ public:
         err_.maybe_flush();
     }
 
+    void reconciled(const ReconcileReport& report) override {
+        append_reconciled_line(err_.buffer(), report);
+        err_.maybe_flush();
+    }
+
     void refresh(const std::vector<Leak>& active, std::uint64_t now_mono_ns) override {
         if (out_.closed())
             return;
@@ -413,18 +430,13 @@ public:
         out.append(" lost\n");
         if (!summary.still_leaked.empty())
             append_process_table(out, summary.still_leaked, to_mono_ns(clock_, summary.end_unix_ns));
-        if (summary.tracker_evictions > 0) {
-            out.append("tcpleak: warning: ");
-            append_plural(out, summary.tracker_evictions, "socket", "sockets");
-            out.append(" in CLOSE_WAIT not tracked (too many at once): leaks may have been missed\n");
-        }
         if (summary.close_wait_unheld > 0) {
             out.append("tcpleak: note: ");
             append_plural(out, summary.close_wait_unheld, "socket", "sockets");
-            out.append(" in CLOSE_WAIT past the threshold held by no descriptor (never accepted, or in flight"
-                       " over a unix socket): not reported\n");
+            out.append(" in CLOSE_WAIT past the threshold held by no descriptor when looked at (never accepted,"
+                       " or in flight over a unix socket): reported only once a descriptor holds them\n");
         }
-        append_owners_evicted_warning(out, summary.owners_evicted);
+        append_tracking_text(out, summary.tracking);
         append_kernel_line(out, summary.kernel, summary.bpf_map_bytes);
         err_.maybe_flush();
     }

@@ -201,6 +201,7 @@ void write_leak_members(JsonWriter& json, const Leak& leak, std::uint64_t close_
         json.field("owner_comm", std::nullopt);
     json.field("sock", leak.cookie);
     write_time_field(json, rfc3339, "entered_time", clock.to_unix_ns(leak.entered_mono_ns));
+    json.field("seen_by", seen_by_name(leak.seen_by));
 }
 
 void append_lost_line(std::string& out, std::uint64_t count, std::uint64_t total) {
@@ -209,6 +210,45 @@ void append_lost_line(std::string& out, std::uint64_t count, std::uint64_t total
     out.append(" lost (ring buffer full), ");
     append_decimal(out, total);
     out.append(" in total\n");
+}
+
+void append_reconciled_line(std::string& out, const ReconcileReport& report) {
+    out.append("tcpleak: reconciled with the kernel's socket tables after ");
+    append_plural(out, report.events_lost, "lost event", "lost events");
+    out.append(": ");
+    append_plural(out, report.found, "socket", "sockets");
+    out.append(" in CLOSE_WAIT found, ");
+    append_decimal(out, report.vanished);
+    out.append(" gone unseen\n");
+    if (!report.covered) {
+        out.append("tcpleak: warning: the loss lasted ");
+        append_duration_short(out, elapsed_ns(report.gap_start_unix_ns, report.unix_ns));
+        out.append(" before the tables were read, longer than the threshold: a leak that began and ended in"
+                   " that time may be missed\n");
+    }
+}
+
+void append_tracking_text(std::string& out, const TrackingState& tracking) {
+    for (const std::string& reason : tracking.incomplete_reasons) {
+        out.append("tcpleak: warning: tracking incomplete: ");
+        out.append(reason);
+        out.push_back('\n');
+    }
+    if (!tracking.complete)
+        out.append("tcpleak: exit status 4 unless a leak was found: tcpleak could not watch everything\n");
+}
+
+void write_tracking_members(JsonWriter& json, const TrackingState& tracking) {
+    json.field("tracking_complete", tracking.complete);
+    json.key("incomplete_reasons");
+    json.begin_array();
+    for (const std::string& reason : tracking.incomplete_reasons)
+        json.string(reason);
+    json.end_array();
+    json.field("reconciliations", tracking.reconciliations);
+    json.field("found_by_scan", tracking.found_by_scan);
+    json.field("scans", tracking.scans);
+    json.field("scan_ms", tracking.scan_busy_ns / 1'000'000);
 }
 
 void append_owners_evicted_warning(std::string& out, std::uint64_t evicted) {

@@ -282,21 +282,14 @@ std::uint64_t transitions_total(const RunReport& report) {
     return total;
 }
 
-void append_lost_warning(std::string& out, const RunReport& report) {
-    out.append("tcpleak: warning: ");
-    append_plural(out, report.kernel.lost(), "event", "events");
-    out.append(" lost (ring buffer full): leaks may have been missed\n");
-}
-
 // Ends the text report: "sh -c './server --port 8080' exited with 0\n", then
-// the lost-events warning when the kernel lost any.
+// what tcpleak could not see, if anything.
 void end_with_command(std::string& out, const RunReport& report) {
     append_command(out, report.command);
     out.push_back(' ');
     append_command_outcome(out, report);
     out.push_back('\n');
-    if (report.kernel.lost() > 0)
-        append_lost_warning(out, report);
+    append_tracking_text(out, report.tracking);
 }
 
 // ---------------------------------------------------------------- JSON
@@ -748,6 +741,7 @@ std::string render_json_report(const RunReport& report) {
     }
     json.end_object();
     json.field("lost_events", report.kernel.lost());
+    write_tracking_members(json, report.tracking);
     write_kernel_field(json, report.kernel);
     json.end_object();
 
@@ -815,6 +809,7 @@ std::string render_junit(const RunReport& report) {
     property(out, "threshold", threshold);
     property(out, "leaked_sockets", std::to_string(model.leaks.size()));
     property(out, "lost_events", std::to_string(report.kernel.lost()));
+    property(out, "tracking_complete", report.tracking.complete ? "true" : "false");
     property(out, "exit_status", std::to_string(report.exit_status));
     std::string outcome;
     append_command_outcome(outcome, report);

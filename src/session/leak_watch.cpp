@@ -1,57 +1,146 @@
 #include "tcpleak/session/leak_watch.hpp"
-#include "tcpleak/kernel/decode.hpp"
 
-#include "tcpleak/sys/proc.hpp"
 #include "tcpleak/core/tcp_state.hpp"
+#include "tcpleak/kernel/decode.hpp"
+#include "tcpleak/sys/clock.hpp"
+#include "tcpleak/sys/proc.hpp"
 
-#include <algorithm>
+#include <map>
 #include <unordered_set>
 
 namespace tcpleak {
 
 namespace {
-// holder_targets holds this many cookies per descriptor scan.
-constexpr std::size_t kCookiesPerScan = 4096;
 
-std::uint64_t cookie_of(const SocketHolder& holder) { return holder.cookie; }
-std::uint64_t cookie_of(std::uint64_t cookie) { return cookie; }
-} // namespace
+// The kernel's counters are read this often: the in-stream "lost" record
+// follows a loss within this, and so does the reconciliation scan.
+constexpr std::uint64_t kCountersEveryNs = 100'000'000;
 
-LeakWatch::LeakWatch(BpfSession& session, LeakTracker& tracker, LeakEvents& events, Attributor* owners)
-    : session_(session), tracker_(tracker), events_(events), owners_(owners) {}
+// Events that never reached user space: records the ring buffer had no room
+// for, and program runs the kernel skipped (a program already running on
+// that CPU).
+std::uint64_t missed(const KernelCounters& counters) { return counters.lost() + counters.recursion_misses; }
 
-void LeakWatch::adopt_existing_sockets(std::uint64_t now_mono_ns) {
-    std::unordered_set<std::uint64_t> in_close_wait;
-    for (const SocketHolder& holder : session_.seed_existing_sockets()) {
-        if (owners_)
-            owners_->on_existing_socket(holder);
-        if (holder.state == kTcpCloseWait) {
-            tracker_.on_existing_socket(holder, now_mono_ns);
-            in_close_wait.insert(holder.cookie);
-        }
-    }
-    close_wait_seen_ += in_close_wait.size();
+// Bounds of the kernel side that drop events of selected sockets or
+// processes for good (run's tree, -p): no scan can make up for them.
+std::uint64_t bounds_hit(const KernelCounters& counters) {
+    return counters[TL_CNT_SELECTED_FULL] + counters[TL_CNT_PIDS_FULL];
 }
 
-void LeakWatch::confirm_due(std::uint64_t now_mono_ns) {
-    if (tracker_.next_deadline() > now_mono_ns)
-        return;
-    const std::vector<std::uint64_t> due = tracker_.due(now_mono_ns);
-    for (std::size_t first = 0; first < due.size(); first += kCookiesPerScan) {
-        const auto batch = std::span(due).subspan(first, std::min(kCookiesPerScan, due.size() - first));
-        std::vector<SocketHolder> holders = session_.find_holders(batch);
-        std::sort(holders.begin(), holders.end(),
-                  [](const SocketHolder& a, const SocketHolder& b) { return a.cookie < b.cookie; });
-        for (const std::uint64_t cookie : batch) {
-            // Each socket gets only its own records: O(records) per batch.
-            const auto [first_holder, end_holder] = std::equal_range(
-                holders.begin(), holders.end(), cookie,
-                [](const auto& a, const auto& b) {
-                    return cookie_of(a) < cookie_of(b);
-                });
-            if (auto leak = tracker_.confirm(cookie, std::span(first_holder, end_holder), now_mono_ns))
-                report(*leak);
-        }
+} // namespace
+
+LeakWatch::LeakWatch(SocketScanner& scanner, LeakTracker& tracker, Coverage& coverage, LeakEvents& events,
+                     ScanPolicy policy, Clock clock)
+    : scanner_(scanner), tracker_(tracker), coverage_(coverage), events_(events), schedule_(policy),
+      clock_(clock ? std::move(clock) : Clock(monotonic_now_ns)) {}
+
+void LeakWatch::start() {
+    const std::uint64_t began = clock_();
+    tracker_.begin_scan();
+    const std::vector<SocketHolder> sockets = scanner_.existing_sockets();
+    const std::uint64_t read = clock_(); // after the read: ages from it are lower bounds
+    const ScanResult result = tracker_.on_scan(sockets, read, true);
+    stats_.close_wait_seen += result.adopted;
+    for (Leak leak : result.leaks)
+        report(leak);
+    schedule_.ran(began, clock_());
+    last_check_ns_ = began;
+    const KernelCounters counters = scanner_.counters();
+    missed_seen_ = missed(counters);
+    lost_seen_ = counters.lost();
+}
+
+void LeakWatch::tick(std::uint64_t now_mono_ns, EventSource& source) {
+    if (now_mono_ns - last_check_ns_ >= kCountersEveryNs)
+        check_losses(now_mono_ns);
+    const bool due = tracker_.next_deadline() <= now_mono_ns || coverage_.reconcile_needed();
+    if (schedule_.should_scan(now_mono_ns, due))
+        scan(source);
+}
+
+void LeakWatch::finish(EventSource& source) {
+    source.drain();
+    const std::uint64_t now = clock_();
+    check_losses(now);
+    if (tracker_.next_deadline() <= now || coverage_.reconcile_needed())
+        scan(source);
+}
+
+// A loss opens a gap from the last check that found none: the tracker marks
+// what it holds as no longer fully watched, and the next tick reconciles.
+void LeakWatch::check_losses(std::uint64_t now_ns) {
+    const KernelCounters counters = scanner_.counters();
+    if (counters.lost() > lost_seen_) {
+        events_.lost(counters.lost() - lost_seen_, counters.lost(), now_ns);
+        lost_seen_ = counters.lost();
+    }
+    if (const std::uint64_t now_missed = missed(counters); now_missed > missed_seen_) {
+        coverage_.on_loss(last_check_ns_, now_ns, now_missed - missed_seen_);
+        tracker_.on_events_lost(now_ns);
+        missed_seen_ = now_missed;
+    }
+    if (const std::uint64_t bounds = bounds_hit(counters); bounds > bounds_seen_) {
+        coverage_.on_unreconcilable("a map of the kernel side was full (selected_full, pids_full): events of "
+                                    "selected sockets or processes were not produced");
+        bounds_seen_ = bounds;
+    }
+    last_check_ns_ = now_ns;
+}
+
+void LeakWatch::scan(EventSource& source) {
+    const bool reconciling = coverage_.reconcile_needed();
+    const std::uint64_t began = clock_();
+    tracker_.begin_scan();
+    const std::vector<SocketHolder> close_wait = scanner_.close_wait_holders();
+    source.drain(); // what happened before and during the read
+    const std::uint64_t read = clock_();
+    const ScanResult result = tracker_.on_scan(close_wait, read, false, [this](std::uint64_t cookie) {
+        return scanner_.remembered_owner(cookie);
+    });
+    stats_.close_wait_seen += result.adopted;
+    for (Leak leak : result.leaks)
+        report(leak);
+
+    if (reconciling) {
+        const Reconciliation reconciliation = coverage_.on_reconciled(began);
+        const std::uint64_t vanished_before = stats_.vanished;
+        find_vanished(read);
+        ReconcileNotice notice;
+        notice.mono_ns = read;
+        notice.found = result.adopted;
+        notice.vanished = stats_.vanished - vanished_before;
+        notice.covered = reconciliation.covered;
+        notice.gap_start_ns = reconciliation.gaps.empty() ? began : reconciliation.gaps.front().start_ns;
+        for (const LossGap& gap : reconciliation.gaps)
+            notice.events_lost += gap.events;
+        ++stats_.reconciliations;
+        events_.reconciled(notice);
+    }
+    const std::uint64_t ended = clock_();
+    schedule_.ran(began, ended);
+    ++stats_.scans;
+    stats_.last_scan_ns = ended - began;
+    stats_.scan_busy_ns += stats_.last_scan_ns;
+}
+
+// After lost events: tracked sockets no descriptor holds any more may have
+// left CLOSE_WAIT unseen. The TCP table of their network namespace says.
+void LeakWatch::find_vanished(std::uint64_t read_ns) {
+    std::map<std::uint32_t, std::vector<std::uint64_t>> by_netns;
+    for (const auto& [cookie, netns] : tracker_.unseen_since(read_ns))
+        by_netns[netns].push_back(cookie);
+    for (const auto& [netns, candidates] : by_netns) {
+        const auto in_close_wait = scanner_.close_wait_cookies(netns);
+        if (!in_close_wait)
+            continue; // cannot look there: leave them as they are
+        const std::unordered_set<std::uint64_t> still(in_close_wait->begin(), in_close_wait->end());
+        std::vector<std::uint64_t> gone;
+        for (const std::uint64_t cookie : candidates)
+            if (!still.contains(cookie))
+                gone.push_back(cookie);
+        stats_.vanished += gone.size();
+        for (LeakResolved resolved : tracker_.on_vanished(gone, read_ns))
+            report(resolved);
     }
 }
 
@@ -61,30 +150,27 @@ void LeakWatch::report(Leak& leak) {
     events_.leak(leak);
 }
 
+void LeakWatch::report(LeakResolved& resolved) {
+    if (resolved.newly_reported) {
+        resolved.leak.cmdline = read_cmdline(resolved.leak.pid);
+        events_.leak(resolved.leak);
+    }
+    events_.resolved(resolved);
+}
+
 void LeakWatch::on_record(std::span<const std::byte> raw) {
     switch (record_kind(raw).value_or(RecordKind{})) {
     case RecordKind::Transition:
         if (!decode(raw, transition_))
             return;
-        if (owners_)
-            owners_->attribute(transition_);
-        close_wait_seen_ += transition_.new_state == kTcpCloseWait;
-        if (auto resolved = tracker_.on_transition(transition_)) {
-            if (resolved->newly_reported)
-                report(resolved->leak);
-            events_.resolved(*resolved);
-        }
+        stats_.close_wait_seen += transition_.new_state == kTcpCloseWait;
+        if (auto resolved = tracker_.on_transition(transition_))
+            report(*resolved);
         return;
     case RecordKind::FdRelease: {
         FdRelease release;
         if (decode(raw, release))
             tracker_.on_fd_release(release);
-        return;
-    }
-    case RecordKind::Accept: {
-        Accept accept;
-        if (owners_ && decode(raw, accept))
-            owners_->on_accept(accept);
         return;
     }
     case RecordKind::Proc: {

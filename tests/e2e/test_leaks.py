@@ -37,7 +37,7 @@ def start_leaks(*args, threshold=THRESHOLD, json_mode=True, wrapper=()):
     if json_mode:
         start = tl.wait_started()
         assert start["tool"] == "tcpleak" and start["mode"] == "leaks", start
-        assert start["schema_version"] == 1, start
+        assert start["schema_version"] == 2, start
         assert start["threshold_ms"] == duration_ms(threshold), start
     else:
         wait_watching_line(tl, threshold)
@@ -120,13 +120,12 @@ def check_address(r, c, netns=None):
 
 def check_leak(r, c, *, pid, comm, fd, verdict, holders, owner_pid, owner_comm, closed_by=None,
                closed_by_comm=None, closed_by_fd=None, closed_via=None, since_start=False,
-               threshold_ms=THRESHOLD_MS, netns=None):
+               threshold_ms=THRESHOLD_MS, netns=None, seen_by=None):
     """Every field of a leak record (holders: [(pid, comm, fd)], sorted by pid then fd).
 
-    owner_pid/owner_comm: `tcpleak leaks` tracks no owners (its kernel side
-    sends only what leak tracking needs: holders and descriptor releases say
-    it all); only a socket older than tcpleak has one, its first holder in
-    the descriptor tables. `tcpleak run` does track owners (test_run.py)."""
+    owner_pid/owner_comm: who accepted (or connected) the socket, as the
+    kernel remembered it; for a socket older than tcpleak, its first holder
+    in the descriptor tables."""
     assert r["type"] == "leak", r
     check_address(r, c, netns)
     want = {
@@ -135,6 +134,7 @@ def check_leak(r, c, *, pid, comm, fd, verdict, holders, owner_pid, owner_comm, 
         "owner_pid": owner_pid, "owner_comm": owner_comm,
         "closed_by": closed_by, "closed_by_comm": closed_by_comm, "closed_by_fd": closed_by_fd,
         "closed_via": closed_via, "sock": c.server_sock,
+        "seen_by": seen_by or ("socket_table" if since_start else "transition"),
     }
     got = {k: r[k] for k in want}
     diff = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
@@ -192,7 +192,7 @@ def test_never_closed_names_the_server_not_the_client():
     client_hangs_up(c)
     leak = wait_leak(tl, c.server_sock)
     check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=c.afd, verdict="never_closed",
-               holders=[(server.pid, SERVER_COMM, c.afd)], owner_pid=None, owner_comm=None)
+               holders=[(server.pid, SERVER_COMM, c.afd)], owner_pid=server.pid, owner_comm=SERVER_COMM)
     assert leak["rx_queue"] == 0, fmt(leak)
     assert client.pid not in pids_named(leak), "the client's pid in the leak:\n%s" % fmt(leak)
     assert CLIENT_COMM not in json.dumps(leak), fmt(leak)
@@ -266,7 +266,7 @@ def test_full_speed_churn_with_prompt_closes_reports_nothing():
     assert connections >= 3000, "the churn made only %d connections" % connections
     assert tl.stop() == 0, tl.report()
     s = tl.summary()
-    assert (s["leaks"], s["still_leaked"], s["lost"], s["tracker_evictions"]) == (0, 0, 0, 0), s
+    assert (s["leaks"], s["still_leaked"], s["lost"], s["tracking_complete"]) == (0, 0, 0, True), s
     assert s["close_wait_seen"] >= connections, (s, connections)
     assert not [r for r in tl.records() if r["type"] in ("leak", "leak_resolved", "lost")]
 
@@ -278,7 +278,7 @@ def test_late_close_resolves_after_threshold():
     client_hangs_up(c)
     leak = wait_leak(tl, c.server_sock)
     check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=c.afd, verdict="never_closed",
-               holders=[(server.pid, SERVER_COMM, c.afd)], owner_pid=None, owner_comm=None)
+               holders=[(server.pid, SERVER_COMM, c.afd)], owner_pid=server.pid, owner_comm=SERVER_COMM)
     # Still in CLOSE_WAIT across refreshes: reported once.
     assert server.state(c.afd) == "CLOSE_WAIT"
     server.close(c.afd)
@@ -309,7 +309,7 @@ def test_fork_parent_closed_child_holds(order):
         server.close(c.afd)  # in CLOSE_WAIT already
     leak = wait_leak_on(tl, c)
     check_leak(leak, c, pid=child, comm=SERVER_COMM, fd=c.afd, verdict="closed_still_referenced",
-               holders=[(child, SERVER_COMM, c.afd)], owner_pid=None, owner_comm=None,
+               holders=[(child, SERVER_COMM, c.afd)], owner_pid=server.pid, owner_comm=SERVER_COMM,
                closed_by=server.pid, closed_by_comm=SERVER_COMM, closed_by_fd=c.afd, closed_via="close")
     assert client.pid not in pids_named(leak), fmt(leak)
 
@@ -330,7 +330,7 @@ def test_fork_both_hold_owner_is_responsible():
     leak = wait_leak(tl, c.server_sock)
     holders = sorted([(server.pid, SERVER_COMM, c.afd), (child, SERVER_COMM, c.afd)])
     check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=c.afd, verdict="never_closed",
-               holders=holders, owner_pid=None, owner_comm=None)
+               holders=holders, owner_pid=server.pid, owner_comm=SERVER_COMM)
     # The owner closes its copy after the report: still held by the child, so
     # still in CLOSE_WAIT; it ends when the child closes it.
     server.close(c.afd)
@@ -351,7 +351,7 @@ def test_owner_exited_child_holds():
     client.close(c.cfd)
     leak = wait_leak(tl, c.server_sock)
     check_leak(leak, c, pid=child, comm=SERVER_COMM, fd=c.afd, verdict="closed_still_referenced",
-               holders=[(child, SERVER_COMM, c.afd)], owner_pid=None, owner_comm=None,
+               holders=[(child, SERVER_COMM, c.afd)], owner_pid=server.pid, owner_comm=SERVER_COMM,
                closed_by=server.pid, closed_by_comm=SERVER_COMM, closed_by_fd=c.afd, closed_via="exit")
     os.kill(child, signal.SIGKILL)
     res = wait_resolved(tl, c.server_sock)
@@ -388,7 +388,7 @@ def test_same_process_other_descriptor(name, commands, copy, via, hooks):
     if via in ("dup2", "dup3"):  # the old number now holds the listener
         assert server.cookie(c.afd) == server.cookie(c.lfd)
     check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=copy_fd, verdict="closed_still_referenced",
-               holders=[(server.pid, SERVER_COMM, copy_fd)], owner_pid=None, owner_comm=None,
+               holders=[(server.pid, SERVER_COMM, copy_fd)], owner_pid=server.pid, owner_comm=SERVER_COMM,
                closed_by=server.pid, closed_by_comm=SERVER_COMM, closed_by_fd=c.afd, closed_via=via)
     server.close(copy_fd)
     res = wait_resolved(tl, c.server_sock)
@@ -416,7 +416,7 @@ def test_passed_over_a_unix_socket_the_receiver_is_the_holder():
     leak = wait_leak_on(tl, c)
     assert receiver.cookie(passed) == c.server_sock
     check_leak(leak, c, pid=receiver.pid, comm="e2e-receiver", fd=passed, verdict="closed_still_referenced",
-               holders=[(receiver.pid, "e2e-receiver", passed)], owner_pid=None, owner_comm=None,
+               holders=[(receiver.pid, "e2e-receiver", passed)], owner_pid=server.pid, owner_comm=SERVER_COMM,
                closed_by=server.pid, closed_by_comm=SERVER_COMM, closed_by_fd=c.afd, closed_via="close")
     receiver.close(passed)
     res = wait_resolved(tl, c.server_sock)
@@ -443,7 +443,7 @@ def test_leak_older_than_tcpleak():
     tl = start_leaks(threshold="2s")
     started = harness.check_time(tl.records("start")[0]["time"]).timestamp()
     leak = wait_leak(tl, c.server_sock)
-    check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=c.afd, verdict="never_closed",
+    check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=c.afd, verdict="held",
                holders=[(server.pid, SERVER_COMM, c.afd)], owner_pid=server.pid, owner_comm=SERVER_COMM,
                since_start=True, threshold_ms=2000)
     # Its entry time is estimated from the FIN (jiffy resolution, a lower
@@ -456,6 +456,13 @@ def test_leak_older_than_tcpleak():
     assert leak["close_wait_ms"] >= (reported - after) * 1000 - 50, \
         "age %d ms, but the socket was in CLOSE_WAIT %.0f ms before the report:\n%s" % (
             leak["close_wait_ms"], (reported - after) * 1000, fmt(leak))
+    # A lower bound, never more: the FIN came after `before`, so the socket
+    # cannot have been in CLOSE_WAIT longer than since then.
+    assert entered >= before - 0.002, "entered_time %.4f before the client's close() %.4f:\n%s" % (
+        entered, before, fmt(leak))
+    assert leak["close_wait_ms"] <= (reported - before) * 1000 + 1, \
+        "age %d ms overstates: at most %.1f ms since the client's close():\n%s" % (
+            leak["close_wait_ms"], (reported - before) * 1000, fmt(leak))
     # Promptly: at its first check, not a threshold after start.
     assert reported - started < 2.0, "reported %.2fs after start (threshold 2s):\n%s" % (
         reported - started, fmt(leak))
@@ -477,7 +484,7 @@ def test_leak_older_than_tcpleak_exits():
     wait_leak(clock, c.server_sock)
     tl = start_leaks()
     leak = wait_leak(tl, c.server_sock)
-    check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=c.afd, verdict="never_closed",
+    check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=c.afd, verdict="held",
                holders=[(server.pid, SERVER_COMM, c.afd)], owner_pid=server.pid, owner_comm=SERVER_COMM,
                since_start=True)
     assert server.exit(0) == 0
@@ -526,7 +533,7 @@ def test_reset_while_in_close_wait():
     server.wait_eof(c.afd)
     leak = wait_leak(tl, c.server_sock)
     check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=c.afd, verdict="never_closed",
-               holders=[(server.pid, SERVER_COMM, c.afd)], owner_pid=None, owner_comm=None)
+               holders=[(server.pid, SERVER_COMM, c.afd)], owner_pid=server.pid, owner_comm=SERVER_COMM)
     client.cmd("linger %d 0" % c.cfd)
     client.close(c.cfd)  # RST
     res = wait_resolved(tl, c.server_sock)
@@ -544,7 +551,7 @@ def test_unread_data_is_rx_queue():
     client.close(c.cfd)  # the server never reads: no wait-eof; the leak record is the signal
     leak = wait_leak(tl, c.server_sock)
     check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=c.afd, verdict="never_closed",
-               holders=[(server.pid, SERVER_COMM, c.afd)], owner_pid=None, owner_comm=None)
+               holders=[(server.pid, SERVER_COMM, c.afd)], owner_pid=server.pid, owner_comm=SERVER_COMM)
     assert leak["rx_queue"] == 1234, fmt(leak)
     # Closing with unread data sends a reset, but it was closed: how=close.
     server.close(c.afd)
@@ -564,7 +571,7 @@ def test_ipv6_leak():
     client_hangs_up(c)
     leak = wait_leak(tl, c.server_sock)
     check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=c.afd, verdict="never_closed",
-               holders=[(server.pid, SERVER_COMM, c.afd)], owner_pid=None, owner_comm=None)
+               holders=[(server.pid, SERVER_COMM, c.afd)], owner_pid=server.pid, owner_comm=SERVER_COMM)
     assert (leak["saddr"], leak["daddr"]) == ("::1", "::1"), fmt(leak)
     server.close(c.afd)
     check_resolved(wait_resolved(tl, c.server_sock), leak, how="close", by_pid=server.pid,
@@ -612,7 +619,7 @@ def test_leak_in_network_namespace(netns):
     client_hangs_up(c)
     leak = wait_leak(tl, c.server_sock)
     check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=c.afd, verdict="never_closed",
-               holders=[(server.pid, SERVER_COMM, c.afd)], owner_pid=None, owner_comm=None,
+               holders=[(server.pid, SERVER_COMM, c.afd)], owner_pid=server.pid, owner_comm=SERVER_COMM,
                netns=inode)
     server.close(c.afd)
     check_resolved(wait_resolved(tl, c.server_sock), leak, how="close", by_pid=server.pid,
@@ -648,7 +655,7 @@ def test_filter_selects_one_server(how, name, kept):
     client_hangs_up(c_chosen)
     leak = wait_leak(tl, c_chosen.server_sock)
     check_leak(leak, c_chosen, pid=chosen.pid, comm=kept, fd=c_chosen.afd, verdict="never_closed",
-               holders=[(chosen.pid, kept, c_chosen.afd)], owner_pid=None, owner_comm=None)
+               holders=[(chosen.pid, kept, c_chosen.afd)], owner_pid=chosen.pid, owner_comm=kept)
     other.close(c_other.afd)
     chosen.close(c_chosen.afd)
     wait_resolved(tl, c_chosen.server_sock)
@@ -760,7 +767,7 @@ def test_hostile_comm(name, given, expected):
     server.wait_eof(copy)
     leak = wait_leak(tl, c.server_sock)
     check_leak(leak, c, pid=server.pid, comm=expected, fd=copy, verdict="closed_still_referenced",
-               holders=[(server.pid, expected, copy)], owner_pid=None, owner_comm=None,
+               holders=[(server.pid, expected, copy)], owner_pid=server.pid, owner_comm=expected,
                closed_by=server.pid, closed_by_comm=expected, closed_by_fd=c.afd, closed_via="close")
     line = text.wait_stdout_line(lambda l: b" LEAK " in l and (b"pid %d " % server.pid) in l, what="LEAK line")
     server.close(copy)
@@ -794,7 +801,7 @@ def test_dup2_onto_the_same_socket_closes_nothing():
     leak = wait_leak(tl, c.server_sock)
     check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=c.afd, verdict="never_closed",
                holders=[(server.pid, SERVER_COMM, c.afd), (server.pid, SERVER_COMM, copy)],
-               owner_pid=None, owner_comm=None)
+               owner_pid=server.pid, owner_comm=SERVER_COMM)
     assert tl.stop() == 3
 
 
@@ -810,7 +817,7 @@ def test_failed_dup2_closes_nothing():
     leak = wait_leak(tl, c.server_sock)
     check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=c.afd, verdict="never_closed",
                holders=[(server.pid, SERVER_COMM, c.afd), (server.pid, SERVER_COMM, copy)],
-               owner_pid=None, owner_comm=None)
+               owner_pid=server.pid, owner_comm=SERVER_COMM)
     assert tl.stop() == 3
 
 
@@ -837,7 +844,7 @@ def test_closed_by_is_the_first_close(order):
         server.close(first_copy)
     leak = wait_leak(tl, c.server_sock)
     check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=last_copy, verdict="closed_still_referenced",
-               holders=[(server.pid, SERVER_COMM, last_copy)], owner_pid=None, owner_comm=None,
+               holders=[(server.pid, SERVER_COMM, last_copy)], owner_pid=server.pid, owner_comm=SERVER_COMM,
                closed_by=server.pid, closed_by_comm=SERVER_COMM, closed_by_fd=c.afd, closed_via="close")
     assert tl.stop() == 3
 

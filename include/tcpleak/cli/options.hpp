@@ -40,6 +40,7 @@ struct RunOptions {
     std::optional<std::string> json_report; // --json-report FILE
     std::optional<std::string> junit;       // --junit FILE
     int leak_exit_code = 3;                 // --leak-exit-code N (0..255)
+    int incomplete_exit_code = 4;           // --incomplete-exit-code N (0..255)
     bool quiet = false;                     // -q: no report on stderr unless a leak
     std::vector<std::string> command;       // after --
     int verbose = 0;

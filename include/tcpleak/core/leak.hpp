@@ -29,15 +29,33 @@ struct SocketAddress {
 };
 
 enum class Verdict : std::uint8_t {
-    NeverClosed,           // no descriptor of it was ever released
+    NeverClosed,           // no descriptor of it was released while tcpleak watched all of its CLOSE_WAIT
     ClosedStillReferenced, // a descriptor was released (close, exit...) but another holds it
+    Held,                  // held, and tcpleak did not see all of its time in CLOSE_WAIT (it was there
+                           // before tcpleak started, or events were lost): whether a descriptor of it was
+                           // closed is not known
 };
-std::string_view verdict_name(Verdict v);  // "never_closed", "closed_still_referenced"
-std::string_view verdict_label(Verdict v); // "never closed", "closed, still referenced"
+// "never_closed", "closed_still_referenced", "held"
+std::string_view verdict_name(Verdict v);
+// "never closed", "closed, still referenced", "held (not watched since it entered CLOSE_WAIT)"
+std::string_view verdict_label(Verdict v);
+
+// How tcpleak learned that a socket is in CLOSE_WAIT.
+enum class SeenBy : std::uint8_t {
+    Transition,  // the kernel's state-change event
+    SocketTable, // a scan of the kernel's sockets: at start-up, or reconciling after lost events
+};
+std::string_view seen_by_name(SeenBy s); // "transition", "socket_table"
 
 // How a socket left CLOSE_WAIT.
-enum class ResolvedHow : std::uint8_t { Close, Shutdown, Exit, Reset };
-std::string_view resolved_how_name(ResolvedHow how); // "close", "shutdown", "exit", "reset"
+enum class ResolvedHow : std::uint8_t {
+    Close,
+    Shutdown,
+    Exit,
+    Reset,
+    Unknown, // its event was lost: a later scan found it gone
+};
+std::string_view resolved_how_name(ResolvedHow how); // "close", "shutdown", "exit", "reset", "unknown"
 
 // Who released a descriptor of the socket while others kept it alive.
 struct ClosedBy {
@@ -62,10 +80,11 @@ struct Leak {
     Comm owner_comm{};
     Verdict verdict = Verdict::NeverClosed;
     std::optional<ClosedBy> closed_by;
-    std::uint64_t entered_mono_ns = 0;    // entered CLOSE_WAIT (estimate when since_start)
+    std::uint64_t entered_mono_ns = 0;    // entered CLOSE_WAIT (SocketTable: at the latest then)
     std::uint64_t reported_mono_ns = 0;   // crossed the threshold (when it was reported)
     std::uint32_t rx_queue = 0;           // unread bytes, as of the report
     bool since_start = false;             // already in CLOSE_WAIT when tcpleak started
+    SeenBy seen_by = SeenBy::Transition;
 };
 
 // A reported leak that left CLOSE_WAIT.

@@ -1,29 +1,40 @@
 // The leak tracker: which sockets stay in CLOSE_WAIT past a threshold while a
-// descriptor still holds them. Pure logic: no I/O, no BPF, no clock of its own
+// descriptor holds them. Pure logic: no I/O, no BPF, no clock of its own
 // (every time is a CLOCK_MONOTONIC value passed in), so it is unit-tested with
 // synthetic records and a fake clock.
 //
-// How an event loop drives it:
-//   records from the ring buffer -> on_transition / on_fd_release
-//   start-up descriptor-table scan -> on_existing_socket
-//   sleep until next_deadline(); then for due(now): look up the holders of
-//   those cookies (descriptor-table scan) and confirm() each one.
-//   on_transition's result: print leak (if newly_reported) and resolution.
+// Two sources, as a controller pairs a watch with a relist:
+//   - events, in ring-buffer order: on_transition (into and out of
+//     CLOSE_WAIT, with the owner the kernel remembered) and on_fd_release;
+//   - snapshots of the kernel's state: on_scan, with every (CLOSE_WAIT
+//     socket, descriptor) pair of the descriptor tables. It confirms the
+//     sockets past the threshold with their holders, and adopts the ones the
+//     events never announced (in CLOSE_WAIT before tcpleak started, or their
+//     entry was lost): a leak is reported whether or not its event arrived.
+//
+// Memory follows the sockets actually in CLOSE_WAIT (no bound that could
+// hide a leak): a few hundred bytes each, measured in docs/performance.md.
+//
+// How an event loop drives it: records -> on_transition / on_fd_release;
+// when next_deadline() has passed (or to reconcile): begin_scan(), read the
+// descriptor tables, drain the ring buffer, on_scan().
 #pragma once
 
+#include "tcpleak/core/deadline_queue.hpp"
 #include "tcpleak/core/leak.hpp"
-#include "tcpleak/sys/clock.hpp" // Duration
 #include "tcpleak/core/records.hpp"
+#include "tcpleak/core/verdict.hpp"
+#include "tcpleak/sys/clock.hpp" // Duration
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
-#include <set>
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -31,38 +42,39 @@ namespace tcpleak {
 
 // Which leaks to report. Empty = everything. A process matches when its pid
 // is in `pids` (if any) and its comm equals `comm` (if set), as the kernel's
-// owner filter does; a leak matches when its owner or any holder matches.
+// owner filter does; a leak matches when its owner, any holder or the
+// process that closed a descriptor of it (closed_by) matches.
 struct LeakFilter {
     std::vector<std::uint32_t> pids;
     std::optional<std::string> comm;
 
     bool empty() const { return pids.empty() && !comm; }
     bool matches(std::uint32_t pid, const Comm& comm) const;
+    bool selects(const Leak& leak) const;
 };
 
-struct LeakTrackerLimits {
-    // Sockets watched at once (in CLOSE_WAIT: waiting, reported or filtered).
-    // A bound on memory under a flood of CLOSE_WAIT sockets; past it new
-    // sockets are not tracked (the oldest ones are the likeliest leaks and the
-    // nearest to being reported) and evictions() counts them.
-    std::size_t max_tracked = 65536;
-    // Resolved leaks kept for reported()/resolved(); the oldest go first
-    // (also counted by evictions()).
-    std::size_t max_history = 65536;
-    // confirm() calls that found no holder before the socket is dropped
-    // (dropped_unheld() counts them): the close may be racing the scan, or the
-    // socket is in flight over a unix socket, or it was never accept()ed.
-    unsigned max_unheld_confirms = 3;
-    // After a confirm() that found no holder, the socket is due again this
-    // much later, so the loop does not rescan in a tight loop.
+struct LeakTrackerPolicy {
+    // A socket past the threshold that no descriptor holds (a close racing
+    // the scan, one in flight over a unix socket, one never accept()ed, or
+    // accepted late) is looked at again after this, doubling up to
+    // max_unheld_retry, for as long as it stays in CLOSE_WAIT: a holder that
+    // turns up late still makes it a leak.
     Duration unheld_retry = std::chrono::milliseconds(100);
+    Duration max_unheld_retry = std::chrono::seconds(2);
+};
+
+// What one scan changed.
+struct ScanResult {
+    std::vector<Leak> leaks;       // newly reported
+    std::uint64_t adopted = 0;     // sockets in CLOSE_WAIT the events had not announced
+    std::uint64_t unheld = 0;      // past the threshold, no descriptor holds them (now)
 };
 
 class LeakTracker {
 public:
-    explicit LeakTracker(Duration threshold, LeakFilter filter = {}, LeakTrackerLimits limits = {});
+    explicit LeakTracker(Duration threshold, LeakFilter filter = {}, LeakTrackerPolicy policy = {});
 
-    // ---- kernel records (in the order the ring buffer gives them) ----
+    // ---- events (in the order the ring buffer gives them) ----
 
     // Into CLOSE_WAIT: starts (or restarts) the socket's timer. Out of it:
     // forgets the socket, and returns a resolution when it was reported, or
@@ -79,126 +91,104 @@ public:
     // ignored (CLOSE_WAIT entry lost, or the socket is not in CLOSE_WAIT).
     void on_fd_release(const FdRelease& release);
 
-    // One record of the start-up descriptor-table scan (state must be
-    // CLOSE_WAIT, else ignored). Entered = now - age estimate (now if
-    // unknown), since_start = true. Several records per socket accumulate.
-    // A later CLOSE_WAIT-entry transition for it replaces the estimate.
-    void on_existing_socket(const SocketHolder& holder, std::uint64_t now_mono_ns);
+    // Events were lost (noticed at noticed_ns): what is tracked now may have
+    // missed a release, so a verdict of theirs can no longer say "never
+    // closed" (Held instead).
+    void on_events_lost(std::uint64_t noticed_ns);
+
+    // ---- snapshots of the kernel's sockets ----
+
+    // A descriptor-table scan starts now: sockets leaving CLOSE_WAIT from now
+    // until on_scan() may still be in it, and must not be adopted back.
+    void begin_scan();
+    // Every (CLOSE_WAIT socket, descriptor) pair, read after begin_scan() and
+    // applied after the ring buffer was drained behind it. `at_start`: the
+    // start-up scan (adopted sockets are since_start, and their first holder
+    // is their owner). owner_of: who connected or accepted an adopted socket,
+    // when the kernel still remembers. now_ns: after the read.
+    using OwnerLookup = std::function<std::optional<SocketOwner>(std::uint64_t cookie)>;
+    ScanResult on_scan(std::span<const SocketHolder> close_wait, std::uint64_t now_ns, bool at_start = false,
+                       const OwnerLookup& owner_of = {});
+    // Sockets tracked as in CLOSE_WAIT that the kernel's TCP table no longer
+    // has (their exit was lost): forgotten, a reported one resolved with
+    // how = Unknown.
+    std::vector<LeakResolved> on_vanished(std::span<const std::uint64_t> cookies, std::uint64_t now_ns);
+    // Tracked sockets no scan has seen held since `since_ns` (candidates for
+    // on_vanished after lost events), with their network namespaces.
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> unseen_since(std::uint64_t since_ns) const;
 
     // ---- time ----
 
-    // Earliest mono_ns at which due() becomes non-empty (may be in the past);
-    // UINT64_MAX when nothing is waiting.
-    std::uint64_t next_deadline() const;
+    // Earliest mono_ns at which a scan has work (may be past); UINT64_MAX when
+    // nothing is waiting.
+    std::uint64_t next_deadline() const { return deadlines_.next(); }
 
-    // Cookies of sockets past the threshold, not yet reported or filtered, and
-    // not waiting out an unheld retry, earliest first.
-    std::vector<std::uint64_t> due(std::uint64_t now_mono_ns) const;
-
-    // Decides a due socket with its current holders (records for other cookies
-    // and records of sockets no longer in CLOSE_WAIT are ignored). Returns the
-    // leak the first time it is held past the threshold and passes the
-    // filter; nullopt otherwise (not tracked, not due yet, already reported,
-    // filtered out, or no holder: retried after unheld_retry, dropped after
-    // max_unheld_confirms).
-    std::optional<Leak> confirm(std::uint64_t cookie, std::span<const SocketHolder> holders,
-                                std::uint64_t now_mono_ns);
-
-    // Keeps the command line of a reported leak's process (read by the caller
-    // when it got the leak from confirm() or on_transition()), so that
-    // active(), reported() and resolved() carry it: on the leak still in
-    // CLOSE_WAIT, else on its latest resolution. Unknown cookies are ignored.
+    // Keeps the command line of a reported leak's process, so that active()
+    // carries it. Unknown cookies are ignored.
     void set_cmdline(std::uint64_t cookie, std::string cmdline);
 
     // ---- results ----
 
     // Reported and still in CLOSE_WAIT, by report time then cookie.
     std::vector<Leak> active() const;
-    // Every leak reported so far (resolved ones first, in resolution order,
-    // then the active ones), within max_history.
-    std::vector<Leak> reported() const;
-    // Reported leaks that left CLOSE_WAIT, in resolution order (max_history).
-    const std::deque<LeakResolved>& resolved() const { return history_; }
 
-    // ---- counters ----
     std::size_t tracked() const { return sockets_.size(); } // sockets in CLOSE_WAIT being watched
-    std::uint64_t reported_total() const { return reported_total_; } // leaks ever reported
-    std::uint64_t evictions() const { return evictions_; }  // dropped because a bound was hit
-    std::uint64_t dropped_unheld() const { return dropped_unheld_; } // no holder after N confirms
-    std::size_t schedule_size() const { return queue_.size() + late_.size(); } // diagnostics/tests
+    std::uint64_t reported_total() const { return reported_total_; }
+    std::uint64_t resolved_total() const { return resolved_total_; }
+    std::uint64_t adopted_total() const { return adopted_total_; } // found by a scan, not an event
+    std::size_t unheld_now() const { return unheld_now_; } // past the threshold, held by no descriptor
+    std::uint64_t ever_unheld() const { return ever_unheld_; } // sockets that were, at some scan
+    std::size_t schedule_slots() const { return deadlines_.slots(); } // diagnostics/tests
 
     Duration threshold() const { return Duration(threshold_ns_); }
 
 private:
     enum class Phase : std::uint8_t { Waiting, Reported, Filtered };
 
-    struct Release {
-        std::uint64_t mono_ns = 0;
-        std::uint32_t pid = 0;
-        std::uint32_t fd = 0;
-        ReleaseVia via = ReleaseVia::Close;
-        Comm comm{};
-    };
-
     struct Socket {
         std::uint64_t cookie = 0;
         std::uint64_t entered_ns = 0;
-        std::uint64_t due_ns = 0; // when it is due (Waiting only)
-        std::uint64_t ticket = 0; // of its live entry in queue_; 0: none
-        bool in_late = false;     // it is in late_ instead
         Phase phase = Phase::Waiting;
+        SeenBy seen_by = SeenBy::Transition;
         bool since_start = false;
-        std::uint8_t unheld = 0;  // confirms that found no holder
-        bool owner_known = false;
-        OwnerVia owner_via = OwnerVia::None;
-        std::uint32_t owner_pid = 0;
-        Comm owner_comm{};
+        bool history_complete = true; // watched since it entered CLOSE_WAIT, nothing lost since
+        bool unheld = false;          // past the threshold at the last scan, held by nobody
+        std::uint8_t unheld_checks = 0;
+        std::uint64_t last_held_ns = 0; // last scan that found it held (0: none)
+        std::optional<SocketOwner> owner;
         SocketAddress address;
         std::uint32_t rx_queue = 0;
-        std::optional<Release> release;
-        std::vector<Holder> start_holders; // from the start-up scan
-        std::unique_ptr<Leak> leak;        // once reported
-    };
-
-    // An entry of queue_: live while its socket still holds its ticket. (Not
-    // (due_ns, cookie): a socket rescheduled to the same time, or a cookie
-    // that leaves and comes back, would revive its dead entries.)
-    struct Scheduled {
-        std::uint64_t due_ns = 0;
-        std::uint64_t cookie = 0;
-        std::uint64_t ticket = 0;
+        std::optional<FirstRelease> release;
+        std::vector<Holder> holders; // as the last scan found them
+        std::unique_ptr<Leak> leak;  // once reported
     };
 
     Socket* find(std::uint64_t cookie);
-    Socket* track(std::uint64_t cookie, bool& created); // nullptr when full
+    Socket& track(std::uint64_t cookie);
     void forget(Socket& s);
-    void schedule(Socket& s, std::uint64_t due_ns);
-    void unschedule(Socket& s);
-    bool live(const Scheduled& entry) const;
-    void tidy();
-    void remember(LeakResolved resolved);
-    bool leak_selected(const Leak& leak) const;
+    void set_unheld(Socket& s, bool unheld);
+    Socket& adopt(const SocketHolder& first, std::uint64_t now_ns, bool at_start, const OwnerLookup& owner_lookup);
+    std::optional<Leak> confirm(Socket& s, std::vector<Holder> holders, std::uint32_t rx_queue,
+                                std::uint64_t now_ns);
+    void retry_unheld(Socket& s, std::uint64_t now_ns);
     std::optional<LeakResolved> leave(Socket& s, const Transition& t);
+    Leak make_leak(const Socket& s, const VerdictResult& verdict) const;
 
     std::uint64_t threshold_ns_;
     LeakFilter filter_;
-    LeakTrackerLimits limits_;
+    LeakTrackerPolicy policy_;
 
     std::unordered_map<std::uint64_t, Socket> sockets_; // in CLOSE_WAIT, by cookie
-    // Waiting sockets by due time. Sockets enter CLOSE_WAIT in time order, so
-    // queue_ is a FIFO with lazy deletion (a socket that leaves or is
-    // rescheduled just drops its ticket; dead entries are popped from the
-    // front): O(1) per event. Due times that would break its order (start-up
-    // estimates, retries, records slightly out of order) go to late_, which
-    // is exact.
-    std::deque<Scheduled> queue_;
-    std::uint64_t next_ticket_ = 1; // 0 is no ticket
-    std::set<std::pair<std::uint64_t, std::uint64_t>> late_; // (due_ns, cookie)
+    DeadlineQueue deadlines_;                           // Waiting sockets: when a scan should look at them
+    std::unordered_set<std::uint64_t> left_during_scan_;
+    bool scanning_ = false;
+    std::uint64_t last_loss_noticed_ns_ = 0;
 
-    std::deque<LeakResolved> history_;
     std::uint64_t reported_total_ = 0;
-    std::uint64_t evictions_ = 0;
-    std::uint64_t dropped_unheld_ = 0;
+    std::uint64_t resolved_total_ = 0;
+    std::uint64_t adopted_total_ = 0;
+    std::size_t unheld_now_ = 0;
+    std::uint64_t ever_unheld_ = 0;
 };
 
 } // namespace tcpleak

@@ -66,6 +66,14 @@ struct Transition {
     std::uint32_t netns = 0;
     std::uint32_t rx_queue = 0;
 
+    // leaks/run, entering CLOSE_WAIT: who connected or accepted it, as the
+    // kernel's owners LRU remembered it (nullopt: it did not).
+    std::optional<std::uint32_t> known_owner_pid;
+    Comm known_owner_comm{};
+    // trace, LISTEN -> SYN_RECV: the listener's file has several references
+    // (forked workers, a dup) or is unknown: no single owner until accept().
+    bool listener_shared = false;
+
     bool task_exiting = false;  // on-CPU task is exiting
     bool has_file = false;      // a descriptor still references the socket
     bool file_released = false; // the last reference is being closed right now
@@ -81,8 +89,8 @@ struct Accept {
     std::uint64_t cgroup = 0;
 };
 
-enum class ReleaseVia : std::uint8_t { Close = 1, CloseRange = 2, Dup2 = 3, Dup3 = 4, Exit = 5 };
-std::string_view release_via_name(ReleaseVia via); // "close", "close_range", "dup2", "dup3", "exit"
+enum class ReleaseVia : std::uint8_t { Close = 1, CloseRange = 2, Dup2 = 3, Dup3 = 4, Exit = 5, Exec = 6 };
+std::string_view release_via_name(ReleaseVia via); // "close", "close_range", "dup2", "dup3", "exit", "exec"
 
 // A descriptor of a socket went away while other references keep it alive.
 struct FdRelease {
@@ -124,7 +132,39 @@ struct SocketHolder {
     std::uint32_t rx_queue = 0;
     std::uint32_t uid = 0;
     std::uint32_t netns = 0;
-    std::optional<std::uint64_t> close_wait_age_ns; // estimate (lower bound)
+    std::optional<std::uint64_t> close_wait_age_ns; // lower bound of the time in CLOSE_WAIT, as of read_mono_ns
+    std::uint64_t read_mono_ns = 0;                 // when the kernel read it (CLOCK_MONOTONIC)
+};
+
+// What a socket of the TCP table is waiting for.
+enum class TcpTimer : std::uint8_t { None = 0, Retransmit = 1, Probe = 2, Keepalive = 3, TimeWait = 4, SynAck = 5 };
+
+// One socket of the kernel's TCP table (iter/tcp, one network namespace):
+// full sockets, and the time-wait and request mini sockets.
+struct TcpSocket {
+    std::uint64_t cookie = 0;
+    std::uint8_t family = kFamilyIpv4;
+    std::uint8_t state = 0; // a time-wait socket's substate (FIN_WAIT2 of an orphan)
+    bool orphan = false;    // no file references it: no descriptor holds it
+    bool time_wait = false; // a time-wait mini socket
+    bool request = false;   // a connection request (NEW_SYN_RECV)
+    std::uint16_t sport = 0;
+    std::uint16_t dport = 0;
+    std::array<std::uint8_t, 16> saddr{};
+    std::array<std::uint8_t, 16> daddr{};
+    std::uint32_t netns = 0;
+    std::uint32_t uid = 0;
+    std::uint32_t rx_queue = 0;
+    std::uint32_t tx_queue = 0;  // sent or queued, not yet acknowledged
+    std::uint32_t snd_wnd = 0;   // the peer's window
+    std::uint32_t total_retrans = 0;
+    TcpTimer timer = TcpTimer::None;
+    std::uint32_t timer_left_ms = 0;
+    std::uint8_t retransmits = 0; // unanswered, of the current segment (or SYN-ACK)
+    std::uint8_t probes_out = 0;
+    std::uint8_t backoff = 0;
+    std::uint64_t read_mono_ns = 0;
+    std::optional<std::uint64_t> age_ns; // CLOSE_WAIT: lower bound of the time there; request: since the SYN-ACK
 };
 
 } // namespace tcpleak

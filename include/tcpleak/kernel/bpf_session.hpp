@@ -2,6 +2,7 @@
 #pragma once
 
 #include "tcpleak/core/kernel_counters.hpp"
+#include "tcpleak/core/verdict.hpp" // SocketOwner
 #include "tcpleak/core/records.hpp"
 
 #include <cstddef>
@@ -20,7 +21,7 @@ namespace tcpleak {
 
 enum class ForwardMode : std::uint8_t {
     AllTransitions, // trace: every transition that passes the filters
-    LeakTracking,   // leaks/run: CLOSE_WAIT, descriptor releases; owners and CLOSE if tracks_owners()
+    LeakTracking,   // leaks/run: CLOSE_WAIT (with its owner), descriptor releases
 };
 
 struct BpfConfig {
@@ -35,9 +36,12 @@ struct BpfConfig {
     std::size_t ring_bytes = 16u << 20;
 
     bool selects_owners() const { return !pids.empty() || follow_forks || comm.has_value(); }
-    // trace attributes every transition; run needs owners to select its
-    // tree. leaks does not: holders and descriptor releases tell it all.
-    bool tracks_owners() const { return mode == ForwardMode::AllTransitions || selects_owners(); }
+    // trace attributes every transition in user space (it sees them all);
+    // leaks and run get a socket's owner from the kernel, with its entry
+    // into CLOSE_WAIT (owners LRU), and need no record per connection.
+    bool tracks_owners() const { return mode == ForwardMode::AllTransitions; }
+    bool kernel_owners() const { return mode == ForwardMode::LeakTracking; }
+    bool watches_releases() const { return mode == ForwardMode::LeakTracking; }
 };
 
 // Loads, configures and attaches tcpleak.bpf.c. Throws UserError with a
@@ -56,19 +60,30 @@ public:
     std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint64_t> read_transition_counts() const;
     std::uint64_t map_memory_bytes() const; // fixed at load: what the kernel charged for all maps
 
-    // Descriptor-table scans (iter/task_file).
+    // Descriptor-table scans (iter/task_file): every process, every
+    // network namespace.
     // Every (socket, fd) pair, for the owners of sockets older than tcpleak;
     // with owner filters, also selects the sockets of selected holders.
     std::vector<SocketHolder> seed_existing_sockets();
-    // Every descriptor holding one of these sockets.
-    std::vector<SocketHolder> find_holders(std::span<const std::uint64_t> cookies);
+    // Every (CLOSE_WAIT socket, fd) pair.
+    std::vector<SocketHolder> close_wait_holders();
+    // The TCP table (iter/tcp) of one network namespace: netns_fd (from
+    // /proc/PID/ns/net), or this process's own when -1; only sockets in
+    // `states` (bit per state; 0: all).
+    std::vector<TcpSocket> tcp_table(std::uint32_t states, int netns_fd = -1);
+    // Who connected or accepted the socket, as the kernel's owners LRU
+    // (leaks/run) still remembers; nullopt when it does not.
+    std::optional<SocketOwner> remembered_owner(std::uint64_t cookie) const;
+    // Whether exec() releases (O_CLOEXEC descriptors) are seen: the kernel
+    // has sched_prepare_exec (6.10+).
+    bool sees_exec_releases() const { return sees_exec_releases_; }
 
     // Stops new events; what is in the ring buffer stays readable, and the
     // descriptor-table scans keep working.
     void detach();
 
 private:
-    std::vector<SocketHolder> run_iterator(std::uint8_t mode);
+    std::vector<SocketHolder> read_descriptor_tables(std::uint8_t mode);
 
     struct SkeletonDeleter {
         void operator()(tcpleak_bpf* skeleton) const;
@@ -76,6 +91,7 @@ private:
     std::unique_ptr<tcpleak_bpf, SkeletonDeleter> skeleton_;
     std::uint64_t map_memory_bytes_ = 0;
     bool attached_ = false;
+    bool sees_exec_releases_ = false;
 };
 
 // libbpf's log: silent unless verbose (1: warnings, 2: everything).

@@ -11,7 +11,7 @@
 
 namespace tcpleak {
 
-enum class RecordKind : std::uint8_t { Transition = 1, FdRelease = 2, Proc = 3, Socket = 4, Accept = 5 };
+enum class RecordKind : std::uint8_t { Transition = 1, FdRelease = 2, Proc = 3, Socket = 4, Accept = 5, TcpSocket = 6 };
 
 // The kind byte of a raw record, or nullopt when it is empty.
 std::optional<RecordKind> record_kind(std::span<const std::byte> raw);
@@ -22,8 +22,10 @@ bool decode(std::span<const std::byte> raw, FdRelease& out);
 bool decode(std::span<const std::byte> raw, ProcEvent& out);
 bool decode(std::span<const std::byte> raw, SocketHolder& out);
 bool decode(std::span<const std::byte> raw, Accept& out);
+bool decode(std::span<const std::byte> raw, TcpSocket& out);
 
 // Sizes of the raw records, for iterator reads.
 std::size_t socket_record_size();
+std::size_t tcp_socket_record_size();
 
 } // namespace tcpleak

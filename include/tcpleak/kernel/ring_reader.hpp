@@ -17,7 +17,15 @@ public:
     virtual void on_record(std::span<const std::byte> record) = 0;
 };
 
-class RingReader {
+// What a scan drains behind it: records already produced, consumed without
+// waiting (a fake in the unit tests).
+class EventSource {
+public:
+    virtual ~EventSource() = default;
+    virtual std::size_t drain() = 0;
+};
+
+class RingReader : public EventSource {
 public:
     RingReader(int ring_map_fd, RecordSink& sink);
     ~RingReader();
@@ -28,7 +36,7 @@ public:
     // Returns the number of records handled. Rethrows what the sink threw.
     std::size_t poll(std::chrono::milliseconds timeout);
     // Consumes everything queued without waiting.
-    std::size_t drain();
+    std::size_t drain() override;
 
 private:
     static int on_sample(void* context, void* data, std::size_t size);

@@ -7,10 +7,12 @@
 #include "tcpleak/core/leak.hpp"
 #include "tcpleak/sys/clock.hpp" // Duration
 #include "tcpleak/output/output_buffer.hpp"
+#include "tcpleak/output/tracking.hpp"
 #include "tcpleak/output/trace_output.hpp" // StartInfo
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace tcpleak {
@@ -22,10 +24,9 @@ struct LeakSummary {
     std::uint64_t leaks_reported = 0;  // crossed the threshold during the run
     std::uint64_t leaks_resolved = 0;  // of those, left CLOSE_WAIT before the end
     std::vector<Leak> still_leaked;    // in CLOSE_WAIT at the end, by pid then fd
-    std::uint64_t close_wait_seen = 0; // sockets that entered CLOSE_WAIT (or were there at start)
-    std::uint64_t tracker_evictions = 0; // not tracked: too many at once
-    std::uint64_t close_wait_unheld = 0; // past the threshold, in no descriptor table: not reported
-    std::uint64_t owners_evicted = 0;    // sockets the attribution table had to forget (full)
+    std::uint64_t close_wait_seen = 0; // sockets that entered CLOSE_WAIT (or were found there)
+    std::uint64_t close_wait_unheld = 0; // past the threshold, held by no descriptor when looked at
+    TrackingState tracking;
     KernelCounters kernel;
     std::uint64_t bpf_map_bytes = 0;
 };
@@ -37,6 +38,7 @@ public:
     virtual void leak(const Leak& leak) = 0;               // crossed the threshold
     virtual void resolved(const LeakResolved& resolved) = 0; // a reported leak left CLOSE_WAIT
     virtual void lost(std::uint64_t count, std::uint64_t total, std::int64_t unix_ns) = 0;
+    virtual void reconciled(const ReconcileReport& report) = 0;
     // Every --interval: the leaks still in CLOSE_WAIT (text: redraw the table).
     virtual void refresh(const std::vector<Leak>& active, std::uint64_t now_mono_ns) = 0;
     virtual void summary(const LeakSummary& summary) = 0;

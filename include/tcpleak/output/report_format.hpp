@@ -11,6 +11,7 @@
 #include "tcpleak/output/json_writer.hpp"
 #include "tcpleak/core/kernel_counters.hpp"
 #include "tcpleak/core/leak.hpp"
+#include "tcpleak/output/tracking.hpp"
 #include "tcpleak/sys/clock.hpp" // Duration
 #include "tcpleak/output/output_buffer.hpp"
 #include "tcpleak/output/text_format.hpp"
@@ -24,7 +25,7 @@
 namespace tcpleak {
 
 // The version of docs/tcpleak-events.schema.json the NDJSON records follow.
-inline constexpr int kEventsSchemaVersion = 1;
+inline constexpr int kEventsSchemaVersion = 2;
 
 inline std::uint64_t sub_sat(std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; }
 inline std::uint64_t nonnegative_ns(Duration d) { return d.count() > 0 ? static_cast<std::uint64_t>(d.count()) : 0; }
@@ -91,6 +92,15 @@ void append_lost_line(std::string& out, std::uint64_t count, std::uint64_t total
 // When the attribution table was full: a warning that some owners are unknown.
 void append_owners_evicted_warning(std::string& out, std::uint64_t evicted);
 
+// "tcpleak: reconciled with the kernel's socket tables after 120 lost
+// events: 3 sockets in CLOSE_WAIT found, 0 gone\n", and a second line when
+// the gap was too long to rule out an unseen leak.
+void append_reconciled_line(std::string& out, const ReconcileReport& report);
+
+// When tracking was incomplete: "tcpleak: warning: tracking incomplete: ..."
+// per reason, and what the exit status says.
+void append_tracking_text(std::string& out, const TrackingState& tracking);
+
 // ---------------------------------------------------------------- JSON
 
 // Frames NDJSON records on an output: {"type":…,"time":…, members…}\n
@@ -130,6 +140,10 @@ void write_address_members(JsonWriter& json, const SocketAddress& a);
 
 // "kernel": {the counters by their names, zeros included}
 void write_kernel_field(JsonWriter& json, const KernelCounters& kernel);
+
+// tracking_complete, incomplete_reasons, reconciliations, found_by_scan,
+// scans, scan_ms: the members every leak summary carries.
+void write_tracking_members(JsonWriter& json, const TrackingState& tracking);
 
 // The members of a leak object, from "pid" to "entered_time", in the order of
 // the leak record of `tcpleak leaks` and of a leak of `tcpleak run`'s report

@@ -5,6 +5,7 @@
 #include "tcpleak/sys/clock.hpp"
 #include "tcpleak/core/kernel_counters.hpp"
 #include "tcpleak/core/leak.hpp"
+#include "tcpleak/output/tracking.hpp"
 #include "tcpleak/sys/clock.hpp" // Duration
 
 #include <cstdint>
@@ -41,11 +42,12 @@ struct RunReport {
     std::vector<LeakResolved> resolved;   // how reported leaks left CLOSE_WAIT (matched by cookie)
     std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint64_t> transitions; // (old,new) -> count seen
     KernelCounters kernel;                // kernel.lost: records lost
+    TrackingState tracking;               // what tcpleak could not see
     ClockMapping clock;                   // to turn Leak/LeakResolved mono_ns into wall time
     std::string hostname;                 // JUnit hostname; empty: gethostname() when rendering
 };
 
-inline constexpr int kRunReportSchemaVersion = 1;
+inline constexpr int kRunReportSchemaVersion = 2;
 
 // Several lines for stderr: the verdict, then each leak per process.
 void append_run_report_text(std::string& out, const RunReport& report);

@@ -1,56 +1,101 @@
-// Drives a LeakTracker from the kernel: ring-buffer records in, descriptor
-// scans for sockets past the threshold, leaks and resolutions out.
-// Shared by `tcpleak leaks` and `tcpleak run`.
+// Drives a LeakTracker from the kernel, shared by `tcpleak leaks` and
+// `tcpleak run`: ring-buffer records in (the watch), scans of the kernel's
+// socket tables (the relist), leaks, resolutions and what tcpleak could not
+// see out.
+//
+// A scan reads every (CLOSE_WAIT socket, descriptor) pair, then drains the
+// ring buffer behind it, then hands both to the tracker: sockets past the
+// threshold are confirmed with their holders, sockets the events never
+// announced are adopted. Scans run when sockets are due, at once after lost
+// events (a reconciliation: it also resolves tracked sockets the kernel's
+// TCP table no longer has), and periodically; ScanSchedule keeps their cost
+// a bounded share of a core.
 #pragma once
 
-#include "tcpleak/core/attribution.hpp"
-#include "tcpleak/kernel/bpf_session.hpp"
-#include "tcpleak/core/leak_tracker.hpp"
+#include "tcpleak/core/coverage.hpp"
 #include "tcpleak/core/leak.hpp"
+#include "tcpleak/core/leak_tracker.hpp"
 #include "tcpleak/core/records.hpp"
+#include "tcpleak/core/scan_schedule.hpp"
 #include "tcpleak/kernel/ring_reader.hpp"
+#include "tcpleak/session/socket_scanner.hpp"
 
 #include <cstdint>
 #include <functional>
 
 namespace tcpleak {
 
+// A reconciliation after lost events: what it found.
+struct ReconcileNotice {
+    std::uint64_t mono_ns = 0;      // when it read the tables
+    std::uint64_t gap_start_ns = 0; // the earliest time events may have been lost from
+    std::uint64_t events_lost = 0;  // in the gaps it closed
+    std::uint64_t found = 0;        // sockets in CLOSE_WAIT the events had not announced
+    std::uint64_t vanished = 0;     // tracked sockets the kernel no longer has in CLOSE_WAIT
+    bool covered = true;            // false: a leak may have begun and ended unseen
+};
+
 class LeakEvents {
 public:
     virtual ~LeakEvents() = default;
-    virtual void leak(const Leak& leak) = 0;                 // crossed the threshold while held
+    virtual void leak(const Leak& leak) = 0;                 // past the threshold while held
     virtual void resolved(const LeakResolved& resolved) = 0; // a reported leak left CLOSE_WAIT
     virtual void process(const ProcEvent&) {}                // run: the traced tree changed
+    // count records newly lost (ring buffer full), total since start.
+    virtual void lost(std::uint64_t count, std::uint64_t total, std::uint64_t mono_ns) = 0;
+    virtual void reconciled(const ReconcileNotice& notice) = 0;
+};
+
+struct LeakWatchStats {
+    std::uint64_t close_wait_seen = 0; // sockets that entered CLOSE_WAIT or were found there
+    std::uint64_t scans = 0;
+    std::uint64_t scan_busy_ns = 0;    // wall time spent in scans
+    std::uint64_t last_scan_ns = 0;    // the last one's
+    std::uint64_t reconciliations = 0; // scans after lost events
+    std::uint64_t vanished = 0;
 };
 
 class LeakWatch : public RecordSink {
 public:
-    // owners: attributes transitions when the kernel side sends what that
-    // needs (run); nullptr for leaks, which needs no owners (and whose kernel
-    // side does not send the CLOSE records that would let a table forget).
-    LeakWatch(BpfSession& session, LeakTracker& tracker, LeakEvents& events, Attributor* owners);
+    using Clock = std::function<std::uint64_t()>; // CLOCK_MONOTONIC ns; injected for tests
+
+    LeakWatch(SocketScanner& scanner, LeakTracker& tracker, Coverage& coverage, LeakEvents& events,
+              ScanPolicy policy = {}, Clock clock = {});
 
     // Sockets already in CLOSE_WAIT, from the descriptor tables. Call once,
-    // after attaching and before reading the ring buffer.
-    void adopt_existing_sockets(std::uint64_t now_mono_ns);
-    // Looks up the holders of sockets past the threshold and reports leaks.
-    void confirm_due(std::uint64_t now_mono_ns);
+    // after attaching, before the ring buffer is read.
+    void start();
+    // Every turn of the event loop: lost events noticed (the kernel's counters
+    // at most every 100 ms), and a scan when one is due and allowed.
+    void tick(std::uint64_t now_mono_ns, EventSource& source);
+    // The stop path, everything still attached: a last scan for what is due.
+    void finish(EventSource& source);
 
     void on_record(std::span<const std::byte> raw) override;
 
-    std::uint64_t close_wait_seen() const { return close_wait_seen_; }
-    std::uint64_t owners_evicted() const { return owners_ ? owners_->evictions() : 0; }
+    const LeakWatchStats& stats() const { return stats_; }
+    std::uint64_t lost_total() const { return lost_seen_; }
 
 private:
-    // Reads the command line of a new leak, keeps it in the tracker, tells events_.
+    void check_losses(std::uint64_t now_ns);
+    void scan(EventSource& source);
+    void find_vanished(std::uint64_t read_ns);
     void report(Leak& leak);
+    void report(LeakResolved& resolved);
 
-    BpfSession& session_;
+    SocketScanner& scanner_;
     LeakTracker& tracker_;
+    Coverage& coverage_;
     LeakEvents& events_;
-    Attributor* owners_;
-    Transition transition_;
-    std::uint64_t close_wait_seen_ = 0;
+    ScanSchedule schedule_;
+    Clock clock_;
+    Transition transition_; // reused: no allocation per record
+    LeakWatchStats stats_;
+
+    std::uint64_t last_check_ns_ = 0; // of the kernel's counters
+    std::uint64_t lost_seen_ = 0;     // ring buffer losses already told
+    std::uint64_t missed_seen_ = 0;   // lost + program runs skipped, already counted in a gap
+    std::uint64_t bounds_seen_ = 0;   // selected_full + pids_full already told
 };
 
 } // namespace tcpleak

@@ -75,7 +75,7 @@ TEST_CASE("an owner-context transition carries the process name and cgroup") {
     raw.ctx_pid = 77;
     raw.ctx_cgroup = 5;
     std::memcpy(raw.ctx_comm, "worker-3", 9);
-    std::memcpy(raw.process_comm, "server", 7);
+    std::memcpy(raw.owner_comm, "server", 7);
     Transition t;
     REQUIRE(decode(bytes_of(raw), t));
     CHECK(t.owner_context);

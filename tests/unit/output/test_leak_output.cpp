@@ -135,7 +135,8 @@ LeakSummary sample_summary() {
     summary.leaks_resolved = 1;
     summary.still_leaked = {closed_leak()};
     summary.close_wait_seen = 37;
-    summary.tracker_evictions = 0;
+    summary.tracking.scans = 12;
+    summary.tracking.scan_busy_ns = 30'000'000;
     summary.kernel[TL_CNT_TRANSITIONS] = 5000;
     summary.kernel[TL_CNT_SENT] = 40;
     summary.kernel[TL_CNT_SELECTED_FULL] = 3;
@@ -149,7 +150,7 @@ const std::vector<std::string> kLeakKeys = {
     "type",     "time",           "pid",          "comm",       "fd",       "cmdline",   "family",
     "saddr",    "sport",          "daddr",        "dport",      "netns",    "close_wait_ms",
     "rx_queue", "since_start",    "verdict",      "closed_by",  "closed_by_comm", "closed_by_fd",
-    "closed_via", "holders",      "owner_pid",    "owner_comm", "sock",     "entered_time",
+    "closed_via", "holders",      "owner_pid",    "owner_comm", "sock",     "entered_time", "seen_by",
 };
 const std::vector<std::string> kResolvedKeys = {
     "type",  "time", "pid",    "comm",    "fd",            "family",      "saddr",  "sport", "daddr",
@@ -158,7 +159,8 @@ const std::vector<std::string> kResolvedKeys = {
 };
 const std::vector<std::string> kSummaryKeys = {
     "type",  "time",          "mode",      "duration_ms", "threshold_ms", "leaks",         "resolved",
-    "still_leaked", "close_wait_seen", "tracker_evictions", "close_wait_unheld", "owners_evicted", "lost", "kernel", "bpf_map_bytes",
+    "still_leaked", "close_wait_seen", "close_wait_unheld", "tracking_complete", "incomplete_reasons",
+    "reconciliations", "found_by_scan", "scans", "scan_ms", "lost", "kernel", "bpf_map_bytes",
 };
 
 // Appends NDJSON lines to $TCPLEAK_LEAK_SAMPLES/leaks.ndjson when set: for
@@ -180,7 +182,7 @@ TEST_CASE("JSON leak output: start line carries the threshold") {
     auto output = make_json_leak_output(out.buffer(), clock);
     output->start(start_info(), std::chrono::seconds(5));
     CHECK(out.text() == R"({"type":"start","time":"2026-11-21T07:44:06.123456Z","tool":"tcpleak","version":"0.1.0",)"
-                        R"("schema_version":1,"mode":"leaks","threshold_ms":5000})"
+                        R"("schema_version":2,"mode":"leaks","threshold_ms":5000})"
                         "\n");
     CHECK(keys_in_order(out.lines().at(0)) ==
           std::vector<std::string>{"type", "time", "tool", "version", "schema_version", "mode", "threshold_ms"});
@@ -198,7 +200,8 @@ TEST_CASE("JSON leak output: a never-closed leak") {
           R"("daddr":"127.0.0.1","dport":50312,"netns":4026531840,"close_wait_ms":5000,"rx_queue":0,)"
           R"("since_start":false,"verdict":"never_closed","closed_by":null,"closed_by_comm":null,)"
           R"("closed_by_fd":null,"closed_via":null,"holders":[{"pid":1234,"comm":"server","fd":7}],)"
-          R"("owner_pid":1234,"owner_comm":"server","sock":4101,"entered_time":"2026-11-21T07:44:06.123456Z"})"
+          R"("owner_pid":1234,"owner_comm":"server","sock":4101,"entered_time":"2026-11-21T07:44:06.123456Z",)"
+                        R"("seen_by":"transition"})"
           "\n");
     CHECK(keys_in_order(out.lines().at(0)) == kLeakKeys);
     save_samples(out.text());
@@ -216,7 +219,7 @@ TEST_CASE("JSON leak output: closed but still referenced, with the closer and tw
           R"("since_start":false,"verdict":"closed_still_referenced","closed_by":1233,"closed_by_comm":"server",)"
           R"("closed_by_fd":7,"closed_via":"close","holders":[{"pid":1234,"comm":"server","fd":9},)"
           R"({"pid":1240,"comm":"worker","fd":9}],"owner_pid":null,"owner_comm":null,"sock":4102,)"
-          R"("entered_time":"2026-11-21T07:44:57.623456Z"})"
+          R"("entered_time":"2026-11-21T07:44:57.623456Z","seen_by":"transition"})"
           "\n");
     CHECK(keys_in_order(out.lines().at(0)) == kLeakKeys);
     save_samples(out.text());
@@ -293,7 +296,9 @@ TEST_CASE("JSON leak output: summary; refresh writes nothing") {
     output->summary(summary);
     CHECK(out.text() == R"({"type":"summary","time":"2026-11-21T07:45:08.623456Z","mode":"leaks","duration_ms":62500,)"
                         R"("threshold_ms":5000,"leaks":2,"resolved":1,"still_leaked":1,"close_wait_seen":37,)"
-                        R"("tracker_evictions":0,"close_wait_unheld":0,"owners_evicted":0,"lost":4,"kernel":{"transitions_seen":5000,"sent":40,"lost":4,)"
+                        R"("close_wait_unheld":0,"tracking_complete":true,"incomplete_reasons":[],)"
+                        R"("reconciliations":0,"found_by_scan":0,"scans":12,"scan_ms":30,)"
+                        R"("lost":4,"kernel":{"transitions_seen":5000,"sent":40,"lost":4,)"
                         R"("selected_full":3,"release_map_update_failed":0,)"
                         R"("pids_full":0,"recursion_misses":0},"bpf_map_bytes":9542042})"
                         "\n");
@@ -562,7 +567,7 @@ TEST_CASE("text leak output: summary") {
     CHECK(out.text().empty());
 }
 
-TEST_CASE("text leak output: summary without leaks, with evictions and lost events") {
+TEST_CASE("text leak output: summary without leaks, with incomplete tracking and lost events") {
     CapturedOutput out, err;
     const ClockMapping clock = sample_clock();
     auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
@@ -570,16 +575,18 @@ TEST_CASE("text leak output: summary without leaks, with evictions and lost even
     summary.leaks_reported = 0;
     summary.leaks_resolved = 0;
     summary.still_leaked.clear();
-    summary.tracker_evictions = 2;
+    summary.tracking.complete = false;
+    summary.tracking.incomplete_reasons = {"events were lost"};
     summary.close_wait_unheld = 1;
     summary.kernel = {};
     summary.kernel[TL_CNT_LOST] = 1;
     summary.bpf_map_bytes = 512;
     output->summary(summary);
     CHECK(err.text() == "tcpleak leaks: no socket leaked in CLOSE_WAIT past 5s in 1m02s; 1 event lost\n"
-                        "tcpleak: warning: 2 sockets in CLOSE_WAIT not tracked (too many at once): "
-                        "leaks may have been missed\n"
                         "tcpleak: note: 1 socket in CLOSE_WAIT past the threshold held by no descriptor "
-                        "(never accepted, or in flight over a unix socket): not reported\n"
+                        "when looked at (never accepted, or in flight over a unix socket): reported only "
+                        "once a descriptor holds them\n"
+                        "tcpleak: warning: tracking incomplete: events were lost\n"
+                        "tcpleak: exit status 4 unless a leak was found: tcpleak could not watch everything\n"
                         "kernel: lost=1; BPF maps: 512 B\n");
 }

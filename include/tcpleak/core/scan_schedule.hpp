@@ -1,0 +1,48 @@
+// When to read the descriptor tables. A scan costs the same however many
+// sockets it is for (it walks every descriptor on the machine: ~0.4 us each,
+// 70-120 ms with 200,000), so scans are batched: one covers every socket due
+// by then. Two limits keep their cost a small share of one core whatever
+// the machine holds: a minimum gap between scans, and a gap of `duty_factor`
+// times the last scan's own cost (9: scans take at most a tenth of a core).
+// A periodic reconciliation scan runs even when nothing is due.
+#pragma once
+
+#include "tcpleak/sys/clock.hpp" // Duration
+
+#include <chrono>
+#include <cstdint>
+
+namespace tcpleak {
+
+struct ScanPolicy {
+    Duration min_gap = std::chrono::milliseconds(100);
+    unsigned duty_factor = 9;
+    Duration reconcile_every = std::chrono::seconds(10);
+};
+
+class ScanSchedule {
+public:
+    explicit ScanSchedule(ScanPolicy policy = {}) : policy_(policy) {}
+
+    // The earliest time the next scan may start (UINT64 0: at once).
+    std::uint64_t earliest(std::uint64_t now_ns) const;
+    // Whether a scan should run now: something is due (sockets or a
+    // reconciliation after lost events) and the limits allow it, or the
+    // periodic reconciliation is due.
+    bool should_scan(std::uint64_t now_ns, bool work_due) const;
+    // A scan ran from began_ns to ended_ns.
+    void ran(std::uint64_t began_ns, std::uint64_t ended_ns);
+
+    std::uint64_t scans() const { return scans_; }
+    std::uint64_t busy_ns() const { return busy_ns_; } // time spent scanning
+    std::uint64_t last_cost_ns() const { return last_cost_ns_; }
+
+private:
+    ScanPolicy policy_;
+    std::uint64_t last_end_ns_ = 0;
+    std::uint64_t last_cost_ns_ = 0;
+    std::uint64_t scans_ = 0;
+    std::uint64_t busy_ns_ = 0;
+};
+
+} // namespace tcpleak

@@ -1,0 +1,34 @@
+// Network namespaces by inode (what the kernel's records carry), opened from
+// a process that lives in one: /proc/PID/ns/net, or a name under /run/netns
+// (ip netns). A namespace no process and no name keeps cannot be entered.
+#pragma once
+
+#include "tcpleak/sys/unique_fd.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace tcpleak {
+
+class NetnsLocator {
+public:
+    explicit NetnsLocator(std::string proc = "/proc", std::string named = "/run/netns");
+
+    // This process's own network namespace.
+    std::uint32_t own() const { return own_; }
+    // An fd of namespace `inode`; nullopt when nothing here keeps it (or it
+    // is gone). Remembers where it found each one.
+    std::optional<UniqueFd> open(std::uint32_t inode);
+
+private:
+    std::optional<UniqueFd> open_path(const std::string& path, std::uint32_t inode) const;
+
+    std::string proc_;
+    std::string named_;
+    std::uint32_t own_ = 0;
+    std::unordered_map<std::uint32_t, std::string> where_; // inode -> path that had it
+};
+
+} // namespace tcpleak

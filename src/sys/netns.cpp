@@ -1,0 +1,71 @@
+#include "tcpleak/sys/netns.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cctype>
+#include <memory>
+
+namespace tcpleak {
+
+namespace {
+
+std::uint32_t inode_of(const std::string& path) {
+    struct stat st{};
+    return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint32_t>(st.st_ino) : 0;
+}
+
+struct DirCloser {
+    void operator()(DIR* dir) const { ::closedir(dir); }
+};
+
+bool all_digits(const char* name) {
+    if (*name == '\0')
+        return false;
+    for (; *name; ++name)
+        if (!std::isdigit(static_cast<unsigned char>(*name)))
+            return false;
+    return true;
+}
+
+} // namespace
+
+NetnsLocator::NetnsLocator(std::string proc, std::string named)
+    : proc_(std::move(proc)), named_(std::move(named)), own_(inode_of(proc_ + "/self/ns/net")) {}
+
+std::optional<UniqueFd> NetnsLocator::open_path(const std::string& path, std::uint32_t inode) const {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st{};
+    if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_ino != inode)
+        return std::nullopt; // the process moved or exited since
+    return fd;
+}
+
+std::optional<UniqueFd> NetnsLocator::open(std::uint32_t inode) {
+    if (const auto it = where_.find(inode); it != where_.end()) {
+        if (auto fd = open_path(it->second, inode))
+            return fd;
+        where_.erase(it);
+    }
+    for (const std::string& base : {named_, proc_}) {
+        std::unique_ptr<DIR, DirCloser> dir(::opendir(base.c_str()));
+        if (!dir)
+            continue;
+        while (const dirent* entry = ::readdir(dir.get())) {
+            const bool processes = base == proc_;
+            if (processes ? !all_digits(entry->d_name) : entry->d_name[0] == '.')
+                continue;
+            const std::string path = base + "/" + entry->d_name + (processes ? "/ns/net" : "");
+            if (inode_of(path) != inode)
+                continue;
+            if (auto fd = open_path(path, inode)) {
+                where_[inode] = path;
+                return fd;
+            }
+        }
+    }
+    return std::nullopt;
+}
+
+} // namespace tcpleak

@@ -1,0 +1,44 @@
+#include "tcpleak/core/scan_schedule.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace tcpleak;
+
+namespace {
+constexpr std::uint64_t kMs = 1'000'000;
+constexpr std::uint64_t kSec = 1'000'000'000;
+} // namespace
+
+TEST_CASE("scan schedule: the first scan at once, then a minimum gap") {
+    ScanSchedule schedule;
+    CHECK(schedule.should_scan(10 * kSec, false)); // the first one: nothing to compare with
+    schedule.ran(10 * kSec, 10 * kSec + kMs);
+    CHECK_FALSE(schedule.should_scan(10 * kSec + 50 * kMs, true));
+    CHECK(schedule.should_scan(10 * kSec + 101 * kMs, true));
+    CHECK_FALSE(schedule.should_scan(10 * kSec + 101 * kMs, false)); // nothing due
+}
+
+TEST_CASE("scan schedule: costly scans take at most a tenth of the time") {
+    ScanSchedule schedule;
+    schedule.ran(0, 70 * kMs); // a 70 ms scan (200,000 descriptors)
+    CHECK(schedule.earliest(0) == 70 * kMs + 9 * 70 * kMs);
+    CHECK_FALSE(schedule.should_scan(600 * kMs, true));
+    CHECK(schedule.should_scan(700 * kMs, true));
+    // Ten leaks a second, for a minute: the scans' share of the time.
+    std::uint64_t now = 700 * kMs;
+    for (int i = 0; i < 600; ++i, now += 100 * kMs)
+        if (schedule.should_scan(now, true))
+            schedule.ran(now, now + 70 * kMs);
+    // A tenth of the time, give or take the scan in progress at either end.
+    CHECK(schedule.busy_ns() <= (now + 70 * kMs) / 10 + 70 * kMs);
+    CHECK(schedule.scans() > 50);
+}
+
+TEST_CASE("scan schedule: a periodic reconciliation when nothing is due") {
+    ScanPolicy policy;
+    policy.reconcile_every = std::chrono::seconds(10);
+    ScanSchedule schedule(policy);
+    schedule.ran(0, kMs);
+    CHECK_FALSE(schedule.should_scan(9 * kSec, false));
+    CHECK(schedule.should_scan(10 * kSec + kMs, false));
+}
