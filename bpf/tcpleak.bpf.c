@@ -94,6 +94,8 @@ int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
 		c->transitions[((oldstate & 15) << 4) | (newstate & 15)]++;
 		if (cfg_kernel_owners && oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT)
 			remember_owner(cookie); /* connect(), in the owner's context */
+		else if (cfg_kernel_owners && newstate == TCP_CLOSE)
+			bpf_map_delete_elem(&owners, &cookie); /* the LRU keeps live sockets only */
 		if (!leaks_forwards(oldstate, newstate))
 			return 0;
 		send_transition(sk, tp, oldstate, newstate, cookie, 0, c);

@@ -137,13 +137,10 @@ static __always_inline int trace_decision(struct sock *sk, int oldstate, int new
 	return TRACE_DROP;
 }
 
-/* What leak tracking needs: entering and leaving CLOSE_WAIT (holders and
- * descriptor releases come from the other hooks); with owners tracked (run),
- * also who owns each socket and when it ends (so user space forgets it). */
+/* What leak tracking needs: entering and leaving CLOSE_WAIT (the owner comes
+ * with the entry; holders and descriptor releases from the other hooks). */
 static __always_inline bool leaks_forwards(int oldstate, int newstate)
 {
-	if (oldstate == TCP_CLOSE_WAIT || newstate == TCP_CLOSE_WAIT)
-		return true;
-	return cfg_track_owners && (in_owner_context(oldstate, newstate) || newstate == TCP_CLOSE);
+	return oldstate == TCP_CLOSE_WAIT || newstate == TCP_CLOSE_WAIT;
 }
 #endif /* TCPLEAK_LIB_FILTERS */

@@ -62,14 +62,14 @@ struct {
 	__type(value, struct tl_fd_release);
 } fd_releases SEC(".maps");
 
-/* leaks/run: who connected or accepted a socket, by cookie (cookies are
- * never reused), sent when the socket enters CLOSE_WAIT. An LRU: no delete
- * per connection; a socket older than the last 65,536 connections may have
- * lost its entry, and its owner is then reported unknown (null), never
- * guessed. */
+/* leaks/run: who connected or accepted a socket, by cookie, sent when the
+ * socket enters CLOSE_WAIT; deleted when it closes, so it holds live sockets
+ * only. An LRU: past 131,072 live sockets the least recently used entries go
+ * (uncounted by the kernel), and such a socket's owner is reported unknown
+ * (null), never guessed. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 131072);
 	__type(key, __u64);
 	__type(value, struct tl_owner);
 } owners SEC(".maps");
@@ -78,16 +78,20 @@ struct {
  * connection it receives can tell whether its file is shared (forked
  * workers): the socket's address, read only through CO-RE reads and checked
  * against its cookie (it may have been freed and reused). */
-struct listener_socket {
-	__u64 sk;
-	__u64 cookie;
+#define TL_LISTENERS_PER_PORT 4
+
+struct listener_sockets {
+	__u64 sk[TL_LISTENERS_PER_PORT];     /* 0: a free slot */
+	__u64 cookie[TL_LISTENERS_PER_PORT];
+	__u8 crowded; /* more listeners than slots: treated as shared */
+	__u8 pad[7];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct listener_key);
-	__type(value, struct listener_socket);
+	__type(value, struct listener_sockets);
 } listener_sockets SEC(".maps");
 
 struct {

@@ -41,8 +41,10 @@ BpfConfig trace_config(const TraceOptions& options) {
 // output; counts for the summary.
 class TransitionPrinter : public RecordSink {
 public:
-    TransitionPrinter(TraceOutput& output, Attributor& attributor, const ClockMapping& clock)
-        : output_(output), attributor_(attributor), clock_(clock) {}
+    // owners_filtered: -p/-c select by owner, so a transition whose socket has
+    // no owner (yet) is not shown: it may be another process's.
+    TransitionPrinter(TraceOutput& output, Attributor& attributor, const ClockMapping& clock, bool owners_filtered)
+        : output_(output), attributor_(attributor), clock_(clock), owners_filtered_(owners_filtered) {}
 
     void on_record(std::span<const std::byte> raw) override {
         if (decode(raw, transition_))
@@ -55,6 +57,10 @@ public:
         attributor_.attribute(transition);
         if (transition.context_only)
             return;
+        if (owners_filtered_ && !transition.owner_known) {
+            ++unowned_hidden_;
+            return;
+        }
         ++events_;
         owner_unknown_ += !transition.owner_known;
         ++counts_[transition.old_state & 15][transition.new_state & 15];
@@ -64,6 +70,7 @@ public:
     void fill(TraceSummary& summary) const {
         summary.events = events_;
         summary.owner_unknown = owner_unknown_;
+        summary.unowned_hidden = unowned_hidden_;
         for (std::uint8_t from = 0; from < 16; ++from)
             for (std::uint8_t to = 0; to < 16; ++to)
                 if (counts_[from][to])
@@ -78,6 +85,8 @@ private:
     Accept accept_;
     std::uint64_t events_ = 0;
     std::uint64_t owner_unknown_ = 0;
+    std::uint64_t unowned_hidden_ = 0;
+    bool owners_filtered_;
     std::array<std::array<std::uint64_t, 16>, 16> counts_{};
 };
 
@@ -104,7 +113,7 @@ int run_trace(const TraceOptions& options) {
         attributor.on_existing_socket(holder);
 
     ClockMapping clock = ClockMapping::current();
-    TransitionPrinter printer(*output, attributor, clock);
+    TransitionPrinter printer(*output, attributor, clock, !options.pids.empty() || options.comm.has_value());
     RingReader reader(session.ring_buffer_fd(), printer);
     LostEvents lost(session);
 

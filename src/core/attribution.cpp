@@ -88,8 +88,11 @@ void Attributor::attribute(Transition& t) {
                    t.new_state == kTcpListen ? OwnerVia::Listen : OwnerVia::Connect};
         if (t.new_state == kTcpListen)
             add_listener(listener, t.cookie, e.owner);
-    } else if (t.old_state == kTcpListen && t.new_state == kTcpSynRecv && e.owner.via == OwnerVia::None) {
-        // A connection the listener received: its owner's until accepted.
+    } else if (t.old_state == kTcpListen && t.new_state == kTcpSynRecv && e.owner.via == OwnerVia::None &&
+               !t.listener_shared) {
+        // A connection the listener received: its owner's until accepted,
+        // unless the listener's file is shared (forked workers: whichever
+        // accepts it owns it, and which one will is not known).
         if (const Owner* owner = listener_owner(listener)) {
             e.owner = *owner;
             e.owner.via = OwnerVia::Listener;

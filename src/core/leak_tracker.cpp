@@ -277,9 +277,12 @@ ScanResult LeakTracker::on_scan(std::span<const SocketHolder> close_wait, std::u
         s->holders = holders;
         s->last_held_ns = now_ns;
         set_unheld(*s, false);
-        if (s->phase == Phase::Waiting && sub_sat(now_ns, s->entered_ns) >= threshold_ns_)
-            if (auto leak = confirm(*s, std::move(holders), sample.rx_queue, now_ns))
-                result.leaks.push_back(std::move(*leak));
+        if (s->phase != Phase::Waiting || sub_sat(now_ns, s->entered_ns) < threshold_ns_)
+            continue;
+        if (!s->owner && owner_lookup) // accepted after it entered CLOSE_WAIT, say
+            s->owner = owner_lookup(cookie);
+        if (auto leak = confirm(*s, std::move(holders), sample.rx_queue, now_ns))
+            result.leaks.push_back(std::move(*leak));
     }
     // Due and not found held: look again later, for as long as they stay.
     for (const std::uint64_t cookie : deadlines_.due(now_ns))

@@ -15,10 +15,14 @@ std::uint64_t ScanSchedule::earliest(std::uint64_t) const {
     return last_end_ns_ + gap;
 }
 
-bool ScanSchedule::should_scan(std::uint64_t now_ns, bool work_due) const {
+bool ScanSchedule::should_scan(std::uint64_t now_ns, bool work_due, bool urgent) const {
+    if (scans_ == 0)
+        return true;
+    if (urgent)
+        return now_ns >= last_end_ns_ + ns_of(policy_.min_gap);
     if (now_ns < earliest(now_ns))
         return false;
-    return work_due || scans_ == 0 || now_ns >= last_end_ns_ + ns_of(policy_.reconcile_every);
+    return work_due || now_ns >= last_end_ns_ + ns_of(policy_.reconcile_every);
 }
 
 void ScanSchedule::ran(std::uint64_t began_ns, std::uint64_t ended_ns) {

@@ -109,6 +109,7 @@ public:
         json.field("events", summary.events);
         json.field("lost", summary.kernel.lost());
         json.field("owner_unknown", summary.owner_unknown);
+        json.field("unowned_hidden", summary.unowned_hidden);
         json.field("owners_evicted", summary.owners_evicted);
         json.key("transitions");
         json.begin_object();
@@ -276,6 +277,11 @@ void append_summary_text(std::string& out, const TraceSummary& summary, std::str
     out.append(" of ");
     append_decimal(out, summary.events);
     out.append(" transitions\n");
+    if (summary.unowned_hidden > 0) {
+        out.append("not shown: ");
+        append_plural(out, summary.unowned_hidden, "transition", "transitions");
+        out.append(" of connections no single process owned yet (a shared listener's, before accept())\n");
+    }
     append_owners_evicted_warning(out, summary.owners_evicted);
     append_kernel_line(out, summary.kernel, summary.bpf_map_bytes);
 }

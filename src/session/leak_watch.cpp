@@ -6,6 +6,7 @@
 #include "tcpleak/sys/proc.hpp"
 
 #include <map>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace tcpleak {
@@ -39,11 +40,10 @@ void LeakWatch::start() {
     tracker_.begin_scan();
     const std::vector<SocketHolder> sockets = scanner_.existing_sockets();
     const std::uint64_t read = clock_(); // after the read: ages from it are lower bounds
-    const ScanResult result = tracker_.on_scan(sockets, read, true);
+    ScanResult result = tracker_.on_scan(sockets, read, true);
     stats_.close_wait_seen += result.adopted;
-    for (Leak leak : result.leaks)
-        report(leak);
-    schedule_.ran(began, clock_());
+    report_all(result.leaks);
+    schedule_.ran(began, read);
     last_check_ns_ = began;
     const KernelCounters counters = scanner_.counters();
     missed_seen_ = missed(counters);
@@ -53,8 +53,8 @@ void LeakWatch::start() {
 void LeakWatch::tick(std::uint64_t now_mono_ns, EventSource& source) {
     if (now_mono_ns - last_check_ns_ >= kCountersEveryNs)
         check_losses(now_mono_ns);
-    const bool due = tracker_.next_deadline() <= now_mono_ns || coverage_.reconcile_needed();
-    if (schedule_.should_scan(now_mono_ns, due))
+    const bool due = tracker_.next_deadline() <= now_mono_ns;
+    if (schedule_.should_scan(now_mono_ns, due, coverage_.reconcile_needed()))
         scan(source);
 }
 
@@ -94,12 +94,11 @@ void LeakWatch::scan(EventSource& source) {
     const std::vector<SocketHolder> close_wait = scanner_.close_wait_holders();
     source.drain(); // what happened before and during the read
     const std::uint64_t read = clock_();
-    const ScanResult result = tracker_.on_scan(close_wait, read, false, [this](std::uint64_t cookie) {
+    ScanResult result = tracker_.on_scan(close_wait, read, false, [this](std::uint64_t cookie) {
         return scanner_.remembered_owner(cookie);
     });
     stats_.close_wait_seen += result.adopted;
-    for (Leak leak : result.leaks)
-        report(leak);
+    report_all(result.leaks);
 
     if (reconciling) {
         const Reconciliation reconciliation = coverage_.on_reconciled(began);
@@ -116,10 +115,9 @@ void LeakWatch::scan(EventSource& source) {
         ++stats_.reconciliations;
         events_.reconciled(notice);
     }
-    const std::uint64_t ended = clock_();
-    schedule_.ran(began, ended);
+    schedule_.ran(began, read);
     ++stats_.scans;
-    stats_.last_scan_ns = ended - began;
+    stats_.last_scan_ns = read - began;
     stats_.scan_busy_ns += stats_.last_scan_ns;
 }
 
@@ -141,6 +139,23 @@ void LeakWatch::find_vanished(std::uint64_t read_ns) {
         stats_.vanished += gone.size();
         for (LeakResolved resolved : tracker_.on_vanished(gone, read_ns))
             report(resolved);
+    }
+}
+
+// A scan may report thousands of leaks of a few processes (a mass leak):
+// each process's command line is read once, and the kernel's counters are
+// still read every 100 ms, so a loss meanwhile is noticed when it happens.
+void LeakWatch::report_all(std::vector<Leak>& leaks) {
+    std::unordered_map<std::uint32_t, std::string> cmdlines;
+    for (Leak& leak : leaks) {
+        auto [it, fresh] = cmdlines.try_emplace(leak.pid);
+        if (fresh)
+            it->second = read_cmdline(leak.pid);
+        leak.cmdline = it->second;
+        tracker_.set_cmdline(leak.cookie, leak.cmdline);
+        events_.leak(leak);
+        if (const std::uint64_t now = clock_(); now - last_check_ns_ >= kCountersEveryNs)
+            check_losses(now);
     }
 }
 

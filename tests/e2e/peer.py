@@ -10,6 +10,7 @@ Commands (FAMILY is 4 or 6; port 0 = ephemeral):
   listen FAMILY ADDR PORT [BACKLOG] [reuseport]  -> ok fd=N port=P
   connect FAMILY ADDR PORT          -> ok fd=N sport=P
   accept LFD                        -> ok fd=N port=PEER_PORT lport=LOCAL_PORT
+  accept-nowait LFD                 -> the same, or "ok none" when nothing is queued
   close FD                          -> ok
   shutdown FD [wr|rd|rdwr]          -> ok            (default wr: SHUT_WR)
   send FD NBYTES                    -> ok n=NBYTES
@@ -20,6 +21,8 @@ Commands (FAMILY is 4 or 6; port 0 = ephemeral):
   dup2-raw OLD NEW                  -> ok fd=NEW       (libc dup2(): the dup2 syscall where there is one)
   close-range FIRST LAST            -> ok            (close_range(2), flags 0)
   fork                              -> ok pid=CHILD  (child keeps every fd, blocks)
+  spawn PROGRAM [ARGS...]           -> ok pid=CHILD  (fork + exec: the exec drops every fd, all
+                                                      O_CLOEXEC as Python makes them; kill-child ends it)
   kill-child PID                    -> ok pid=PID status=WAITSTATUS
   exit-child PID [CODE]             -> ok pid=PID status=WAITSTATUS
   comm HEX                          -> ok            (prctl(PR_SET_NAME, bytes))
@@ -132,6 +135,20 @@ def cmd_connect(family, addr, port):
 def cmd_accept(lfd):
     with Borrowed(lfd) as ls:
         conn, peer = ls.accept()
+    lport = conn.getsockname()[1]
+    return "fd=%d port=%d lport=%d" % (conn.detach(), peer[1], lport)
+
+
+def cmd_accept_nowait(lfd):
+    with Borrowed(lfd) as ls:
+        ls.setblocking(False)
+        try:
+            conn, peer = ls.accept()
+        except BlockingIOError:
+            return "none"
+        finally:
+            ls.setblocking(True)
+    conn.setblocking(True)
     lport = conn.getsockname()[1]
     return "fd=%d port=%d lport=%d" % (conn.detach(), peer[1], lport)
 
@@ -253,6 +270,20 @@ def cmd_fork():
             pass
         child_main(rfd)
         os._exit(0)  # not reached
+    os.close(rfd)
+    children[pid] = wfd
+    return "pid=%d" % pid
+
+
+def cmd_spawn(program, *args):
+    rfd, wfd = os.pipe()  # nothing is written: kill-child wants one
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.execvp(program, [program, *args])
+        finally:
+            os._exit(127)
     os.close(rfd)
     children[pid] = wfd
     return "pid=%d" % pid
@@ -383,6 +414,7 @@ COMMANDS = {
     "listen": cmd_listen,
     "connect": cmd_connect,
     "accept": cmd_accept,
+    "accept-nowait": cmd_accept_nowait,
     "close": cmd_close,
     "shutdown": cmd_shutdown,
     "send": cmd_send,
@@ -393,6 +425,7 @@ COMMANDS = {
     "dup2-raw": cmd_dup2_raw,
     "close-range": cmd_close_range,
     "fork": cmd_fork,
+    "spawn": cmd_spawn,
     "kill-child": cmd_kill_child,
     "exit-child": cmd_exit_child,
     "comm": cmd_comm,

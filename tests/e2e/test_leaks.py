@@ -871,3 +871,105 @@ def test_stop_while_sockets_are_due_reports_and_exits_3(how, sig):
         summary = tl.summary()
         assert summary["leaks"] >= 1, fmt(summary)
         assert tl.records()[-1]["type"] == "summary", "run %d: the summary is not last" % run
+
+
+# ---------------------------------------------------------------------------
+# Holders that turn up late, releases by exec, filters by the closer
+
+
+def test_socket_accepted_after_the_threshold_is_reported():
+    """A slow server: the client's FIN arrives while the connection waits in
+    the accept queue (no descriptor holds it), the server accepts it 2 s past
+    the threshold and keeps it. A leak (it used to be dropped unseen after
+    three looks)."""
+    server, client = peers()
+    tl = start_leaks()
+    lst = server.listen()
+    conn = client.connect(lst["port"])
+    client.close(conn["fd"])  # the FIN reaches the queued connection: CLOSE_WAIT, unheld
+    time.sleep(THRESHOLD_MS / 1000 + 2.0)  # the slow server's delay is the scenario itself
+    a = server.accept(lst["fd"])
+    assert a["port"] == conn["sport"], a
+    assert server.state(a["fd"]) == "CLOSE_WAIT"
+    c = harness.Connection(server=server, client=client, family=4, port=lst["port"], lfd=lst["fd"],
+                           listener_sock=None, cfd=conn["fd"], sport=conn["sport"], client_sock=None,
+                           afd=a["fd"], server_sock=server.cookie(a["fd"]))
+    leak = wait_leak(tl, c.server_sock, timeout=harness.DEFAULT_TIMEOUT)
+    check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=a["fd"], verdict="never_closed",
+               holders=[(server.pid, SERVER_COMM, a["fd"])], owner_pid=server.pid, owner_comm=SERVER_COMM)
+    assert leak["close_wait_ms"] >= THRESHOLD_MS + 2000, fmt(leak)
+    server.close(a["fd"])
+    wait_resolved(tl, c.server_sock)
+    assert tl.stop() == 3
+    assert tl.summary()["close_wait_unheld"] >= 1, tl.summary()  # it, at least (the host's count too)
+
+
+def test_socket_received_late_over_a_unix_socket_is_reported():
+    """The server sends its socket to a handler over a unix socket and closes
+    its copy; the handler receives it only 2 s past the threshold (it sat in
+    flight, held by no descriptor), then keeps it."""
+    server, client = peers()
+    handler = Peer(comm="e2e-handler")
+    tl = start_leaks()
+    c = open_connection_uncookied(server, client)
+    name = "tcpleak-e2e-late-%d-%d" % (os.getpid(), server.pid)
+    ulst = handler.cmd("unix-listen " + name)["fd"]
+    sending = server.cmd("unix-connect " + name)["fd"]
+    receiving = handler.cmd("unix-accept %d" % ulst)["fd"]
+    server.cmd("send-fd %d %d" % (sending, c.afd))
+    server.close(c.afd)  # only the message in flight references it now
+    client.close(c.cfd)
+    time.sleep(THRESHOLD_MS / 1000 + 2.0)  # the handler's delay is the scenario itself
+    passed = handler.cmd("recv-fd %d" % receiving)["fd"]
+    c.server_sock = handler.cookie(passed)
+    leak = wait_leak(tl, c.server_sock)
+    check_leak(leak, c, pid=handler.pid, comm="e2e-handler", fd=passed, verdict="closed_still_referenced",
+               holders=[(handler.pid, "e2e-handler", passed)], owner_pid=server.pid, owner_comm=SERVER_COMM,
+               closed_by=server.pid, closed_by_comm=SERVER_COMM, closed_by_fd=c.afd, closed_via="close")
+    handler.close(passed)
+    wait_resolved(tl, c.server_sock)
+    assert tl.stop() == 3
+
+
+def test_exec_dropping_a_cloexec_descriptor_is_a_release():
+    """fork + exec: the child's copy of an O_CLOEXEC socket goes away with the
+    exec (no close() call); the parent keeps its own. The exec is the first
+    release: closed_via exec, by the child."""
+    server, client = peers()
+    tl = start_leaks()
+    c = open_connection(server, client)
+    child = server.cmd("spawn sleep 600")["pid"]
+    # The exec has happened once the child runs sleep (/proc/PID/comm).
+    deadline = time.monotonic() + harness.DEFAULT_TIMEOUT
+    while open("/proc/%d/comm" % child).read().strip() != "sleep":
+        assert time.monotonic() < deadline, "the child did not exec"
+        time.sleep(0.01)
+    client_hangs_up(c)
+    leak = wait_leak(tl, c.server_sock)
+    check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=c.afd, verdict="closed_still_referenced",
+               holders=[(server.pid, SERVER_COMM, c.afd)], owner_pid=server.pid, owner_comm=SERVER_COMM,
+               closed_by=child, closed_by_comm=SERVER_COMM, closed_by_fd=c.afd, closed_via="exec")
+    assert tl.stop() == 3
+
+
+def test_pid_filter_of_a_forking_server_parent_reports_its_childrens_leaks():
+    """A socat-fork-style server: the parent accepts, forks, closes its copy;
+    each child keeps its connection. leaks -p PARENT reports them: the
+    parent is their owner (it accepted them) and closed_by."""
+    server = harness.Leaker("forking-server")
+    client = Peer(comm=CLIENT_COMM)
+    tl = start_leaks("-p", str(server.pid))
+    conns = [client.connect(server.port) for _ in range(3)]
+    children = {int(m.group(2)): int(m.group(1))
+                for m in server.wait_lines(rb"child pid=(\d+) sport=(\d+)", 3)}
+    for conn in conns:
+        client.close(conn["fd"])
+    leaks = [tl.wait_for(lambda r, s=conn["sport"]: r["type"] == "leak" and r["dport"] == s, what="leak")
+             for conn in conns]
+    for leak, conn in zip(leaks, conns):
+        holder = children[conn["sport"]]
+        assert (leak["pid"], leak["owner_pid"], leak["closed_by"], leak["closed_via"]) == (
+            holder, server.pid, server.pid, "close"), fmt(leak)
+        assert leak["verdict"] == "closed_still_referenced", fmt(leak)
+        assert [h["pid"] for h in leak["holders"]] == [holder], fmt(leak)
+    assert tl.stop() == 3

@@ -104,8 +104,9 @@ public:
     // Every (CLOSE_WAIT socket, descriptor) pair, read after begin_scan() and
     // applied after the ring buffer was drained behind it. `at_start`: the
     // start-up scan (adopted sockets are since_start, and their first holder
-    // is their owner). owner_of: who connected or accepted an adopted socket,
-    // when the kernel still remembers. now_ns: after the read.
+    // is their owner). owner_of: who connected or accepted a socket whose
+    // owner is not known yet (adopted, or accepted after it entered
+    // CLOSE_WAIT), when the kernel still remembers. now_ns: after the read.
     using OwnerLookup = std::function<std::optional<SocketOwner>(std::uint64_t cookie)>;
     ScanResult on_scan(std::span<const SocketHolder> close_wait, std::uint64_t now_ns, bool at_start = false,
                        const OwnerLookup& owner_of = {});

@@ -4,7 +4,9 @@
 // by then. Two limits keep their cost a small share of one core whatever
 // the machine holds: a minimum gap between scans, and a gap of `duty_factor`
 // times the last scan's own cost (9: scans take at most a tenth of a core).
-// A periodic reconciliation scan runs even when nothing is due.
+// A reconciliation after lost events is urgent: only the minimum gap holds
+// it back (the longer it waits, the longer a leak could hide in the gap). A
+// periodic reconciliation scan runs even when nothing is due.
 #pragma once
 
 #include "tcpleak/sys/clock.hpp" // Duration
@@ -26,12 +28,13 @@ public:
 
     // The earliest time the next scan may start (UINT64 0: at once).
     std::uint64_t earliest(std::uint64_t now_ns) const;
-    // Whether a scan should run now: something is due (sockets or a
-    // reconciliation after lost events) and the limits allow it, or the
+    // Whether a scan should run now: sockets are due and the limits allow
+    // it, a reconciliation is urgent and the minimum gap has passed, or the
     // periodic reconciliation is due.
-    bool should_scan(std::uint64_t now_ns, bool work_due) const;
-    // A scan ran from began_ns to ended_ns.
-    void ran(std::uint64_t began_ns, std::uint64_t ended_ns);
+    bool should_scan(std::uint64_t now_ns, bool work_due, bool urgent = false) const;
+    // A scan read the tables from began_ns to read_ns (its cost: what
+    // handling what it found takes is tcpleak's own work, not the scan's).
+    void ran(std::uint64_t began_ns, std::uint64_t read_ns);
 
     std::uint64_t scans() const { return scans_; }
     std::uint64_t busy_ns() const { return busy_ns_; } // time spent scanning

@@ -28,6 +28,10 @@ struct TraceSummary {
     std::int64_t end_unix_ns = 0;
     std::uint64_t events = 0;        // transitions written
     std::uint64_t owner_unknown = 0; // of those, with no known owner
+    // With owner filters (-p, -c): transitions not written because no
+    // single process owned the socket yet (a shared listener's connection
+    // before accept()): they may be another process's.
+    std::uint64_t unowned_hidden = 0;
     std::uint64_t owners_evicted = 0; // sockets the attribution table had to forget (full)
     std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint64_t> transitions; // (old, new) -> count
     KernelCounters kernel;           // kernel.lost is the lost count reported

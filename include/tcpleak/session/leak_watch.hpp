@@ -80,6 +80,7 @@ private:
     void check_losses(std::uint64_t now_ns);
     void scan(EventSource& source);
     void find_vanished(std::uint64_t read_ns);
+    void report_all(std::vector<Leak>& leaks);
     void report(Leak& leak);
     void report(LeakResolved& resolved);
 

@@ -42,3 +42,11 @@ TEST_CASE("scan schedule: a periodic reconciliation when nothing is due") {
     CHECK_FALSE(schedule.should_scan(9 * kSec, false));
     CHECK(schedule.should_scan(10 * kSec + kMs, false));
 }
+
+TEST_CASE("scan schedule: a reconciliation after lost events waits only for the minimum gap") {
+    ScanSchedule schedule;
+    schedule.ran(0, 2 * kSec); // a very costly scan: 18 s before the next one
+    CHECK_FALSE(schedule.should_scan(3 * kSec, true));
+    CHECK(schedule.should_scan(2 * kSec + 101 * kMs, true, true));
+    CHECK_FALSE(schedule.should_scan(2 * kSec + 50 * kMs, true, true));
+}

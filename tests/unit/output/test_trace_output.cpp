@@ -178,13 +178,14 @@ TEST_CASE("JSON trace output: lost and summary lines") {
     CHECK(lines[1] == R"({"type":"lost","time":"2026-11-21T07:44:06.123456Z","count":12,"total":40})");
     CHECK(lines[2] ==
           R"({"type":"summary","time":"2026-11-21T07:44:16.323456Z","mode":"trace","duration_ms":10200,)"
-          R"("events":1234,"lost":0,"owner_unknown":12,"owners_evicted":0,"transitions":{"ESTABLISHED->CLOSE_WAIT":600,)"
+          R"("events":1234,"lost":0,"owner_unknown":12,"unowned_hidden":0,"owners_evicted":0,)"
+          R"("transitions":{"ESTABLISHED->CLOSE_WAIT":600,)"
           R"("SYN_SENT->ESTABLISHED":30,"CLOSE_WAIT->LAST_ACK":598,"13->CLOSE":6},)"
           R"("kernel":{"transitions_seen":5000,"sent":1234,"lost":0,"selected_full":3,)"
           R"("release_map_update_failed":0,"pids_full":0,"recursion_misses":0},"bpf_map_bytes":9542042})");
     CHECK(keys_in_order(lines[2]) ==
           std::vector<std::string>{"type", "time", "mode", "duration_ms", "events", "lost", "owner_unknown",
-                                   "owners_evicted", "transitions", "kernel", "bpf_map_bytes"});
+                                   "unowned_hidden", "owners_evicted", "transitions", "kernel", "bpf_map_bytes"});
 }
 
 TEST_CASE("JSON trace output: nothing is formatted once the reader is gone") {
