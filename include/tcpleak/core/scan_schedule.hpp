@@ -3,7 +3,8 @@
 // 70-120 ms with 200,000), so scans are batched: one covers every socket due
 // by then. Two limits keep their cost a small share of one core whatever
 // the machine holds: a minimum gap between scans, and a gap of `duty_factor`
-// times the last scan's own cost (9: scans take at most a tenth of a core).
+// times the last scan's own cost (14: scans take at most 1/15 of a core,
+// leaving room under a tenth for the rest of tcpleak's work).
 // A reconciliation after lost events is urgent: only the minimum gap holds
 // it back (the longer it waits, the longer a leak could hide in the gap). A
 // periodic reconciliation scan runs even when nothing is due.
@@ -17,8 +18,8 @@
 namespace tcpleak {
 
 struct ScanPolicy {
-    Duration min_gap = std::chrono::milliseconds(100);
-    unsigned duty_factor = 9;
+    Duration min_gap = std::chrono::milliseconds(250);
+    unsigned duty_factor = 14;
     Duration reconcile_every = std::chrono::seconds(10);
 };
 

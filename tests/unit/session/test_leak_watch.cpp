@@ -173,7 +173,7 @@ TEST_CASE("leak watch: lost events are told, then reconciled: found, vanished, c
     s.kernel.kernel[TL_CNT_LOST] = 2;
     s.kernel.close_wait = {held(9, 6, s.now, 2 * kSec)};
     s.kernel.table[kNetns] = {9};
-    s.advance_to(s.now + 150 * kMs);
+    s.advance_to(s.now + 300 * kMs); // noticed, and past the minimum gap between scans
     CHECK(s.events.lost_counts == std::vector<std::uint64_t>{2});
     // The reconciliation ran in the same tick: 9 found (and past the
     // threshold: reported), 7 gone from the TCP table.
@@ -208,7 +208,7 @@ TEST_CASE("leak watch: program runs the kernel skipped count as lost events; ful
     Setup s;
     s.watch.start();
     s.kernel.kernel.recursion_misses = 3;
-    s.advance_to(s.now + 150 * kMs);
+    s.advance_to(s.now + 300 * kMs);
     CHECK(s.events.lost_counts.empty()); // not ring-buffer losses
     CHECK(s.events.reconciliations.size() == 1);
     CHECK(s.coverage.complete());
