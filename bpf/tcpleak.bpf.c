@@ -301,7 +301,7 @@ int iter_socket_holders(struct bpf_iter__task_file *ctx)
 	if (!tp)
 		return 0;
 	record.state = sk->__sk_common.skc_state;
-	if (iter_mode == TL_ITER_CLOSE_WAIT && record.state != TCP_CLOSE_WAIT)
+	if (iter_mode == TL_ITER_STATES && !((iter_states >> (record.state & 31)) & 1))
 		return 0;
 	record.cookie = bpf_get_socket_cookie(sk);
 

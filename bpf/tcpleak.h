@@ -32,7 +32,7 @@ enum tl_mode {
 #define TL_F_TASK_EXITING  0x04 /* the on-CPU task is exiting (PF_EXITING) */
 #define TL_F_HAS_FILE      0x08 /* a file (some descriptor) still references the socket */
 #define TL_F_FILE_RELEASED 0x10 /* the socket's last file reference is being released: close() */
-#define TL_F_OWNER_KNOWN   0x20 /* leaks/run, into CLOSE_WAIT: owner_* is who connected or accepted it */
+#define TL_F_OWNER_KNOWN   0x20 /* leaks/run, into a watched state: owner_* is who connected or accepted it */
 #define TL_F_LISTENER_SHARED 0x40 /* LISTEN -> SYN_RECV (trace): the listener's file has more than one
 				   * reference (forked workers, a dup) or is unknown: no single owner
 				   * until accept() */
@@ -161,8 +161,9 @@ struct tl_socket {
 
 /* What the fd-table iterator does on its next run. */
 enum tl_iter_mode {
-	TL_ITER_SEED = 1,       /* report every socket, so its holders become owners of sockets older than tcpleak */
-	TL_ITER_CLOSE_WAIT = 2, /* report every (CLOSE_WAIT socket, descriptor): in every network namespace */
+	TL_ITER_SEED = 1,   /* report every socket, so its holders become owners of sockets older than tcpleak */
+	TL_ITER_STATES = 2, /* report every (socket, descriptor) with the socket in iter_states: in every
+			     * network namespace */
 };
 
 /* tl_tcp_socket.flags */

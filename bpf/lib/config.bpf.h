@@ -18,6 +18,9 @@ const volatile __u8 cfg_track_owners = 1; /* send what user-space attribution ne
 const volatile __u8 cfg_kernel_owners = 0; /* leaks/run: remember who connected or accepted each socket
 					     * (owners LRU) and send it when the socket enters CLOSE_WAIT */
 const volatile __u8 cfg_watch_exec = 0;    /* leaks/run: sched_prepare_exec is attached (CLOEXEC releases) */
+/* leaks/run: the transitions into and out of these states (bit per state)
+ * are forwarded: CLOSE_WAIT, and the closing states of leaks --state. */
+const volatile __u32 cfg_watch_states = 1 << TCP_CLOSE_WAIT;
 const volatile __u8 cfg_filter_pids = 0;  /* a selected owner is in selected_pids */
 const volatile __u8 cfg_filter_comm = 0;  /* a selected owner is named cfg_comm */
 const volatile char cfg_comm[TL_COMM_LEN] = {};
@@ -40,5 +43,6 @@ extern int CONFIG_HZ __kconfig __weak;
 
 /* ---- runtime state set by user space ---- */
 __u8 iter_mode = TL_ITER_SEED;
+__u32 iter_states = 1 << TCP_CLOSE_WAIT; /* TL_ITER_STATES: these states (bit per state) */
 __u32 tcp_iter_states = 0; /* iter/tcp reports sockets in these states (bit per state); 0: all */
 #endif /* TCPLEAK_LIB_CONFIG */

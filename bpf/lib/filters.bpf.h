@@ -137,10 +137,11 @@ static __always_inline int trace_decision(struct sock *sk, int oldstate, int new
 	return TRACE_DROP;
 }
 
-/* What leak tracking needs: entering and leaving CLOSE_WAIT (the owner comes
- * with the entry; holders and descriptor releases from the other hooks). */
+/* What leak tracking needs: entering and leaving the watched states (the
+ * owner comes with the entry; holders and descriptor releases from the other
+ * hooks). */
 static __always_inline bool leaks_forwards(int oldstate, int newstate)
 {
-	return oldstate == TCP_CLOSE_WAIT || newstate == TCP_CLOSE_WAIT;
+	return ((cfg_watch_states >> (oldstate & 31)) & 1) || ((cfg_watch_states >> (newstate & 31)) & 1);
 }
 #endif /* TCPLEAK_LIB_FILTERS */

@@ -41,13 +41,13 @@ static __always_inline void send_transition(struct sock *sk, struct tcp_sock *tp
 		event->owner_pid = event->ctx_pid;
 		event->ctx_cgroup = bpf_get_current_cgroup_id();
 		read_process_comm(bpf_get_current_task_btf(), event->owner_comm);
-	} else if (cfg_kernel_owners && newstate == TCP_CLOSE_WAIT &&
+	} else if (cfg_kernel_owners && ((cfg_watch_states >> (newstate & 31)) & 1) &&
 		   fill_known_owner(cookie, &event->owner_pid, event->owner_comm)) {
 		event->flags |= TL_F_OWNER_KNOWN;
 	}
 	if (cfg_track_owners && oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV && listener_shared(sk, tp))
 		event->flags |= TL_F_LISTENER_SHARED;
-	if (oldstate == TCP_CLOSE_WAIT)
+	if (oldstate == TCP_CLOSE_WAIT || (cfg_mode == TL_MODE_LEAKS && ((cfg_watch_states >> (oldstate & 31)) & 1)))
 		event->flags |= release_flags(sk);
 	submit_counted(event, c);
 }

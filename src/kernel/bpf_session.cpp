@@ -89,6 +89,7 @@ void configure_filters(tcpleak_bpf* skel, const BpfConfig& config) {
     rodata.cfg_select = config.selects_owners();
     rodata.cfg_track_owners = config.tracks_owners();
     rodata.cfg_kernel_owners = config.kernel_owners();
+    rodata.cfg_watch_states = config.watch_states;
     rodata.cfg_filter_pids = !config.pids.empty() || config.follow_forks;
     if (config.comm) {
         rodata.cfg_filter_comm = 1;
@@ -360,10 +361,13 @@ std::optional<SocketOwner> BpfSession::remembered_owner(std::uint64_t cookie) co
 
 std::vector<SocketHolder> BpfSession::seed_existing_sockets() { return read_descriptor_tables(TL_ITER_SEED); }
 
-std::vector<SocketHolder> BpfSession::close_wait_holders() { return read_descriptor_tables(TL_ITER_CLOSE_WAIT); }
+std::vector<SocketHolder> BpfSession::holders_in_states(std::uint32_t states) {
+    return read_descriptor_tables(TL_ITER_STATES, states);
+}
 
-std::vector<SocketHolder> BpfSession::read_descriptor_tables(std::uint8_t mode) {
+std::vector<SocketHolder> BpfSession::read_descriptor_tables(std::uint8_t mode, std::uint32_t states) {
     skeleton_->data->iter_mode = mode;
+    skeleton_->data->iter_states = states;
     const IteratorFd iterator(skeleton_->links.iter_socket_holders, "descriptor tables");
     return read_records<SocketHolder>(iterator.fd(), socket_record_size());
 }

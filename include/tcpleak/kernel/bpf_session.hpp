@@ -33,6 +33,9 @@ struct BpfConfig {
     std::uint8_t family = 0;          // 0, AF_INET or AF_INET6
     std::uint32_t print_states = 0;   // bit per state, old or new; 0 = all
     std::uint32_t timing_states = 0;  // also sent, to time the printed ones (context only)
+    // leaks/run: the states whose entries and exits are forwarded (bit per
+    // state): CLOSE_WAIT, and the closing states leaks --state watches.
+    std::uint32_t watch_states = 1U << 8; // TCP_CLOSE_WAIT
     std::size_t ring_bytes = 16u << 20;
 
     bool selects_owners() const { return !pids.empty() || follow_forks || comm.has_value(); }
@@ -65,8 +68,9 @@ public:
     // Every (socket, fd) pair, for the owners of sockets older than tcpleak;
     // with owner filters, also selects the sockets of selected holders.
     std::vector<SocketHolder> seed_existing_sockets();
-    // Every (CLOSE_WAIT socket, fd) pair.
-    std::vector<SocketHolder> close_wait_holders();
+    // Every (socket, fd) pair with the socket in one of `states` (bit per state).
+    std::vector<SocketHolder> holders_in_states(std::uint32_t states);
+    std::vector<SocketHolder> close_wait_holders() { return holders_in_states(1U << 8); }
     // The TCP table (iter/tcp) of one network namespace: netns_fd (from
     // /proc/PID/ns/net), or this process's own when -1; only sockets in
     // `states` (bit per state; 0: all).
@@ -83,7 +87,7 @@ public:
     void detach();
 
 private:
-    std::vector<SocketHolder> read_descriptor_tables(std::uint8_t mode);
+    std::vector<SocketHolder> read_descriptor_tables(std::uint8_t mode, std::uint32_t states = 0);
 
     struct SkeletonDeleter {
         void operator()(tcpleak_bpf* skeleton) const;
