@@ -66,11 +66,27 @@ def read_report(path):
     return report
 
 
+def junit_schema_path():
+    """docs/junit.xsd, next to the events schema."""
+    return os.path.join(os.path.dirname(os.path.abspath(harness.schema_path())), "junit.xsd")
+
+
 def read_junit(path):
+    """The JUnit report: valid against docs/junit.xsd (xmllint, from
+    libxml2-utils), its counts matching its elements. Returns (root, suite)."""
+    p = subprocess.run(["xmllint", "--noout", "--nonet", "--schema", junit_schema_path(), str(path)],
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, "%s is not valid against docs/junit.xsd:\n%s\n%s" % (
+        path, p.stderr.decode("utf-8", "replace"), open(path, "rb").read()[:3000].decode("utf-8", "replace"))
     root = ET.parse(path).getroot()
     assert root.tag == "testsuites", root.tag
     suites = root.findall("testsuite")
     assert len(suites) == 1, ET.tostring(root)[:2000]
+    for element in (root, suites[0]):
+        counts = (element.get("tests"), element.get("failures"), element.get("errors"))
+        found = tuple(str(len(element.findall(".//" + tag))) for tag in ("testcase", "failure", "error"))
+        assert counts == found, "tests/failures/errors %r, elements %r\n%s" % (counts, found,
+                                                                               ET.tostring(root)[:3000])
     return root, suites[0]
 
 
@@ -235,6 +251,27 @@ def test_leaking_program(tmp_path):
     assert props["exit_status"] == "3" and props["leaked_sockets"] == "1", props
 
 
+def test_junit_has_a_failing_test_case_per_leaked_socket(tmp_path):
+    """One process leaves two sockets in CLOSE_WAIT: two failing test cases,
+    one <failure> each, failures="2" (it said 1, with two <failure>
+    elements in one test case, which docs/junit.xsd refuses)."""
+    junit_path = tmp_path / "junit.xml"
+    server = Peer(comm=SERVER_COMM)
+    prog = traced_peer("--junit", str(junit_path))
+    conns = [leak_in_traced_peer(prog, server) for _ in range(2)]
+    for conn in conns:
+        wait_announce(prog, prog.pid, conn["fd"])
+    assert prog.exit(0) == 3, prog.report()
+    root, suite = read_junit(junit_path)
+    assert (suite.get("tests"), suite.get("failures")) == ("2", "2"), ET.tostring(suite)[:2000]
+    cases = suite.findall("testcase")
+    for case, conn in zip(sorted(cases, key=lambda c: c.get("name")), sorted(conns, key=lambda c: c["fd"])):
+        assert case.get("name").startswith("pid %d " % prog.pid), case.attrib
+        assert case.get("name").endswith("[fd %d 127.0.0.1:%d -> 127.0.0.1:%d]" % (
+            conn["fd"], conn["sport"], conn["port"])), case.attrib
+        assert [f.get("type") for f in case.findall("failure")] == ["never_closed"], ET.tostring(case)[:2000]
+
+
 # (tcpleak's options, COMMAND's exit code, tcpleak's exit status) with a leak
 LEAK_EXIT_CASES = [
     (["--leak-exit-code", "42"], 0, 42),
@@ -292,7 +329,7 @@ def test_report_directory_made_by_the_command(tmp_path):
     report_path = tmp_path / "reports" / "junit.xml"
     tl = run_plain("-q", "--junit", str(report_path), "--", "/bin/mkdir", str(report_path.parent))
     assert tl.wait_exit() == 0, tl.report()
-    assert ET.parse(str(report_path)).getroot().tag == "testsuites"
+    read_junit(report_path)
 
 
 def test_report_directory_never_made_fails_at_the_end(tmp_path):
