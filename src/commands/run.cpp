@@ -12,6 +12,7 @@
 #include "tcpleak/core/leak_tracker.hpp"
 #include "tcpleak/session/leak_watch.hpp"
 #include "tcpleak/output/output_buffer.hpp"
+#include "tcpleak/sys/output_file.hpp"
 #include "tcpleak/sys/proc.hpp"
 #include "tcpleak/report/run_report.hpp"
 #include "tcpleak/sys/signals.hpp"
@@ -27,7 +28,6 @@
 #include <cstring>
 #include <map>
 #include <optional>
-#include <system_error>
 
 namespace tcpleak {
 
@@ -142,39 +142,31 @@ private:
 // A report file. Checked before COMMAND starts, so that a path that cannot
 // be written fails at once rather than after a long soak run; written by
 // path at the end. A directory that does not exist yet is left to COMMAND
-// to create (`--junit reports/tcpleak.xml -- make soak`).
+// to create (`--junit reports/tcpleak.xml -- make soak`). Both opens follow
+// sys/output_file.hpp: no symbolic link planted in a shared directory, no
+// kernel interface, nothing that refuses writes.
 class ReportFile {
 public:
     explicit ReportFile(const std::optional<std::string>& path) {
         if (!path)
             return;
         path_ = *path;
-        const bool existed = access(path_.c_str(), F_OK) == 0;
-        const int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0 && errno == ENOENT)
-            return; // checked when written
-        if (fd < 0)
-            throw UserError("cannot write " + path_ + ": " + std::strerror(errno));
-        close(fd);
-        if (!existed)
-            unlink(path_.c_str()); // no empty report left behind if tcpleak fails
+        check_output_file(path_); // false (no directory yet): checked when written
     }
 
     explicit operator bool() const { return !path_.empty(); }
 
     void write(const std::string& content) const {
-        const int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0)
-            throw UserError("cannot write " + path_ + ": " + std::strerror(errno));
-        OutputBuffer file(fd, 0);
+        const int fd = open_output_file(path_);
+        OutputBuffer file(fd, 0, path_); // errors: "cannot write PATH: No space left on device"
         file.keep_writing_on_stop_signal();
         file.buffer() = content;
         try {
             file.flush();
-        } catch (const std::system_error& error) {
+        } catch (const UserError&) {
             file.buffer().clear();
             close(fd);
-            throw UserError("cannot write " + path_ + ": " + error.code().message());
+            throw;
         }
         close(fd);
     }

@@ -1,5 +1,6 @@
 #include "tcpleak/output/output_buffer.hpp"
 
+#include "tcpleak/sys/errors.hpp"
 #include "tcpleak/sys/signals.hpp"
 
 #include <poll.h>
@@ -7,7 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <system_error>
+#include <cstring>
 
 namespace tcpleak {
 
@@ -15,17 +16,25 @@ namespace {
 
 constexpr std::size_t kRecordHeadroom = 4096; // one record past the threshold
 
-[[noreturn]] void throw_errno(int error, const char* what) {
-    throw std::system_error(error, std::generic_category(), what);
+[[noreturn]] void throw_write_error(const std::string& name, int error) {
+    throw UserError("cannot write " + name + ": " + std::strerror(error));
+}
+
+std::string default_name(int fd) {
+    switch (fd) {
+    case STDOUT_FILENO: return "standard output";
+    case STDERR_FILENO: return "standard error";
+    default: return "file descriptor " + std::to_string(fd);
+    }
 }
 
 // Waits until fd can take more data (after EAGAIN on a non-blocking fd).
 // False when a stop signal interrupted the wait and give_up says so.
-bool wait_writable(int fd, bool give_up) {
+bool wait_writable(int fd, bool give_up, const std::string& name) {
     pollfd pfd{fd, POLLOUT, 0};
     while (::poll(&pfd, 1, -1) < 0) {
         if (errno != EINTR)
-            throw_errno(errno, "poll");
+            throw_write_error(name, errno);
         if (give_up && stop_signal() != 0)
             return false;
     }
@@ -56,8 +65,9 @@ bool reader_gone(int fd, short hangup_events) {
 
 } // namespace
 
-OutputBuffer::OutputBuffer(int fd, std::size_t flush_threshold)
-    : fd_(fd), flush_threshold_(flush_threshold), hangup_events_(hangup_events_of(fd)) {
+OutputBuffer::OutputBuffer(int fd, std::size_t flush_threshold, std::string name)
+    : fd_(fd), name_(name.empty() ? default_name(fd) : std::move(name)), flush_threshold_(flush_threshold),
+      hangup_events_(hangup_events_of(fd)) {
     buffer_.reserve(flush_threshold + kRecordHeadroom);
 }
 
@@ -95,7 +105,7 @@ std::size_t OutputBuffer::write_from(std::size_t written) {
         // A stop signal while the reader does not read (a paused `| less`):
         // give up the output rather than hang until it reads.
         const bool stalled = (error == EINTR && give_up_on_stop_ && stop_signal() != 0) ||
-                             ((error == EAGAIN || error == EWOULDBLOCK) && !wait_writable(fd_, give_up_on_stop_));
+                             ((error == EAGAIN || error == EWOULDBLOCK) && !wait_writable(fd_, give_up_on_stop_, name_));
         if (error == EPIPE || stalled) {
             closed_ = true;
             return written;
@@ -103,7 +113,7 @@ std::size_t OutputBuffer::write_from(std::size_t written) {
         if (error == EINTR || error == EAGAIN || error == EWOULDBLOCK)
             continue;
         buffer_.erase(0, written); // keep what was not written, never write it twice
-        throw_errno(error, "write");
+        throw_write_error(name_, error);
     }
     return written;
 }

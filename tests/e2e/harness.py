@@ -10,7 +10,9 @@ of each test and attaches the output of every process to a failing test.
 """
 
 import binascii
+import contextlib
 import datetime
+import errno
 import json
 import os
 import re
@@ -613,6 +615,30 @@ class Tcpleak:
 
     def _fail(self, message):
         raise AssertionError("%r: %s\n%s" % (self, message, self.report()))
+
+
+# ---------------------------------------------------------------------------
+# File systems
+
+
+@contextlib.contextmanager
+def full_tmpfs(directory):
+    """A 64 KiB tmpfs mounted on `directory` (created), filled up: every
+    write there fails with ENOSPC. Unmounted at the end."""
+    os.makedirs(directory, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tcpleak-e2e-full", str(directory)],
+                   check=True)
+    try:
+        with open(os.path.join(directory, "filler"), "wb", buffering=0) as f:
+            try:
+                while True:
+                    f.write(b"\0" * 4096)
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+        yield directory
+    finally:
+        subprocess.run(["umount", str(directory)], check=True)
 
 
 # ---------------------------------------------------------------------------

@@ -127,6 +127,28 @@ def test_thread_id_exits_1_naming_its_process(command):
     assert out == ""
 
 
+@pytest.mark.parametrize("args", [["trace", "--json"], ["leaks", "--json"], ["trace"]],
+                         ids=["trace-json", "leaks-json", "trace-text"])
+@pytest.mark.parametrize("where", ["dev-full", "full-tmpfs"])
+def test_full_stdout_is_a_one_line_error_naming_it(tmp_path, args, where):
+    """Standard output on a full disk: "cannot write standard output: No
+    space left on device", exit 1; never "internal error"."""
+    def run_into(path):
+        with open(path, "wb") as out:
+            p = subprocess.run([harness.tcpleak_bin()] + args + ["--duration", "10s"], stdin=subprocess.DEVNULL,
+                               stdout=out, stderr=subprocess.PIPE, timeout=60)
+        return p.returncode, p.stderr.decode("utf-8", "replace")
+
+    if where == "dev-full":
+        rc, err = run_into("/dev/full")
+    else:
+        with harness.full_tmpfs(tmp_path / "full") as full:
+            rc, err = run_into(os.path.join(full, "out"))
+    assert rc == 1, "exit %d\n%s" % (rc, err)
+    assert "internal error" not in err, err
+    assert err.splitlines()[-1] == "tcpleak: cannot write standard output: No space left on device", err
+
+
 @pytest.fixture
 def world_executable_binary():
     """A copy of tcpleak that an unprivileged user can execute."""

@@ -324,6 +324,62 @@ def test_unwritable_report_fails_before_the_command_runs(tmp_path, option):
     assert not marker.exists(), "COMMAND ran although its report could not be written"
 
 
+def shared_directory(tmp_path):
+    """A directory like /tmp: everyone may write, sticky."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    return shared
+
+
+@pytest.mark.parametrize("option", ["--json-report", "--junit"])
+@pytest.mark.parametrize("planted_by", ["before", "command"])
+def test_report_symlink_in_a_shared_directory_is_not_followed(tmp_path, option, planted_by):
+    """--junit /tmp/leaks.xml where someone made /tmp/leaks.xml a symbolic
+    link to a file of root's: tcpleak must not write through it, whether the
+    link is there at the start (checked before COMMAND runs) or appears
+    while COMMAND runs (checked again at the end)."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    report = shared_directory(tmp_path) / "report"
+    marker = tmp_path / "ran"
+    if planted_by == "before":
+        os.symlink(victim, report)
+        command = ["/bin/sh", "-c", 'touch "$0"', str(marker)]
+    else:
+        command = ["/bin/sh", "-c", 'ln -s "$1" "$2" && touch "$0"', str(marker), str(victim), str(report)]
+    tl = run_plain("-q", option, str(report), "--", *command)
+    assert tl.wait_exit() == 1, tl.report()
+    err = tl.stderr_lines()
+    assert len(err) == 1 and err[0].startswith(("tcpleak: cannot write %s: a symbolic link in " % report).encode()), \
+        tl.report()
+    assert victim.read_text() == "precious\n", "tcpleak wrote through the link"
+    assert marker.exists() == (planted_by == "command"), "COMMAND ran although its report could not be written"
+
+
+@pytest.mark.parametrize("path", ["/proc/version", "/proc/self/comm"])
+def test_kernel_interface_as_report_fails_before_the_command_runs(tmp_path, path):
+    """/proc/version opens for writing as root and fails only when written;
+    /proc/self/comm would take the report as tcpleak's new name."""
+    marker = tmp_path / "ran"
+    tl = run_plain("-q", "--junit", path, "--", "/bin/sh", "-c", 'touch "$0"', str(marker))
+    assert tl.wait_exit() == 1, tl.report()
+    err = tl.stderr_lines()
+    assert err == [("tcpleak: cannot write %s: a kernel interface (procfs), not a file for a report" % path).encode()], \
+        tl.report()
+    assert not marker.exists(), "COMMAND ran although its report could not be written"
+
+
+@pytest.mark.parametrize("option", ["--json-report", "--junit"])
+def test_full_disk_names_the_report(tmp_path, option):
+    with harness.full_tmpfs(tmp_path / "full") as full:
+        report = os.path.join(full, "leaks.xml")
+        tl = run_plain("-q", option, report, "--", "true")
+        assert tl.wait_exit() == 1, tl.report()
+        assert tl.stderr_lines() == [("tcpleak: cannot write %s: No space left on device" % report).encode()], \
+            tl.report()
+
+
 def test_report_directory_made_by_the_command(tmp_path):
     """`--junit reports/x.xml -- make soak` where the soak creates reports/."""
     report_path = tmp_path / "reports" / "junit.xml"
