@@ -204,6 +204,9 @@ void forward_stop_signals(GatedChild& child, int& forwarded, OutputBuffer& err, 
 
 int run_run(const RunOptions& options) {
     require_bpf_environment("run");
+    // Where COMMAND must run: tcpleak may mount tracefs in a private mount
+    // namespace while it attaches (kernel/tracefs.hpp), never for COMMAND.
+    const std::uint64_t mount_namespace = mount_namespace_of(0);
 
     OutputBuffer err(STDERR_FILENO, 0);
     err.keep_writing_on_stop_signal();
@@ -222,6 +225,8 @@ int run_run(const RunOptions& options) {
     const ClockMapping clock = ClockMapping::current();
 
     GatedChild child(options.command);
+    if (mount_namespace_of(static_cast<std::uint32_t>(child.pid())) != mount_namespace)
+        throw UserError("COMMAND would start in another mount namespace than tcpleak's; not running it");
     session.select_pid(static_cast<std::uint32_t>(child.pid()));
     recorder.add_command(child.pid(), options.command);
     const std::int64_t start_unix_ns = realtime_now_ns();

@@ -1,6 +1,7 @@
 #include "tcpleak/sys/proc.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <string_view>
@@ -33,6 +34,12 @@ std::string read_cmdline(std::uint32_t pid, std::size_t max_bytes) {
     close(fd);
     bytes.resize(filled);
     return join_args(bytes);
+}
+
+std::uint64_t mount_namespace_of(std::uint32_t pid) {
+    const std::string path = pid == 0 ? "/proc/self/ns/mnt" : "/proc/" + std::to_string(pid) + "/ns/mnt";
+    struct stat st{};
+    return stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
 }
 
 } // namespace tcpleak

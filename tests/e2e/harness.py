@@ -420,6 +420,42 @@ NO_TRACEFS = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
 FALLBACK_HOOKS_LINE = b"tcpleak: syscall hooks: tp_btf sys_enter/sys_exit"
 
 
+# Runs tcpleak where tracefs is not mounted (unmounted in a private mount
+# namespace, whatever the machine has): it must mount it in a namespace of
+# its own to attach syscalls:* tracepoints, and come back. Prints the mount
+# namespace tcpleak starts in first: "started in mnt:[N]".
+TRACEFS_UNMOUNTED = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                     "for d in /sys/kernel/debug/tracing /sys/kernel/tracing /sys/kernel/debug; do "
+                     "umount \"$d\" 2>/dev/null; done; echo \"started in $(readlink /proc/self/ns/mnt)\" >&2; "
+                     "exec \"$0\" \"$@\""]
+CLASSIC_HOOKS_LINE = b"tcpleak: syscall hooks: syscalls:* tracepoints"
+
+# setns(2) fails with EPERM for the command and everything it starts: a
+# seccomp filter installed with ctypes (root: no need for no_new_privs).
+_NO_SETNS = r"""
+import ctypes, os, platform, struct, sys
+AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}[platform.machine()]
+NR_SETNS = {"x86_64": 308, "aarch64": 268}[platform.machine()]
+def insn(code, jt, jf, k):
+    return struct.pack("HBBI", code, jt, jf, k)
+prog = b"".join([
+    insn(0x20, 0, 0, 4),                 # A = arch
+    insn(0x15, 0, 3, AUDIT_ARCH),        # if A != arch: allow
+    insn(0x20, 0, 0, 0),                 # A = syscall number
+    insn(0x15, 0, 1, NR_SETNS),          # if A != setns: allow
+    insn(0x06, 0, 0, 0x00050000 | 1),    # SECCOMP_RET_ERRNO | EPERM
+    insn(0x06, 0, 0, 0x7FFF0000),        # SECCOMP_RET_ALLOW
+])
+buf = ctypes.create_string_buffer(prog)
+fprog = struct.pack("HxxxxxxQ", len(prog) // 8, ctypes.addressof(buf))
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(22, 2, ctypes.c_char_p(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+    sys.exit("cannot install the seccomp filter: %s" % os.strerror(ctypes.get_errno()))
+os.execvp(sys.argv[1], sys.argv[1:])
+"""
+NO_SETNS = [sys.executable, "-c", _NO_SETNS]
+
+
 def wait_fallback_hooks_line(tl):
     """-v says which syscall hooks run: the fallback's, under NO_TRACEFS."""
     if not tl.err.wait(lambda: any(l.startswith(FALLBACK_HOOKS_LINE) for l in tl.err.lines), START_TIMEOUT):

@@ -823,6 +823,51 @@ def test_sigterm_with_a_leak_held(tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# The mount namespace COMMAND runs in
+
+
+def test_command_runs_in_the_mount_namespace_tcpleak_was_started_in():
+    """tcpleak mounts tracefs in a private mount namespace to attach its
+    syscall tracepoints (here tracefs is unmounted first, so it must): COMMAND
+    still sees the namespace tcpleak was started in."""
+    tl = Tcpleak(["run", "-q", "-v", "--", "readlink", "/proc/self/ns/mnt"], json_mode=False,
+                 wrapper=harness.TRACEFS_UNMOUNTED)
+    assert tl.wait_exit() == 0, tl.report()
+    started = [l for l in tl.stderr_lines() if l.startswith(b"started in ")]
+    assert len(started) == 1, tl.report()
+    assert harness.CLASSIC_HOOKS_LINE in tl.stderr_lines(), "no private tracefs mount was needed:\n" + tl.report()
+    assert tl.stdout_lines() == [started[0][len(b"started in "):]], tl.report()
+
+
+@pytest.mark.parametrize("how", ["setns-refused", "no-cap-sys-chroot"])
+def test_a_failed_return_from_the_private_mount_namespace_never_runs_the_command(tmp_path, how):
+    """setns() back to the original namespace fails (a seccomp filter says
+    EPERM): tcpleak stops with one line and COMMAND never runs. Without
+    CAP_SYS_CHROOT (setns needs it) tcpleak does not leave its namespace at
+    all: it uses the tp_btf hooks and COMMAND runs where it should. Before,
+    tcpleak ignored the failure and ran COMMAND in its private namespace."""
+    marker = tmp_path / "ran"
+    wrapper = harness.TRACEFS_UNMOUNTED + (harness.NO_SETNS if how == "setns-refused" else
+                                            ["setpriv", "--bounding-set=-sys_chroot", "--"])
+    tl = Tcpleak(["run", "-q", "-v", "--", "/bin/sh", "-c", 'readlink /proc/self/ns/mnt; touch "$0"', str(marker)],
+                 json_mode=False, wrapper=wrapper)
+    code = tl.wait_exit()
+    errors = [l for l in tl.stderr_lines() if l.startswith(b"tcpleak: ") and not l.startswith(b"tcpleak: syscall")]
+    if how == "setns-refused":
+        assert code == 1, tl.report()
+        assert errors == [b"tcpleak: cannot return to the original mount namespace after mounting tracefs privately: "
+                          b"Operation not permitted (mount tracefs for everyone instead: mount -t tracefs tracefs "
+                          b"/sys/kernel/tracing)"], tl.report()
+        assert not marker.exists(), "COMMAND ran"
+    else:
+        assert code == 0, tl.report()
+        assert any(l.startswith(harness.FALLBACK_HOOKS_LINE) for l in tl.stderr_lines()), tl.report()
+        started = [l for l in tl.stderr_lines() if l.startswith(b"started in ")]
+        assert tl.stdout_lines() == [started[0][len(b"started in "):]], tl.report()
+        assert marker.exists()
+
+
+# ---------------------------------------------------------------------------
 # 9: stdio
 
 

@@ -13,4 +13,8 @@ std::string read_cmdline(std::uint32_t pid, std::size_t max_bytes = 512);
 // NUL-separated argv bytes (as the kernel keeps them) joined by spaces.
 std::string join_args(std::string_view nul_separated);
 
+// The mount namespace of a process (the inode of /proc/PID/ns/mnt; pid 0:
+// this process), or 0 when it cannot be read.
+std::uint64_t mount_namespace_of(std::uint32_t pid);
+
 } // namespace tcpleak
