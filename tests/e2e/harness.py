@@ -677,6 +677,24 @@ def full_tmpfs(directory):
         subprocess.run(["umount", str(directory)], check=True)
 
 
+@contextlib.contextmanager
+def world_executable_tcpleak():
+    """A copy of tcpleak that any user can execute (the build tree may not be
+    reachable for them); removed at the end."""
+    import shutil
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="tcpleak-e2e-")
+    try:
+        os.chmod(d, 0o755)
+        path = os.path.join(d, "tcpleak")
+        shutil.copy2(tcpleak_bin(), path)
+        os.chmod(path, 0o755)
+        yield path
+    finally:
+        shutil.rmtree(d)
+
+
 # ---------------------------------------------------------------------------
 # Sockets
 
