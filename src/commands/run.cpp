@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -50,9 +51,9 @@ class RunRecorder : public LeakEvents {
 public:
     RunRecorder(OutputBuffer& err, bool quiet) : err_(err), quiet_(quiet) {}
 
-    void add_command(pid_t pid, const std::vector<std::string>& command) {
+    void add_command(pid_t pid, pid_t ppid, const std::vector<std::string>& command) {
         TracedProcess& root = process(static_cast<std::uint32_t>(pid));
-        root.ppid = static_cast<std::uint32_t>(getpid());
+        root.ppid = static_cast<std::uint32_t>(ppid); // tcpleak's keeper (sys/child_process.hpp)
         root.comm = make_comm(basename_of(command.front()).substr(0, 15));
         root.cmdline = join_command(command);
         root.start_mono_ns = monotonic_now_ns();
@@ -175,8 +176,9 @@ private:
     std::string path_;
 };
 
-// First SIGINT/SIGTERM: passed on to COMMAND (unless the terminal sent it
-// to COMMAND already: it shares our process group); a second one kills it.
+// First SIGINT/SIGTERM/SIGHUP: passed on to COMMAND (unless the terminal
+// sent it to COMMAND already: it shares our process group); a second one
+// kills COMMAND and its whole tree.
 void forward_stop_signals(GatedChild& child, int& forwarded, OutputBuffer& err, bool quiet) {
     const int signal_number = stop_signal();
     if (signal_number == 0)
@@ -184,7 +186,7 @@ void forward_stop_signals(GatedChild& child, int& forwarded, OutputBuffer& err, 
     const bool from_terminal = stop_signal_from_terminal();
     request_stop(0);
     if (forwarded++ > 0) {
-        child.signal(SIGKILL);
+        child.kill_tree();
         return;
     }
     // A terminal signals its foreground process group: COMMAND got it too,
@@ -200,6 +202,29 @@ void forward_stop_signals(GatedChild& child, int& forwarded, OutputBuffer& err, 
     }
 }
 
+// How long descendants still running when COMMAND has exited get between
+// SIGTERM and SIGKILL (run --help and the README say 2s).
+constexpr std::chrono::seconds kDescendantsGrace{2};
+
+void end_descendants(GatedChild& child, OutputBuffer& err, bool quiet) {
+    const EndedDescendants ended = child.end_descendants(kDescendantsGrace);
+    if (quiet || ended.total == 0)
+        return;
+    std::string& out = err.buffer();
+    out += "tcpleak: ended ";
+    append_decimal(out, ended.total);
+    out += ended.total == 1 ? " process" : " processes";
+    out += " of COMMAND's tree still running after it exited (SIGTERM";
+    if (ended.killed > 0) {
+        out += "; SIGKILL for ";
+        append_decimal(out, ended.killed);
+        out += " still there after ";
+        append_duration_short(out, static_cast<std::uint64_t>(std::chrono::nanoseconds(kDescendantsGrace).count()));
+    }
+    out += ")\n";
+    err.flush();
+}
+
 } // namespace
 
 int run_run(const RunOptions& options) {
@@ -212,6 +237,13 @@ int run_run(const RunOptions& options) {
     err.keep_writing_on_stop_signal();
     ReportFile json_report(options.json_report);
     ReportFile junit(options.junit);
+
+    // Forked before anything is loaded, in the mount namespace tcpleak was
+    // started in; it waits at the gate until its pid is traced.
+    GatedChild child(options.command);
+    if (mount_namespace_of(static_cast<std::uint32_t>(child.pid())) != mount_namespace)
+        throw UserError("COMMAND would start in another mount namespace than tcpleak's; not running it");
+
     BpfConfig config;
     config.mode = ForwardMode::LeakTracking;
     config.follow_forks = true; // the kernel adds every child of a traced process
@@ -224,11 +256,8 @@ int run_run(const RunOptions& options) {
     RingReader reader(session.ring_buffer_fd(), watch);
     const ClockMapping clock = ClockMapping::current();
 
-    GatedChild child(options.command);
-    if (mount_namespace_of(static_cast<std::uint32_t>(child.pid())) != mount_namespace)
-        throw UserError("COMMAND would start in another mount namespace than tcpleak's; not running it");
     session.select_pid(static_cast<std::uint32_t>(child.pid()));
-    recorder.add_command(child.pid(), options.command);
+    recorder.add_command(child.pid(), child.parent_pid(), options.command);
     const std::int64_t start_unix_ns = realtime_now_ns();
     child.release();
 
@@ -250,6 +279,9 @@ int run_run(const RunOptions& options) {
     watch.confirm_due(monotonic_now_ns());
     session.detach();
     reader.drain();
+    // What is still running of COMMAND's tree was part of the run: ended
+    // now, rather than left behind under init.
+    end_descendants(child, err, options.quiet);
 
     RunReport report;
     report.command = options.command;

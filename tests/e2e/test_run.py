@@ -149,6 +149,24 @@ def stderr_text(peer):
     return peer.err.text()
 
 
+def parent_of(pid):
+    """The ppid in /proc/PID/stat (the comm may hold spaces and parentheses)."""
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def comm_of(pid):
+    with open("/proc/%d/comm" % pid) as f:
+        return f.read().strip()
+
+
+def keeper_of(command_pid, tcpleak_pid):
+    """COMMAND's parent: tcpleak's keeper process (a child of tcpleak)."""
+    keeper = parent_of(command_pid)
+    assert parent_of(keeper) == tcpleak_pid and comm_of(keeper) == "tcpleak-keeper", (keeper, tcpleak_pid)
+    return keeper
+
+
 # ---------------------------------------------------------------------------
 # 1: a clean program
 
@@ -165,6 +183,7 @@ def test_clean_program(tmp_path, quiet):
     server.close(a["fd"])
     prog.wait_eof(c["fd"])  # in CLOSE_WAIT ...
     prog.close(c["fd"])  # ... and closed at once
+    keeper = keeper_of(prog.pid, prog.proc.pid)
     wait_threshold_passed()  # the run goes on past the threshold
     assert prog.exit(0) == 0, prog.report()
     err = prog.err.lines
@@ -180,7 +199,7 @@ def test_clean_program(tmp_path, quiet):
     assert report["threshold_ms"] == THRESHOLD_MS
     procs = report["processes"]
     assert [p["pid"] for p in procs] == [prog.pid], procs
-    assert procs[0]["ppid"] == prog.proc.pid and procs[0]["traced"] is True, procs
+    assert procs[0]["ppid"] == keeper and procs[0]["traced"] is True, procs
     assert (procs[0]["exit_code"], procs[0]["exit_signal"], procs[0]["leaks"]) == (0, None, []), procs
     assert report["command"] == prog.argv[prog.argv.index("--") + 1:], report["command"]
 
@@ -454,7 +473,7 @@ def test_forked_child_still_holds_at_the_end(tmp_path):
     a = server.accept(lst["fd"])
     server.close(a["fd"])  # the child's copy goes to CLOSE_WAIT, nobody reads it
     wait_announce(prog, child, c["fd"])
-    assert prog.exit(0) == 3, prog.report()  # the orphaned child lingers (killed at teardown)
+    assert prog.exit(0) == 3, prog.report()  # the orphaned child lingers until tcpleak ends it
     report = read_report(report_path)
     assert report["leaks_found"] == 1, report
     leak = report["leaks"][0]
@@ -534,8 +553,9 @@ def test_leak_in_grandchild_through_sh(tmp_path):
     server = Peer(comm=SERVER_COMM)
     prog = traced_peer("--json-report", str(report_path), "--junit", str(junit_path), wrap=SH_WRAP)
     # prog.pid came through tcpleak's stdout from the grandchild itself.
-    sh_pid = int(open("/proc/%d/stat" % prog.pid).read().rsplit(")", 1)[1].split()[1])
+    sh_pid = parent_of(prog.pid)
     assert sh_pid != prog.proc.pid and sh_pid != prog.pid
+    keeper = keeper_of(sh_pid, prog.proc.pid)
     conn = leak_in_traced_peer(prog, server)
     wait_announce(prog, prog.pid, conn["fd"])
     assert prog.exit(0) == 3, prog.report()
@@ -545,7 +565,7 @@ def test_leak_in_grandchild_through_sh(tmp_path):
     check_leak_of_traced(report["leaks"][0], prog, conn, pid=prog.pid)
     procs = {p["pid"]: p for p in report["processes"]}
     assert [p["pid"] for p in report["processes"]] == [sh_pid, prog.pid], report["processes"]
-    assert procs[sh_pid]["ppid"] == prog.proc.pid and procs[sh_pid]["leaks"] == [], procs
+    assert procs[sh_pid]["ppid"] == keeper and procs[sh_pid]["leaks"] == [], procs
     assert procs[sh_pid]["exit_code"] == 0, procs
     assert procs[prog.pid]["ppid"] == sh_pid and procs[prog.pid]["traced"] is True, procs
     assert procs[prog.pid]["exit_code"] == 0, procs
@@ -820,6 +840,197 @@ def test_sigterm_with_a_leak_held(tmp_path):
     report = read_report(report_path)
     assert (report["exit_status"], report["command_exit_code"], report["command_signal"]) == (3, None, 15)
     check_leak_of_traced(report["leaks"][0], prog, conn, pid=prog.pid)
+
+
+# ---------------------------------------------------------------------------
+# COMMAND's process tree ends with tcpleak
+
+
+# COMMAND for the tree tests. Starts, and reports with "pid N KIND" on
+# stdout once each is set up:
+#   command   itself (the default SIGHUP/SIGTERM dispositions)
+#   child     a plain child
+#   setsid    a grandchild in a session of its own, under the child
+#   daemon    a double-forked daemon (setsid, its parent exited: re-parented)
+#   stubborn  a setsid grandchild ignoring SIGTERM and SIGHUP
+# then waits for a signal.
+TREE = r"""
+import os, signal, sys, time
+
+def report(kind):
+    os.write(1, b"pid %d %s\n" % (os.getpid(), kind.encode()))
+
+def forever():
+    while True:
+        signal.pause()
+
+def child(body):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            body()
+        finally:
+            os._exit(0)
+    return pid
+
+def setsid_grandchild():
+    os.setsid()
+    report("setsid")
+    forever()
+
+def plain_child():
+    report("child")
+    child(setsid_grandchild)
+    forever()
+
+def daemon():
+    os.setsid()
+    if os.fork() == 0:
+        report("daemon")
+        forever()
+    os._exit(0)  # the daemon's parent exits: it is re-parented
+
+def stubborn():
+    os.setsid()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    report("stubborn")
+    forever()
+
+child(plain_child)
+os.waitpid(child(daemon), 0)
+child(stubborn)
+report("command")
+forever()
+"""
+TREE_KINDS = {"command", "child", "setsid", "daemon", "stubborn"}
+
+
+def start_tree(*opts):
+    """`tcpleak run OPTS -- python3 -c TREE`, once every process of the tree
+    has reported. Returns (tl, {kind: pid})."""
+    tl = run_plain(*opts, "--", "/usr/bin/python3", "-c", TREE)
+    pids = {}
+
+    def all_reported():
+        for line in tl.out.lines:
+            m = re.fullmatch(rb"pid (\d+) (\w+)", line)
+            if m:
+                pids[m.group(2).decode()] = int(m.group(1))
+        return set(pids) == TREE_KINDS
+
+    tl.out.wait(all_reported, harness.START_TIMEOUT)
+    assert set(pids) == TREE_KINDS, "the tree did not start: %r\n%s" % (pids, tl.report())
+    return tl, pids
+
+
+class Watched:
+    """pidfds of processes that must end; SIGKILLs the survivors at the end."""
+
+    def __init__(self, pids):
+        self.pids = {}
+        self.fds = {}
+        for kind, pid in pids.items():
+            self.add(kind, pid)
+
+    def add(self, kind, pid):
+        self.pids[kind] = pid
+        self.fds[kind] = os.pidfd_open(pid)
+
+    def wait_all_gone(self, timeout=harness.DEFAULT_TIMEOUT):
+        """Waits for every exit (a pidfd is readable once its process ended);
+        returns the kinds still running after timeout."""
+        deadline = time.monotonic() + timeout
+        left = dict(self.fds)
+        while left:
+            ready, _, _ = select.select(list(left.values()), [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            left = {k: fd for k, fd in left.items() if fd not in ready}
+        for kind in left:  # a zombie is no survivor: check /proc
+            try:
+                with open("/proc/%d/stat" % self.pids[kind]) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                        continue
+            except FileNotFoundError:
+                pass
+            left = {k: v for k, v in left.items() if k != kind}
+        return sorted(left)
+
+    def close(self):
+        for kind, fd in self.fds.items():
+            try:
+                signal.pidfd_send_signal(fd, signal.SIGKILL)  # survivors of a failed test
+            except ProcessLookupError:
+                pass
+            os.close(fd)
+
+
+def test_kill_9_of_run_kills_the_whole_tree():
+    """SIGKILL to tcpleak, which can do nothing about it: COMMAND, its child,
+    a setsid grandchild, a double-forked daemon and one that ignores SIGTERM
+    all die anyway (the keeper reads EOF and SIGKILLs them), and the keeper
+    exits. They all used to live on under init."""
+    tl, pids = start_tree("-q")
+    watched = Watched(pids)
+    try:
+        if parent_of(pids["command"]) != tl.proc.pid:  # (no keeper before: let the survivors fail the test)
+            watched.add("keeper", keeper_of(pids["command"], tl.proc.pid))
+        tl.proc.kill()
+        assert tl.wait_exit() == -signal.SIGKILL
+        survivors = watched.wait_all_gone()
+        assert not survivors, "still running after tcpleak was killed: %s" % {k: pids[k] for k in survivors}
+    finally:
+        watched.close()
+
+
+def test_sighup_is_forwarded_and_the_report_written(tmp_path):
+    """SIGHUP (a closed terminal, a supervisor) is handled like SIGTERM:
+    passed on to COMMAND, which dies of it (exit 129), then what is left of
+    its tree is ended, and every report is written. It used to kill tcpleak
+    at once: exit 129, no report, the tree left running."""
+    report_path, junit_path = tmp_path / "report.json", tmp_path / "junit.xml"
+    tl, pids = start_tree("--json-report", str(report_path), "--junit", str(junit_path))
+    watched = Watched(pids)
+    try:
+        watched.add("keeper", keeper_of(pids["command"], tl.proc.pid))
+        tl.send_signal(signal.SIGHUP)
+        assert tl.wait_exit() == 129, tl.report()
+        assert not watched.wait_all_gone(timeout=1), "the tree outlived tcpleak"
+    finally:
+        watched.close()
+    report = read_report(report_path)
+    assert (report["exit_status"], report["command_exit_code"], report["command_signal"]) == (129, None, 1), report
+    root, suite = read_junit(junit_path)
+    assert {p.get("name"): p.get("value") for p in suite.find("properties")}["exit_status"] == "129"
+    text = tl.stderr_text()
+    assert "tcpleak: SIGHUP passed on to COMMAND; a second signal kills it" in text, text
+    # child, setsid and stubborn still ran when COMMAND died (the daemon too);
+    # stubborn ignores SIGTERM.
+    assert re.search(r"^tcpleak: ended 4 processes of COMMAND's tree still running after it exited "
+                     r"\(SIGTERM; SIGKILL for 1 still there after 2\.00s\)$", text, re.M), text
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["verbose-report", "quiet"])
+def test_descendants_still_running_when_the_command_exits_are_ended(tmp_path, quiet):
+    """COMMAND exits 0, leaving a setsid daemon behind: tcpleak ends it
+    (SIGTERM) and says so, exit 0. It used to be left running under init."""
+    marker = tmp_path / "pid"
+    # $(...) returns once the daemon said its pid and closed its stdout.
+    tl = run_plain(*(["-q"] if quiet else []), "--", "/bin/sh", "-c",
+                   'echo "$(setsid -f /bin/sh -c \'echo $$; exec sleep 1000 >/dev/null\' | head -n 1)" > "$0"',
+                   str(marker))
+    assert tl.wait_exit() == 0, tl.report()
+    daemon = int(marker.read_text())
+    watched = Watched({"daemon": daemon}) if os.path.exists("/proc/%d" % daemon) else None
+    try:
+        assert watched is None or not watched.wait_all_gone(timeout=1), "the daemon outlived tcpleak"
+    finally:
+        if watched:
+            watched.close()
+    notes = [l for l in tl.stderr_lines() if l.startswith(b"tcpleak: ended")]
+    assert notes == ([] if quiet else [b"tcpleak: ended 1 process of COMMAND's tree still running after it exited "
+                                       b"(SIGTERM)"]), tl.report()
 
 
 # ---------------------------------------------------------------------------

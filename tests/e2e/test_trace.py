@@ -840,3 +840,13 @@ def test_tracefs_is_found_with_the_capabilities_held_not_the_real_uid(tracefs):
     tl = Tcpleak(["trace", "-v", "--duration", "200ms"], json_mode=False, wrapper=wrapper)
     assert tl.wait_exit(timeout=harness.START_TIMEOUT) == 0, tl.report()
     assert harness.CLASSIC_HOOKS_LINE in tl.stderr_lines(), tl.report()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["sigterm", "sighup"])
+def test_stop_signals_end_with_the_summary(sig):
+    """SIGHUP (a closed terminal, a supervisor's reload-or-stop) ends trace
+    like SIGTERM: the summary record, exit 0. It used to kill it silently."""
+    tl = Tcpleak(["trace", "--json"])
+    tl.wait_started()
+    assert tl.stop(sig) == 0, tl.report()
+    assert tl.summary()["mode"] == "trace"
