@@ -7,6 +7,7 @@
 #include "tcpleak/core/leak_tracker.hpp"
 #include "tcpleak/core/records.hpp"
 #include "tcpleak/core/tcp_state.hpp"
+#include "tcpleak/output/json_writer.hpp"
 #include "tcpleak/output/trace_output.hpp"
 
 #include <benchmark/benchmark.h>
@@ -16,6 +17,8 @@
 
 #include <cstring>
 #include <span>
+#include <string>
+#include <string_view>
 
 extern "C" {
 #include "tcpleak.h"
@@ -108,6 +111,28 @@ void decode_attribute_format(benchmark::State& state, bool json) {
 BENCHMARK_CAPTURE(decode_attribute_format, json, true);
 BENCHMARK_CAPTURE(decode_attribute_format, text, false);
 
+
+// The string escaper alone, on the names it meets: a plain comm (the fast
+// path), a plain command line longer than the fast path takes, and non-ASCII
+// names (well-formed UTF-8, which must be checked code point by code point).
+void json_string(benchmark::State& state, std::string_view text) {
+    std::string out;
+    out.reserve(1024);
+    for (auto _ : state) {
+        out.clear();
+        append_json_string(out, text);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(text.size()));
+}
+BENCHMARK_CAPTURE(json_string, comm_ascii, std::string_view("nginx-worker"));
+BENCHMARK_CAPTURE(json_string, cmdline_ascii,
+                  std::string_view("/usr/bin/python3 /srv/app/manage.py runserver --noreload 0.0.0.0:8080"));
+BENCHMARK_CAPTURE(json_string, comm_utf8, std::string_view("r\xc3\xa9" "seau-\xe2\x82\xac"));
+BENCHMARK_CAPTURE(json_string, cmdline_utf8,
+                  std::string_view("/opt/caf\xc3\xa9/bin/serveur --r\xc3\xa9" "pertoire /donn\xc3\xa9" "es/"
+                                   "\xe6\x97\xa5\xe6\x9c\xac --nom \xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82"));
 
 // leaks mode under churn: every socket enters CLOSE_WAIT and leaves it
 // within microseconds, so nothing is ever reported.

@@ -3,6 +3,7 @@
 #include "tcpleak/cli/duration.hpp"
 #include "tcpleak/sys/errors.hpp"
 #include "tcpleak/core/tcp_state.hpp"
+#include "tcpleak/core/utf8.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -59,11 +60,111 @@ std::string concat(std::initializer_list<std::string_view> parts) {
     return joined;
 }
 
+// Words from the command line are echoed in usage errors, and they can hold
+// anything: a newline ("-p $'1\n2'" would split the error over two lines),
+// terminal escapes, bytes of broken UTF-8, bidi controls. They are shown as
+// the user would retype them, and always as one printable line:
+//   bare         plain text:               -p abc
+//   '...'        with spaces or '"':       --duration '5 s'
+//   $'...'       anything else, escaped:   -p $'1\n2', -c $'caf\xc3', $'it\'s'
+// ($'...' is bash's and zsh's ANSI-C quoting; POSIX sh has it since 2024.)
+enum class Quoting : std::uint8_t { Bare, Single, AnsiC };
+
+Quoting quoting_for(std::string_view value) {
+    Quoting quoting = value.empty() ? Quoting::Single : Quoting::Bare;
+    for (std::size_t i = 0; i < value.size();) {
+        const auto c = static_cast<unsigned char>(value[i]);
+        if (c >= 0x80) {
+            const Utf8Sequence seq = next_utf8_sequence(value.substr(i));
+            if (!seq.valid || is_display_control(seq.code_point))
+                return Quoting::AnsiC;
+            i += seq.length;
+            continue;
+        }
+        if (c < 0x20 || c == 0x7f || c == '\'')
+            return Quoting::AnsiC;
+        if (c == ' ' || c == '"')
+            quoting = Quoting::Single;
+        ++i;
+    }
+    return quoting;
+}
+
+void append_hex_byte(std::string& out, std::string_view prefix, unsigned value, int digits) {
+    constexpr std::string_view hex = "0123456789abcdef";
+    out += prefix;
+    for (int shift = 4 * (digits - 1); shift >= 0; shift -= 4)
+        out += hex[(value >> shift) & 0xf];
+}
+
+std::string ansi_c_quoted(std::string_view value) {
+    std::string out = "$'";
+    for (std::size_t i = 0; i < value.size();) {
+        const auto c = static_cast<unsigned char>(value[i]);
+        if (c >= 0x80) {
+            const Utf8Sequence seq = next_utf8_sequence(value.substr(i));
+            if (seq.valid && is_display_control(seq.code_point))
+                append_hex_byte(out, "\\u", seq.code_point, 4);
+            else if (seq.valid)
+                out.append(value.substr(i, seq.length));
+            else
+                for (std::size_t k = 0; k < seq.length; ++k)
+                    append_hex_byte(out, "\\x", static_cast<unsigned char>(value[i + k]), 2);
+            i += seq.length;
+            continue;
+        }
+        switch (c) {
+        case '\\': out += "\\\\"; break;
+        case '\'': out += "\\'"; break;
+        case '\n': out += "\\n"; break;
+        case '\t': out += "\\t"; break;
+        case '\r': out += "\\r"; break;
+        case 0x1b: out += "\\e"; break;
+        default:
+            if (c < 0x20 || c == 0x7f)
+                append_hex_byte(out, "\\x", c, 2);
+            else
+                out += static_cast<char>(c);
+        }
+        ++i;
+    }
+    out += '\'';
+    return out;
+}
+
 // A value as the user would retype it: quoted when the shell would need it.
 std::string shown(std::string_view value) {
-    if (!value.empty() && value.find_first_of(" \t'\"") == std::string_view::npos)
-        return std::string(value);
-    return concat({"'", value, "'"});
+    switch (quoting_for(value)) {
+    case Quoting::Bare: return std::string(value);
+    case Quoting::Single: return concat({"'", value, "'"});
+    case Quoting::AnsiC: break;
+    }
+    return ansi_c_quoted(value);
+}
+
+// The same, always quoted: "'x' is not a process ID".
+std::string quoted_word(std::string_view value) {
+    return quoting_for(value) == Quoting::AnsiC ? ansi_c_quoted(value) : concat({"'", value, "'"});
+}
+
+// The last line of defence for text that did not go through shown() (CLI11's
+// own messages quote what they were given): control bytes, broken UTF-8 and
+// display controls become "\xNN", so a usage error is always one printable
+// line. Leaves shown()'s output as it is.
+std::string printable_line(std::string_view text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size();) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        const Utf8Sequence seq = next_utf8_sequence(text.substr(i));
+        const bool safe = c >= 0x80 ? seq.valid && !is_display_control(seq.code_point) : c >= 0x20 && c != 0x7f;
+        if (safe)
+            out.append(text.substr(i, seq.length));
+        else
+            for (std::size_t k = 0; k < seq.length; ++k)
+                append_hex_byte(out, "\\x", static_cast<unsigned char>(text[i + k]), 2);
+        i += seq.length;
+    }
+    return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -166,7 +267,9 @@ CommandHelp run_help() {
         "tcpleak run [OPTIONS] [--] COMMAND [ARGS...]",
         "Run a command and report the sockets it left in CLOSE_WAIT.",
         "COMMAND is everything after '--', passed on verbatim (options included).\n"
-        "The '--' may be left out when COMMAND does not start with '-'.\n" +
+        "The '--' may be left out when COMMAND does not start with '-'.\n"
+        "Processes of COMMAND's tree still running when it exits are ended (SIGTERM,\n"
+        "then SIGKILL after 2s): none outlives tcpleak, even if tcpleak is killed.\n" +
             kDurationNote +
             "\n"
             "\n"
@@ -254,7 +357,7 @@ bool is_option_of(const CLI::App& command, std::string_view word) {
 std::string needs_value_message(std::string_view option, const CLI::Option* definition, std::string_view got_option) {
     std::string message = concat({option, " needs ", definition ? definition->get_type_name() : "a value"});
     if (!got_option.empty())
-        message += concat({", not the option ", got_option});
+        message += concat({", not the option ", shown(got_option)});
     // The usual way to get here: "-p $(pidof x)" while x is not running.
     if (definition != nullptr && definition->check_sname("p"))
         message += "; if you wrote -p $(pidof NAME), no NAME is running";
@@ -321,7 +424,7 @@ std::vector<Value> list_values(const CLI::App& command, std::string_view option,
             else if (item.empty())
                 throw UsageError(concat({option, " ", shown(word), ": empty item in the list"}));
             else
-                throw UsageError(concat({option, " ", shown(word), ": '", item, "' is not ", noun}));
+                throw UsageError(concat({option, " ", shown(word), ": ", quoted_word(item), " is not ", noun}));
         }
     }
     return values;
@@ -532,7 +635,7 @@ RunOptions run_options(const CLI::App& command, const RunArgs& args) {
     options.json_report = file_value(command, "--json-report", args.json_report);
     options.junit = file_value(command, "--junit", args.junit);
     if (options.json_report && options.junit && *options.json_report == *options.junit)
-        throw UsageError("--json-report and --junit name the same file: " + *options.junit);
+        throw UsageError("--json-report and --junit name the same file: " + shown(*options.junit));
     options.leak_exit_code = exit_code_value(command, "--leak-exit-code", args.leak_exit_code, options.leak_exit_code);
     options.incomplete_exit_code = exit_code_value(command, "--incomplete-exit-code", args.incomplete_exit_code,
                                                    options.incomplete_exit_code);
@@ -561,22 +664,39 @@ std::string unknown_option_message(const CLI::App& root, const CLI::App& command
         if (other != &command && is_option_of(*other, word))
             owners += (owners.empty() ? "" : ", ") + other->get_name();
     if (owners.empty())
-        return concat({word, ": unknown option"});
-    return concat({word, ": not an option of ", command.get_name(), " (only of ", owners, ")"});
+        return concat({shown(word), ": unknown option"});
+    return concat({shown(word), ": not an option of ", command.get_name(), " (only of ", owners, ")"});
 }
 
 std::string leftover_message(const CLI::App& root, const CLI::App& command) {
     const std::string word = first_leftover(root);
     if (word.size() > 1 && word.front() == '-')
         return unknown_option_message(root, command, word);
-    return concat({"unexpected argument '", word, "'; ", command.get_name(), " takes only options"});
+    return concat({"unexpected argument ", quoted_word(word), "; ", command.get_name(), " takes only options"});
 }
 
 // CLI11 takes the next word as a value whatever it looks like, so a value is
 // only missing when the option was the last word.
 std::string missing_value_message(const CLI::App& command, std::string_view last_word) {
     const std::string name(last_word.substr(0, last_word.find('=')));
-    return needs_value_message(last_word, command.get_option_no_throw(name), "");
+    return needs_value_message(shown(last_word), command.get_option_no_throw(name), "");
+}
+
+// "--json=x": CLI11 says "Could not convert: --json = x".
+std::string flag_value_message(const CLI::App& command, int argc, const char* const* argv) {
+    for (int i = 2; i < argc; ++i) {
+        const std::string_view word = argv[i];
+        if (word == "--")
+            break;
+        const std::size_t equals = word.find('=');
+        if (equals == std::string_view::npos || !word.starts_with("--"))
+            continue;
+        const std::string name(word.substr(0, equals));
+        const CLI::Option* option = command.get_option_no_throw(name);
+        if (option != nullptr && option->get_expected_max() == 0) // a flag
+            return concat({shown(word), ": ", name, " takes no value"});
+    }
+    return {};
 }
 
 std::string first_line(std::string_view text) { return std::string(text.substr(0, text.find('\n'))); }
@@ -610,6 +730,10 @@ public:
         if (argc < 2)
             return usage_error("", "missing command (trace, leaks or run)");
         const std::string first = argv[1];
+        // CLI11 answers --version whatever follows; "tcpleak --version extra"
+        // is more likely a mistake than a question.
+        if (first == "--version" && argc > 2)
+            return usage_error("", concat({"--version takes no arguments (got ", shown(argv[2]), ")"}));
         CLI::App* command = find_command(first);
         if (command == nullptr && first != "-h" && first != "--help" && first != "--version")
             return usage_error("", root_error_message(first));
@@ -640,11 +764,14 @@ private:
         } catch (const CLI::CallForVersion& version) {
             return {std::nullopt, 0, concat({version.what(), "\n"})};
         } catch (const CLI::ExtrasError&) {
-            return usage_error(name, command == nullptr ? concat({first_leftover(root_), ": unexpected argument"})
+            return usage_error(name, command == nullptr ? concat({shown(first_leftover(root_)), ": unexpected argument"})
                                                         : leftover_message(root_, *command));
         } catch (const CLI::ArgumentMismatch& error) {
             return usage_error(name, command == nullptr ? first_line(error.what())
                                                         : missing_value_message(*command, argv[argc - 1]));
+        } catch (const CLI::ConversionError& error) {
+            const std::string message = command == nullptr ? std::string() : flag_value_message(*command, argc, argv);
+            return usage_error(name, message.empty() ? first_line(error.what()) : message);
         } catch (const CLI::ParseError& error) {
             return usage_error(name, first_line(error.what()));
         }
@@ -678,15 +805,15 @@ private:
         if (first.size() > 1 && first.front() == '-') {
             for (const CLI::App* command : root_.get_subcommands({}))
                 if (is_option_of(*command, first))
-                    return concat({"missing command before ", first, " (trace, leaks or run)"});
-            return concat({first, ": unknown option"});
+                    return concat({"missing command before ", shown(first), " (trace, leaks or run)"});
+            return concat({shown(first), ": unknown option"});
         }
-        return concat({"unknown command '", first, "' (expected trace, leaks or run)"});
+        return concat({"unknown command ", quoted_word(first), " (expected trace, leaks or run)"});
     }
 
     static ParseResult usage_error(std::string_view command, std::string_view message) {
         const std::string prefix = command.empty() ? std::string(kProgram) : concat({kProgram, " ", command});
-        return {std::nullopt, kExitUsage, concat({prefix, ": ", message, "\n", run_help_hint(command)})};
+        return {std::nullopt, kExitUsage, concat({prefix, ": ", printable_line(message), "\n", run_help_hint(command)})};
     }
 
     std::shared_ptr<HelpFormatter> formatter_ = std::make_shared<HelpFormatter>();

@@ -4,6 +4,7 @@
 #include "tcpleak/cli/cli.hpp"
 #include "tcpleak/commands/commands.hpp"
 #include "tcpleak/sys/errors.hpp"
+#include "tcpleak/sys/proc.hpp"
 #include "tcpleak/sys/signals.hpp"
 
 #include <cstdio>
@@ -36,6 +37,8 @@ int dispatch(const CommandOptions& options) {
 
 void print_error(const std::string& message) { std::fprintf(stderr, "tcpleak: %s\n", message.c_str()); }
 
+void print_note(const std::string& message) { std::fprintf(stderr, "tcpleak: note: %s\n", message.c_str()); }
+
 } // namespace
 
 int main_entry(int argc, char** argv) {
@@ -46,6 +49,7 @@ int main_entry(int argc, char** argv) {
     }
     install_signal_handlers();
     route_libbpf_log(verbosity(*parsed.options));
+    on_hidden_cmdlines(print_note); // once, rather than silently empty command lines
     try {
         return dispatch(*parsed.options);
     } catch (const UserError& error) {

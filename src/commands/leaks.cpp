@@ -95,6 +95,7 @@ int run_leaks(const LeaksOptions& options) {
     // then what those last moments sent, with the tables still readable.
     watch.finish(reader);
     session.detach();
+    reader.drain_all();
     watch.finish(reader);
 
     LeakSummary summary;

@@ -15,6 +15,7 @@
 #include "tcpleak/core/coverage.hpp"
 #include "tcpleak/output/report_format.hpp"
 #include "tcpleak/output/output_buffer.hpp"
+#include "tcpleak/sys/output_file.hpp"
 #include "tcpleak/sys/proc.hpp"
 #include "tcpleak/report/run_report.hpp"
 #include "tcpleak/sys/signals.hpp"
@@ -26,11 +27,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <map>
 #include <optional>
-#include <system_error>
 
 namespace tcpleak {
 
@@ -53,9 +54,9 @@ class RunRecorder : public LeakEvents {
 public:
     RunRecorder(OutputBuffer& err, bool quiet) : err_(err), quiet_(quiet) {}
 
-    void add_command(pid_t pid, const std::vector<std::string>& command) {
+    void add_command(pid_t pid, pid_t ppid, const std::vector<std::string>& command) {
         TracedProcess& root = process(static_cast<std::uint32_t>(pid));
-        root.ppid = static_cast<std::uint32_t>(getpid());
+        root.ppid = static_cast<std::uint32_t>(ppid); // tcpleak's keeper (sys/child_process.hpp)
         root.comm = make_comm(basename_of(command.front()).substr(0, 15));
         root.cmdline = join_command(command);
         root.start_mono_ns = monotonic_now_ns();
@@ -187,39 +188,31 @@ private:
 // A report file. Checked before COMMAND starts, so that a path that cannot
 // be written fails at once rather than after a long soak run; written by
 // path at the end. A directory that does not exist yet is left to COMMAND
-// to create (`--junit reports/tcpleak.xml -- make soak`).
+// to create (`--junit reports/tcpleak.xml -- make soak`). Both opens follow
+// sys/output_file.hpp: no symbolic link planted in a shared directory, no
+// kernel interface, nothing that refuses writes.
 class ReportFile {
 public:
     explicit ReportFile(const std::optional<std::string>& path) {
         if (!path)
             return;
         path_ = *path;
-        const bool existed = access(path_.c_str(), F_OK) == 0;
-        const int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0 && errno == ENOENT)
-            return; // checked when written
-        if (fd < 0)
-            throw UserError("cannot write " + path_ + ": " + std::strerror(errno));
-        close(fd);
-        if (!existed)
-            unlink(path_.c_str()); // no empty report left behind if tcpleak fails
+        check_output_file(path_); // false (no directory yet): checked when written
     }
 
     explicit operator bool() const { return !path_.empty(); }
 
     void write(const std::string& content) const {
-        const int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0)
-            throw UserError("cannot write " + path_ + ": " + std::strerror(errno));
-        OutputBuffer file(fd, 0);
+        const int fd = open_output_file(path_);
+        OutputBuffer file(fd, 0, path_); // errors: "cannot write PATH: No space left on device"
         file.keep_writing_on_stop_signal();
         file.buffer() = content;
         try {
             file.flush();
-        } catch (const std::system_error& error) {
+        } catch (const UserError&) {
             file.buffer().clear();
             close(fd);
-            throw UserError("cannot write " + path_ + ": " + error.code().message());
+            throw;
         }
         close(fd);
     }
@@ -228,8 +221,9 @@ private:
     std::string path_;
 };
 
-// First SIGINT/SIGTERM: passed on to COMMAND (unless the terminal sent it
-// to COMMAND already: it shares our process group); a second one kills it.
+// First SIGINT/SIGTERM/SIGHUP: passed on to COMMAND (unless the terminal
+// sent it to COMMAND already: it shares our process group); a second one
+// kills COMMAND and its whole tree.
 void forward_stop_signals(GatedChild& child, int& forwarded, OutputBuffer& err, bool quiet) {
     const int signal_number = stop_signal();
     if (signal_number == 0)
@@ -237,7 +231,7 @@ void forward_stop_signals(GatedChild& child, int& forwarded, OutputBuffer& err, 
     const bool from_terminal = stop_signal_from_terminal();
     request_stop(0);
     if (forwarded++ > 0) {
-        child.signal(SIGKILL);
+        child.kill_tree();
         return;
     }
     // A terminal signals its foreground process group: COMMAND got it too,
@@ -264,15 +258,48 @@ int run_exit_status(const RunOptions& options, int command_status, bool leaked, 
     return options.incomplete_exit_code;
 }
 
+// How long descendants still running when COMMAND has exited get between
+// SIGTERM and SIGKILL (run --help and the README say 2s).
+constexpr std::chrono::seconds kDescendantsGrace{2};
+
+void end_descendants(GatedChild& child, OutputBuffer& err, bool quiet) {
+    const EndedDescendants ended = child.end_descendants(kDescendantsGrace);
+    if (quiet || ended.total == 0)
+        return;
+    std::string& out = err.buffer();
+    out += "tcpleak: ended ";
+    append_decimal(out, ended.total);
+    out += ended.total == 1 ? " process" : " processes";
+    out += " of COMMAND's tree still running after it exited (SIGTERM";
+    if (ended.killed > 0) {
+        out += "; SIGKILL for ";
+        append_decimal(out, ended.killed);
+        out += " still there after ";
+        append_duration_short(out, static_cast<std::uint64_t>(std::chrono::nanoseconds(kDescendantsGrace).count()));
+    }
+    out += ")\n";
+    err.flush();
+}
+
 } // namespace
 
 int run_run(const RunOptions& options) {
     require_bpf_environment("run");
+    // Where COMMAND must run: tcpleak may mount tracefs in a private mount
+    // namespace while it attaches (kernel/tracefs.hpp), never for COMMAND.
+    const std::uint64_t mount_namespace = mount_namespace_of(0);
 
     OutputBuffer err(STDERR_FILENO, 0);
     err.keep_writing_on_stop_signal();
     ReportFile json_report(options.json_report);
     ReportFile junit(options.junit);
+
+    // Forked before anything is loaded, in the mount namespace tcpleak was
+    // started in; it waits at the gate until its pid is traced.
+    GatedChild child(options.command);
+    if (mount_namespace_of(static_cast<std::uint32_t>(child.pid())) != mount_namespace)
+        throw UserError("COMMAND would start in another mount namespace than tcpleak's; not running it");
+
     BpfConfig config;
     config.mode = ForwardMode::LeakTracking;
     config.follow_forks = true; // the kernel adds every child of a traced process
@@ -287,9 +314,8 @@ int run_run(const RunOptions& options) {
     RingReader reader(session.ring_buffer_fd(), watch);
     const ClockMapping clock = ClockMapping::current();
 
-    GatedChild child(options.command);
     session.select_pid(static_cast<std::uint32_t>(child.pid()));
-    recorder.add_command(child.pid(), options.command);
+    recorder.add_command(child.pid(), child.parent_pid(), options.command);
     const std::int64_t start_unix_ns = realtime_now_ns();
     child.release();
 
@@ -309,7 +335,11 @@ int run_run(const RunOptions& options) {
     const int command_status = child.wait_exit();
     watch.finish(reader);
     session.detach();
+    reader.drain_all();
     watch.finish(reader);
+    // What is still running of COMMAND's tree was part of the run: ended
+    // now, rather than left behind under init.
+    end_descendants(child, err, options.quiet);
 
     RunReport report;
     report.command = options.command;

@@ -133,7 +133,7 @@ int run_trace(const TraceOptions& options) {
         return kExitOk; // the reader went away (| head): nothing more to say
 
     session.detach();
-    reader.drain();
+    reader.drain_all();
     TraceSummary summary;
     summary.start_unix_ns = start_unix_ns;
     summary.end_unix_ns = realtime_now_ns();

@@ -122,10 +122,14 @@ void choose_syscall_hooks(tcpleak_bpf* skel, bool watch_accepts, bool watch_rele
     use(skel->progs.on_dup3_enter, watch_releases, "sys_enter_dup3");
     bpf_program__set_autoload(skel->progs.on_sys_exit, !classic && watch_accepts);
     bpf_program__set_autoload(skel->progs.on_sys_enter, !classic && watch_releases);
-    if (g_libbpf_verbosity > 0 && (watch_accepts || watch_releases))
-        std::fprintf(stderr, "tcpleak: syscall hooks: %s\n",
-                     classic ? "syscalls:* tracepoints"
-                             : "tp_btf sys_enter/sys_exit (no tracefs: they run for every syscall)");
+    if (g_libbpf_verbosity > 0 && (watch_accepts || watch_releases)) {
+        if (classic)
+            std::fprintf(stderr, "tcpleak: syscall hooks: syscalls:* tracepoints\n");
+        else
+            std::fprintf(stderr, "tcpleak: syscall hooks: tp_btf sys_enter/sys_exit, which run for every syscall (%s)\n",
+                         tracefs.unavailable_reason().empty() ? "no syscalls:* events in tracefs"
+                                                              : tracefs.unavailable_reason().c_str());
+    }
 }
 
 // sched_prepare_exec (6.10+) runs before exec() closes O_CLOEXEC descriptors.
@@ -211,8 +215,8 @@ BpfSession::BpfSession(const BpfConfig& config) {
         fail_to_load("cannot open the BPF object", errno);
     tcpleak_bpf* skel = skeleton_.get();
 
-    // Reachable until the end of this constructor: attaching needs it.
-    const TracefsAccess tracefs;
+    // Reachable until everything is attached; then back home (or an error).
+    TracefsAccess tracefs;
     configure_syscalls(skel);
     configure_filters(skel, config);
     sees_exec_releases_ = choose_programs(skel, config, tracefs);
@@ -231,6 +235,7 @@ BpfSession::BpfSession(const BpfConfig& config) {
     if (const int err = tcpleak_bpf__attach(skel))
         fail_to_load("cannot attach the BPF programs", err);
     attached_ = true;
+    tracefs.leave();
 }
 
 BpfSession::~BpfSession() = default;

@@ -60,6 +60,14 @@ void append_ascii_escape(std::string& out, unsigned char c) {
     out.append(escape, sizeof(escape));
 }
 
+// \u0085, \u202e: a code point of the Basic Multilingual Plane as JSON's
+// escape (display controls are all there), so that no viewer renders it.
+void append_unicode_escape(std::string& out, char32_t cp) {
+    constexpr std::string_view hex = "0123456789abcdef";
+    const char escape[] = {'\\', 'u', hex[(cp >> 12) & 0xf], hex[(cp >> 8) & 0xf], hex[(cp >> 4) & 0xf], hex[cp & 0xf]};
+    out.append(escape, sizeof(escape));
+}
+
 void append_escaped(std::string& out, std::string_view bytes) {
     const char* const end = bytes.data() + bytes.size();
     const char* run = bytes.data(); // start of bytes not yet copied
@@ -72,12 +80,15 @@ void append_escaped(std::string& out, std::string_view bytes) {
         }
         if (c >= 0x80) {
             const Utf8Sequence seq = next_utf8_sequence({p, static_cast<std::size_t>(end - p)});
-            if (seq.valid) { // stays in the verbatim run
+            if (seq.valid && !is_display_control(seq.code_point)) { // stays in the verbatim run
                 p += seq.length;
                 continue;
             }
             append_range(out, run, p);
-            out.append(kReplacementCharacter);
+            if (seq.valid)
+                append_unicode_escape(out, seq.code_point);
+            else
+                out.append(kReplacementCharacter);
             p += seq.length;
         } else {
             append_range(out, run, p);

@@ -1,5 +1,6 @@
 #include "tcpleak/output/output_buffer.hpp"
 
+#include "tcpleak/sys/errors.hpp"
 #include "tcpleak/sys/signals.hpp"
 
 #include <poll.h>
@@ -9,8 +10,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <optional>
-#include <system_error>
 
 namespace tcpleak {
 
@@ -22,13 +23,21 @@ constexpr std::size_t kRecordHeadroom = 4096; // one record past the threshold
 // cannot hold tcpleak past the grace period.
 constexpr std::size_t kStoppingChunk = 4096;
 
-[[noreturn]] void throw_errno(int error, const char* what) {
-    throw std::system_error(error, std::generic_category(), what);
+[[noreturn]] void throw_write_error(const std::string& name, int error) {
+    throw UserError("cannot write " + name + ": " + std::strerror(error));
+}
+
+std::string default_name(int fd) {
+    switch (fd) {
+    case STDOUT_FILENO: return "standard output";
+    case STDERR_FILENO: return "standard error";
+    default: return "file descriptor " + std::to_string(fd);
+    }
 }
 
 // Waits until fd can take more data, at most `timeout` (signals do not
 // extend it); none: no limit. False when the time ran out.
-bool wait_writable(int fd, std::optional<std::chrono::milliseconds> timeout) {
+bool wait_writable(int fd, std::optional<std::chrono::milliseconds> timeout, const std::string& name) {
     using Clock = std::chrono::steady_clock;
     const auto deadline = Clock::now() + timeout.value_or(std::chrono::milliseconds(0));
     pollfd pfd{fd, POLLOUT, 0};
@@ -44,7 +53,7 @@ bool wait_writable(int fd, std::optional<std::chrono::milliseconds> timeout) {
         if (ready == 0)
             return false;
         if (errno != EINTR)
-            throw_errno(errno, "poll");
+            throw_write_error(name, errno);
     }
 }
 
@@ -72,8 +81,9 @@ bool reader_gone(int fd, short hangup_events) {
 
 } // namespace
 
-OutputBuffer::OutputBuffer(int fd, std::size_t flush_threshold)
-    : fd_(fd), flush_threshold_(flush_threshold), hangup_events_(hangup_events_of(fd)) {
+OutputBuffer::OutputBuffer(int fd, std::size_t flush_threshold, std::string name)
+    : fd_(fd), name_(name.empty() ? default_name(fd) : std::move(name)), flush_threshold_(flush_threshold),
+      hangup_events_(hangup_events_of(fd)) {
     buffer_.reserve(flush_threshold + kRecordHeadroom);
 }
 
@@ -109,7 +119,7 @@ std::size_t OutputBuffer::write_from(std::size_t written) {
     while (written < buffer_.size()) {
         std::size_t chunk = buffer_.size() - written;
         if (stopping()) {
-            if (!wait_writable(fd_, stop_grace_)) {
+            if (!wait_writable(fd_, stop_grace_, name_)) {
                 closed_ = true;
                 return written;
             }
@@ -126,11 +136,11 @@ std::size_t OutputBuffer::write_from(std::size_t written) {
             return written;
         }
         if ((error == EAGAIN || error == EWOULDBLOCK) && !stopping())
-            wait_writable(fd_, std::nullopt);
+            wait_writable(fd_, std::nullopt, name_);
         if (error == EINTR || error == EAGAIN || error == EWOULDBLOCK)
             continue;
         buffer_.erase(0, written); // keep what was not written, never write it twice
-        throw_errno(error, "write");
+        throw_write_error(name_, error);
     }
     return written;
 }

@@ -101,14 +101,6 @@ void append_two_units(std::string& out, std::uint64_t ns, std::uint64_t big_ns, 
     out.push_back(small_unit);
 }
 
-// Code points that are well-formed but unsafe or misleading on a terminal.
-bool is_terminal_control(char32_t cp) {
-    return (cp >= 0x80 && cp <= 0x9F)        // C1 controls (0x9B is CSI)
-           || (cp >= 0x202A && cp <= 0x202E) // bidi embeddings and overrides
-           || (cp >= 0x2066 && cp <= 0x2069) // bidi isolates
-           || cp == 0x2028 || cp == 0x2029;  // line and paragraph separators
-}
-
 void append_hex_escape(std::string& out, unsigned char c) {
     constexpr std::string_view hex = "0123456789abcdef";
     const char escape[] = {'\\', 'x', hex[c >> 4], hex[c & 0xf]};
@@ -116,43 +108,6 @@ void append_hex_escape(std::string& out, unsigned char c) {
 }
 
 } // namespace
-
-Utf8Sequence next_utf8_sequence(std::string_view bytes) {
-    const auto lead = static_cast<unsigned char>(bytes[0]);
-    if (lead < 0x80)
-        return {1, true, lead};
-
-    // Well-formed sequences (Unicode table 3-7): the second byte's range
-    // depends on the lead byte; that excludes overlongs, surrogates and
-    // values past U+10FFFF.
-    std::size_t length = 0;
-    unsigned char low = 0x80;
-    unsigned char high = 0xBF;
-    char32_t cp = 0;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        length = 2, cp = lead & 0x1F;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-        length = 3, cp = lead & 0x0F;
-        low = lead == 0xE0 ? 0xA0 : 0x80;
-        high = lead == 0xED ? 0x9F : 0xBF;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-        length = 4, cp = lead & 0x07;
-        low = lead == 0xF0 ? 0x90 : 0x80;
-        high = lead == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return {}; // continuation byte, C0/C1 (overlong) or F5..FF
-    }
-
-    for (std::size_t i = 1; i < length; ++i) {
-        const auto c = i < bytes.size() ? static_cast<unsigned char>(bytes[i]) : 0;
-        if (i >= bytes.size() || c < low || c > high)
-            return {i, false, 0xFFFD};
-        cp = (cp << 6) | (c & 0x3F);
-        low = 0x80;
-        high = 0xBF;
-    }
-    return {length, true, cp};
-}
 
 void Rfc3339Clock::append(std::string& out, std::int64_t unix_ns) {
     char text[kMaxSize];
@@ -301,7 +256,7 @@ std::size_t append_printable(std::string& out, std::string_view bytes) {
             continue;
         }
         const Utf8Sequence seq = next_utf8_sequence(bytes.substr(i));
-        if (c >= 0x80 && seq.valid && !is_terminal_control(seq.code_point)) {
+        if (c >= 0x80 && seq.valid && !is_display_control(seq.code_point)) {
             out.append(bytes.substr(i, seq.length));
             columns += 1;
         } else {

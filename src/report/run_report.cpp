@@ -476,11 +476,9 @@ std::string failure_message(const LeakView& view) {
 }
 
 // Several lines describing a leak, for the body of its <failure>: the
-// message again (GitLab shows only the body), then every detail. The first
-// failure of a process that leaked several sockets also lists all of them,
-// for the reporters that show only the first <failure> of a test case.
+// message again (GitLab shows only the body), then every detail.
 std::string failure_details(const RunReport& report, Rfc3339Clock& clock, const ProcessView& p,
-                            const LeakView& view, bool first) {
+                            const LeakView& view) {
     const Leak& leak = *view.leak;
     std::string text = failure_message(view);
     text.append("\n\n");
@@ -547,13 +545,62 @@ std::string failure_details(const RunReport& report, Rfc3339Clock& clock, const 
     } else {
         text.append("still in CLOSE_WAIT at the end of the run\n");
     }
-    if (first && p.leaks.size() > 1) {
-        text.append("\nAll ");
-        append_decimal(text, p.leaks.size());
-        text.append(" sockets this process left in CLOSE_WAIT:\n");
-        append_leak_rows(text, p, "  ");
-    }
     return text;
+}
+
+// "fd 5 127.0.0.1:8080 -> 127.0.0.1:50312": which socket a test case is about.
+void append_socket_label(std::string& out, const Leak& leak) {
+    if (leak.fd) {
+        out.append("fd ");
+        append_decimal(out, *leak.fd);
+    } else {
+        out.append("fd ?");
+    }
+    out.push_back(' ');
+    append_connection(out, leak.address);
+}
+
+// The <system-out> of a process's test cases: its outcome, then every
+// socket it left in CLOSE_WAIT (the same for each of its test cases).
+std::string process_summary(const RunReport& report, const ProcessView& p) {
+    std::string summary;
+    append_process_name(summary, p, 4096);
+    summary.append(": ");
+    if (!p.traced)
+        summary.append("not among the traced processes");
+    else if (p.traced->exit_status)
+        append_wait_status(summary, *p.traced->exit_status);
+    else
+        summary.append("still running or exit not seen");
+    summary.push_back('\n');
+    if (p.leaks.empty()) {
+        summary.append("no socket left in CLOSE_WAIT past ");
+        append_threshold(summary, threshold_ns(report));
+        summary.push_back('\n');
+    } else {
+        append_plural(summary, p.leaks.size(), "socket", "sockets");
+        summary.append(" leaked in CLOSE_WAIT past ");
+        append_threshold(summary, threshold_ns(report));
+        summary.append(":\n");
+        append_leak_rows(summary, p, "  ");
+    }
+    return summary;
+}
+
+// <testcase> with an optional <failure> (already rendered) and <system-out>.
+void append_testcase(std::string& out, std::string_view name, std::string_view time, const std::string* failure,
+                     std::string_view system_out) {
+    out.append("    <testcase");
+    attribute(out, "classname", "tcpleak.sockets");
+    attribute(out, "name", name);
+    attribute(out, "time", time);
+    out.append(">\n");
+    if (failure)
+        out.append(*failure);
+    out.append("      <system-out>");
+    append_xml_escaped(out, system_out, false);
+    out.append("</system-out>\n");
+    out.append("    </testcase>\n");
 }
 
 } // namespace
@@ -754,28 +801,28 @@ std::string render_json_report(const RunReport& report) {
 // reporters mikepenz/action-junit-report and dorny/test-reporter):
 //   <testsuites>            the run
 //     <testsuite>           COMMAND, with the run's settings as properties
-//       <testcase>          one per process; passes when it left no socket
-//         <failure>         one per leaked socket of that process
-//         <system-out>      the process's outcome and leak lines
-// Several <failure> elements in one <testcase> are allowed by the
-// Jenkins/Surefire schema (jenkins-junit.xsd: failure minOccurs="0"
-// maxOccurs="unbounded"). Reporters differ in what they show of them:
-// mikepenz/action-junit-report annotates each one (since its PR #1354, 2025);
-// GitLab keeps the bodies of all of them (Hash.from_xml gives an array) but
-// shows only bodies, not the message attribute; the Jenkins JUnit plugin and
-// dorny/test-reporter show the first <failure> only. Hence every body starts
-// with its message, the first body of a test case lists all the sockets of
-// the process, and <system-out> (shown by Jenkins) lists them again.
-// "failures" counts the test cases with at least one failure, as JUnit
-// counts tests, so that it never exceeds "tests". The output validates
-// against jenkins-junit.xsd (junit-4.xsd of the Jenkins dtkit).
+//       <testcase>          a process that left no socket in CLOSE_WAIT: passes
+//       <testcase>          one per socket a process left there: fails
+//         <failure>         that socket
+//         <system-out>      the process's outcome and all its leak lines
+// One <failure> per test case, as JUnit itself writes them: reporters that
+// meet several in one test case count them differently and some show only
+// the first (the Jenkins plugin, dorny/test-reporter), so a process that
+// leaked three sockets is three failing test cases, each shown everywhere.
+// Hence "failures" is the number of <failure> elements and of leaked
+// sockets, and never exceeds "tests". The output validates against
+// docs/junit.xsd (the stricter rules of the Ant and Jenkins schemas).
 std::string render_junit(const RunReport& report) {
     const ReportModel model = build_model(report);
     Rfc3339Clock clock;
     const std::string timestamp = junit_timestamp(report.start_unix_ns);
     const std::string hostname = report.hostname.empty() ? local_hostname() : report.hostname;
-    const std::uint64_t tests = model.processes.size();
-    const std::uint64_t failures = model.leaking_processes;
+    // A test case per clean process and per leaked socket: every leak view
+    // belongs to exactly one process, so failures == leaked sockets.
+    std::uint64_t tests = 0;
+    for (const ProcessView& p : model.processes)
+        tests += p.leaks.empty() ? 1 : p.leaks.size();
+    const std::uint64_t failures = model.leaks.size();
     std::string duration;
     append_seconds(duration, run_duration_ns(report));
     std::string command;
@@ -789,7 +836,7 @@ std::string render_junit(const RunReport& report) {
     attribute(out, "failures", failures);
     attribute(out, "errors", 0);
     attribute(out, "time", duration);
-    out.append(">\n"); // no timestamp here: jenkins-junit.xsd allows it on <testsuite> only
+    out.append(">\n"); // no timestamp here: docs/junit.xsd, like Jenkins' junit-10.xsd, allows it on <testsuite> only
 
     out.append("  <testsuite");
     attribute(out, "name", "tcpleak run: " + command);
@@ -822,47 +869,25 @@ std::string render_junit(const RunReport& report) {
         append_process_name(name, p, 120);
         std::string time;
         append_seconds(time, process_time_ns(report, p));
-        out.append("    <testcase");
-        attribute(out, "classname", "tcpleak.sockets");
-        attribute(out, "name", name);
-        attribute(out, "time", time);
-        out.append(">\n");
-
-        for (const LeakView& view : p.leaks) {
-            const bool first = &view == &p.leaks.front();
-            out.append("      <failure");
-            attribute(out, "type", verdict_name(view.leak->verdict));
-            attribute(out, "message", failure_message(view));
-            out.append(">");
-            append_xml_escaped(out, failure_details(report, clock, p, view, first), false);
-            out.append("</failure>\n");
-        }
-
-        std::string summary;
-        append_process_name(summary, p, 4096);
-        summary.append(": ");
-        if (!p.traced)
-            summary.append("not among the traced processes");
-        else if (p.traced->exit_status)
-            append_wait_status(summary, *p.traced->exit_status);
-        else
-            summary.append("still running or exit not seen");
-        summary.push_back('\n');
+        const std::string system_out = process_summary(report, p);
         if (p.leaks.empty()) {
-            summary.append("no socket left in CLOSE_WAIT past ");
-            append_threshold(summary, threshold_ns(report));
-            summary.push_back('\n');
-        } else {
-            append_plural(summary, p.leaks.size(), "socket", "sockets");
-            summary.append(" leaked in CLOSE_WAIT past ");
-            append_threshold(summary, threshold_ns(report));
-            summary.append(":\n");
-            append_leak_rows(summary, p, "  ");
+            append_testcase(out, name, time, nullptr, system_out);
+            continue;
         }
-        out.append("      <system-out>");
-        append_xml_escaped(out, summary, false);
-        out.append("</system-out>\n");
-        out.append("    </testcase>\n");
+        for (const LeakView& view : p.leaks) {
+            std::string failure;
+            failure.append("      <failure");
+            attribute(failure, "type", verdict_name(view.leak->verdict));
+            attribute(failure, "message", failure_message(view));
+            failure.append(">");
+            append_xml_escaped(failure, failure_details(report, clock, p, view), false);
+            failure.append("</failure>\n");
+            std::string socket_name = name;
+            socket_name.append(" [");
+            append_socket_label(socket_name, *view.leak);
+            socket_name.push_back(']');
+            append_testcase(out, socket_name, time, &failure, system_out);
+        }
     }
     out.append("  </testsuite>\n");
     out.append("</testsuites>\n");

@@ -35,8 +35,12 @@ LeakWatch::LeakWatch(SocketScanner& scanner, LeakTracker& tracker, Coverage& cov
     : scanner_(scanner), tracker_(tracker), coverage_(coverage), events_(events), schedule_(policy),
       clock_(clock ? std::move(clock) : Clock(monotonic_now_ns)) {}
 
+// The kernel's counters start at zero with the BPF object, so nothing is
+// read here: a loss during this first scan (tcpleak stalled in it, say) is
+// one like any other.
 void LeakWatch::start() {
     const std::uint64_t began = clock_();
+    last_check_ns_ = began;
     tracker_.begin_scan();
     const std::vector<SocketHolder> sockets = scanner_.existing_sockets();
     const std::uint64_t read = clock_(); // after the read: ages from it are lower bounds
@@ -44,10 +48,6 @@ void LeakWatch::start() {
     stats_.close_wait_seen += result.adopted;
     report_all(result.leaks);
     schedule_.ran(began, read);
-    last_check_ns_ = began;
-    const KernelCounters counters = scanner_.counters();
-    missed_seen_ = missed(counters);
-    lost_seen_ = counters.lost();
 }
 
 void LeakWatch::tick(std::uint64_t now_mono_ns, EventSource& source) {

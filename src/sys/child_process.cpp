@@ -2,64 +2,432 @@
 
 #include "tcpleak/sys/errors.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <unordered_map>
+#include <optional>
+#include <unordered_set>
 
 namespace tcpleak {
 
 namespace {
 
-[[noreturn]] void exec_in_child(const std::vector<std::string>& command, int gate_fd, int error_fd) {
-    char go = 0;
-    while (read(gate_fd, &go, 1) < 0 && errno == EINTR) {
+// From the keeper to tcpleak.
+struct Record {
+    std::int32_t kind;
+    std::int32_t a;
+    std::int32_t b;
+    std::int32_t c;
+};
+constexpr std::int32_t kCommandPid = 'P';  // a: COMMAND's pid
+constexpr std::int32_t kForkFailed = 'F';  // a: errno
+constexpr std::int32_t kStatus = 'S';      // a: COMMAND's wait status
+constexpr std::int32_t kEnded = 'E';       // a: ended in all, b: sent SIGTERM, c: sent SIGKILL
+
+// From tcpleak to the keeper.
+struct Control {
+    std::int32_t kind;
+    std::int32_t value;
+};
+constexpr std::int32_t kKillAll = 'K'; // SIGKILL the whole tree now
+constexpr std::int32_t kEnd = 'T';     // value: grace in ms; end the tree, report, exit
+
+// Signals a terminal or a process group kill sends; the keeper ignores them
+// (it ends when tcpleak does), COMMAND gets their defaults back.
+constexpr int kJobSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE};
+
+// How long the keeper keeps SIGKILLing a tree that will not go away (a
+// process in uninterruptible sleep dies when it wakes: its SIGKILL is pending).
+constexpr std::chrono::seconds kKillPatience{10};
+
+bool write_all(int fd, const void* data, std::size_t size) {
+    const char* p = static_cast<const char*>(data);
+    while (size > 0) {
+        const ssize_t n = write(fd, p, size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        p += n;
+        size -= static_cast<std::size_t>(n);
     }
-    // tcpleak ignores SIGPIPE; COMMAND must get the default back (ignored
-    // dispositions survive exec, caught ones are reset by it).
-    signal(SIGPIPE, SIG_DFL);
+    return true;
+}
+
+// False at EOF or on an error.
+bool read_all(int fd, void* data, std::size_t size) {
+    char* p = static_cast<char*>(data);
+    while (size > 0) {
+        const ssize_t n = read(fd, p, size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        p += n;
+        size -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_send_signal(int pidfd, int sig) { return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0)); }
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+// ------------------------------------------------------------------ COMMAND
+
+[[noreturn]] void exec_command(const std::vector<std::string>& command, int gate_fd, int error_fd, pid_t keeper,
+                               pid_t foreground_group) {
+    // Dies with the keeper. The keeper may have died before this took effect:
+    // then the parent is no longer the keeper, and there is nobody to wait for.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != keeper)
+        _exit(127);
+    // tcpleak's process group: a terminal's ^C reaches COMMAND directly, as
+    // it would without tcpleak (run.cpp does not send it a second SIGINT).
+    (void)setpgid(0, foreground_group);
+    // The keeper ignores job signals and blocks SIGCHLD; ignored dispositions
+    // and the mask survive exec. (tcpleak's own handlers are reset by exec.)
+    for (const int sig : kJobSignals)
+        signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+
+    char go = 0;
+    if (!read_all(gate_fd, &go, 1) || go != 1)
+        _exit(127); // tcpleak gave up (or died) before releasing it
     std::vector<char*> argv;
     for (const auto& arg : command)
         argv.push_back(const_cast<char*>(arg.c_str()));
     argv.push_back(nullptr);
     execvp(argv[0], argv.data());
     const int err = errno;
-    (void)!write(error_fd, &err, sizeof(err));
+    (void)write_all(error_fd, &err, sizeof(err));
     _exit(err == ENOENT ? 127 : 126);
+}
+
+// ------------------------------------------------------------------ the keeper
+
+class Keeper {
+public:
+    Keeper(pid_t command, int status_fd, int signal_fd)
+        : self_(getpid()), command_(command), status_fd_(status_fd), signal_fd_(signal_fd) {}
+
+    // Reaps every child that has exited (orphans re-parented here too);
+    // COMMAND's status goes to tcpleak.
+    void reap() {
+        for (;;) {
+            int status = 0;
+            const pid_t pid = waitpid(-1, &status, WNOHANG);
+            if (pid <= 0)
+                return;
+            if (pid == command_ && !command_reaped_) {
+                command_reaped_ = true;
+                report({kStatus, status, 0, 0});
+            }
+        }
+    }
+
+    void drain_signal_fd() {
+        signalfd_siginfo info{};
+        while (read(signal_fd_, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+        }
+    }
+
+    // SIGKILL to every descendant until none is left (or kKillPatience);
+    // returns the processes it had to signal.
+    std::unordered_set<pid_t> kill_all() {
+        std::unordered_set<pid_t> signalled;
+        const std::int64_t give_up = now_ms() + std::chrono::milliseconds(kKillPatience).count();
+        while (signal_round(SIGKILL, signalled) && now_ms() < give_up)
+            wait_for_exits(give_up);
+        return signalled;
+    }
+
+    // SIGTERM (and SIGCONT, for stopped ones) to every descendant; SIGKILL to
+    // those still there after grace.
+    EndedDescendants end(std::chrono::milliseconds grace) {
+        EndedDescendants ended;
+        std::unordered_set<pid_t> terminated;
+        const std::int64_t deadline = now_ms() + grace.count();
+        while (signal_round(SIGTERM, terminated) && now_ms() < deadline)
+            wait_for_exits(deadline);
+        const std::unordered_set<pid_t> killed = kill_all();
+        ended.terminated = static_cast<int>(terminated.size());
+        ended.killed = static_cast<int>(killed.size());
+        std::unordered_set<pid_t> all = terminated;
+        all.insert(killed.begin(), killed.end());
+        ended.total = static_cast<int>(all.size());
+        reap();
+        return ended;
+    }
+
+    void report(const Record& record) { (void)write_all(status_fd_, &record, sizeof(record)); }
+
+private:
+    struct Entry {
+        pid_t ppid;
+        bool zombie;
+    };
+
+    // Every process, by pid: its parent and whether it is a zombie.
+    static std::unordered_map<pid_t, Entry> processes() {
+        std::unordered_map<pid_t, Entry> all;
+        DIR* proc = opendir("/proc");
+        if (proc == nullptr)
+            return all;
+        while (const dirent* entry = readdir(proc)) {
+            char* end = nullptr;
+            const long pid = std::strtol(entry->d_name, &end, 10);
+            if (pid <= 0 || *end != '\0')
+                continue;
+            if (const auto e = stat_of(static_cast<pid_t>(pid)))
+                all[static_cast<pid_t>(pid)] = *e;
+        }
+        closedir(proc);
+        return all;
+    }
+
+    // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses.
+    static std::optional<Entry> stat_of(pid_t pid) {
+        char path[32];
+        std::snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
+        const int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return std::nullopt;
+        char text[512];
+        const ssize_t n = read(fd, text, sizeof(text) - 1);
+        close(fd);
+        if (n <= 0)
+            return std::nullopt;
+        text[n] = '\0';
+        const char* paren = std::strrchr(text, ')');
+        char state = 0;
+        int ppid = 0;
+        if (paren == nullptr || std::sscanf(paren + 1, " %c %d", &state, &ppid) != 2)
+            return std::nullopt;
+        return Entry{static_cast<pid_t>(ppid), state == 'Z'};
+    }
+
+    // The descendants of the keeper; zombies included.
+    std::unordered_map<pid_t, Entry> descendants() const {
+        const auto all = processes();
+        std::unordered_map<pid_t, std::vector<pid_t>> children;
+        for (const auto& [pid, e] : all)
+            children[e.ppid].push_back(pid);
+        std::unordered_map<pid_t, Entry> found;
+        std::vector<pid_t> todo{self_};
+        while (!todo.empty()) {
+            const pid_t parent = todo.back();
+            todo.pop_back();
+            for (const pid_t child : children[parent]) {
+                found[child] = all.at(child);
+                todo.push_back(child);
+            }
+        }
+        return found;
+    }
+
+    // Sends sig to every live descendant not signalled yet; keeps a pidfd of
+    // each for wait_for_exits. True while descendants are left (zombies
+    // included: their parents are still to be ended, or to be reaped here).
+    bool signal_round(int sig, std::unordered_set<pid_t>& signalled) {
+        reap();
+        const auto tree = descendants();
+        for (const auto& [pid, e] : tree) {
+            if (e.zombie || signalled.count(pid))
+                continue;
+            const int fd = pidfd_open(pid);
+            if (fd < 0)
+                continue; // gone meanwhile
+            // The pid may have been reused since the scan: the process the
+            // pidfd holds must still have a parent in the tree.
+            const auto now = stat_of(pid);
+            if (!now || (now->ppid != self_ && !tree.count(now->ppid)) || pidfd_send_signal(fd, sig) != 0) {
+                close(fd);
+                continue;
+            }
+            if (sig == SIGTERM)
+                (void)pidfd_send_signal(fd, SIGCONT); // a stopped process would never see the SIGTERM
+            signalled.insert(pid);
+            exits_.push_back(fd);
+        }
+        return !tree.empty();
+    }
+
+    // Until one of the signalled processes or a child exits, or deadline.
+    void wait_for_exits(std::int64_t deadline) {
+        std::vector<pollfd> fds;
+        fds.push_back({signal_fd_, POLLIN, 0});
+        for (const int fd : exits_)
+            fds.push_back({fd, POLLIN, 0});
+        const std::int64_t left = std::max<std::int64_t>(0, deadline - now_ms());
+        if (poll(fds.data(), fds.size(), static_cast<int>(std::min<std::int64_t>(left, 1000))) > 0) {
+            drain_signal_fd();
+            std::vector<int> open;
+            for (std::size_t i = 1; i < fds.size(); ++i) {
+                if (fds[i].revents != 0)
+                    close(fds[i].fd);
+                else
+                    open.push_back(fds[i].fd);
+            }
+            exits_ = std::move(open);
+        }
+        reap();
+    }
+
+    pid_t self_;
+    pid_t command_;
+    int status_fd_;
+    int signal_fd_;
+    bool command_reaped_ = false;
+    std::vector<int> exits_; // pidfds of signalled processes not seen exiting yet
+};
+
+[[noreturn]] void run_keeper(const std::vector<std::string>& command, int gate_fd, int error_fd, int control_fd,
+                             int status_fd, pid_t foreground_group) {
+    prctl(PR_SET_NAME, "tcpleak-keeper");
+    (void)setpgid(0, 0);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    for (const int sig : kJobSignals)
+        signal(sig, SIG_IGN);
+    sigset_t child_exits;
+    sigemptyset(&child_exits);
+    sigaddset(&child_exits, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &child_exits, nullptr);
+    const int signal_fd = signalfd(-1, &child_exits, SFD_CLOEXEC | SFD_NONBLOCK);
+
+    const pid_t keeper = getpid();
+    const pid_t command_pid = fork();
+    if (command_pid < 0) {
+        const Record failed{kForkFailed, errno, 0, 0};
+        (void)write_all(status_fd, &failed, sizeof(failed));
+        _exit(1);
+    }
+    if (command_pid == 0)
+        exec_command(command, gate_fd, error_fd, keeper, foreground_group);
+    close(gate_fd);
+    close(error_fd);
+    // The keeper writes nothing: it must not keep tcpleak's terminal or
+    // pipes open (a reader of tcpleak's output waits for their EOF).
+    const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int fd = 0; fd <= 2 && null >= 0; ++fd)
+        dup2(null, fd);
+
+    Keeper tree(command_pid, status_fd, signal_fd);
+    tree.report({kCommandPid, command_pid, 0, 0});
+    for (;;) {
+        pollfd fds[2] = {{control_fd, POLLIN, 0}, {signal_fd, POLLIN, 0}};
+        if (poll(fds, 2, -1) < 0)
+            continue; // EINTR
+        if (fds[1].revents != 0) {
+            tree.drain_signal_fd();
+            tree.reap();
+        }
+        if (fds[0].revents == 0)
+            continue;
+        Control message{};
+        if (!read_all(control_fd, &message, sizeof(message))) {
+            tree.kill_all(); // tcpleak is gone: so is its tree
+            tree.reap();
+            _exit(0);
+        }
+        switch (message.kind) {
+        case kKillAll: tree.kill_all(); break;
+        case kEnd: {
+            const EndedDescendants ended = tree.end(std::chrono::milliseconds(message.value));
+            tree.report({kEnded, ended.total, ended.terminated, ended.killed});
+            _exit(0);
+        }
+        default: break;
+        }
+    }
 }
 
 } // namespace
 
+// ------------------------------------------------------------------ tcpleak's side
+
 GatedChild::GatedChild(const std::vector<std::string>& command) : program_(command.front()) {
-    int gate[2];
-    int exec_error[2];
-    if (pipe2(gate, O_CLOEXEC) != 0 || pipe2(exec_error, O_CLOEXEC) != 0)
+    // control is a socket pair so that writing to a keeper that is gone
+    // is EPIPE without SIGPIPE (MSG_NOSIGNAL), whoever ignores SIGPIPE or not.
+    int gate[2], exec_error[2], control[2], status[2];
+    if (pipe2(gate, O_CLOEXEC) != 0 || pipe2(exec_error, O_CLOEXEC) != 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, control) != 0 || pipe2(status, O_CLOEXEC) != 0)
         throw UserError(std::string("cannot create pipes: ") + std::strerror(errno));
-    pid_ = fork();
-    if (pid_ < 0)
-        throw UserError(std::string("cannot fork: ") + std::strerror(errno));
-    if (pid_ == 0) {
+    const pid_t foreground_group = getpgrp();
+    keeper_ = fork();
+    if (keeper_ < 0) {
+        const int err = errno;
+        for (const int fd : {gate[0], gate[1], exec_error[0], exec_error[1], control[0], control[1], status[0], status[1]})
+            close(fd);
+        throw UserError(std::string("cannot fork: ") + std::strerror(err));
+    }
+    if (keeper_ == 0) {
         close(gate[1]);
         close(exec_error[0]);
-        exec_in_child(command, gate[0], exec_error[1]);
+        close(control[1]);
+        close(status[0]);
+        run_keeper(command, gate[0], exec_error[1], control[0], status[1], foreground_group);
     }
+    keeper_running_ = true;
     close(gate[0]);
     close(exec_error[1]);
+    close(control[0]);
+    close(status[1]);
     gate_fd_ = gate[1];
     exec_error_fd_ = exec_error[0];
+    control_fd_ = control[1];
+    status_fd_ = status[0];
+
+    Record first{};
+    if (!read_all(status_fd_, &first, sizeof(first)) || first.kind != kCommandPid) {
+        const int err = first.kind == kForkFailed ? first.a : ECHILD;
+        wait_keeper();
+        close_pipes();
+        throw UserError(std::string("cannot fork: ") + std::strerror(err));
+    }
+    pid_ = first.a;
+    // COMMAND waits at the gate: its pid cannot have been reused yet. Signals
+    // go through this pidfd, so they never reach another process once the
+    // keeper has reaped COMMAND, and they are sent when signal() returns.
+    command_pidfd_ = pidfd_open(pid_);
 }
 
 GatedChild::~GatedChild() {
-    if (gate_fd_ >= 0)
+    if (gate_fd_ >= 0) { // a COMMAND still at the gate exits
         close(gate_fd_);
-    if (exec_error_fd_ >= 0)
-        close(exec_error_fd_);
-    if (pid_ > 0 && !status_) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, nullptr, 0);
+        gate_fd_ = -1;
+    }
+    wait_keeper(); // EOF on its control pipe: it SIGKILLs what is left
+    close_pipes();
+}
+
+void GatedChild::close_pipes() {
+    for (int* fd : {&gate_fd_, &exec_error_fd_, &control_fd_, &status_fd_, &command_pidfd_}) {
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
     }
 }
 
@@ -81,30 +449,81 @@ void GatedChild::release() {
     }
 }
 
+bool GatedChild::read_record(bool block) {
+    if (keeper_gone_)
+        return false;
+    pollfd pfd{status_fd_, POLLIN, 0};
+    const int ready = poll(&pfd, 1, block ? -1 : 0);
+    if (ready < 0 && errno == EINTR)
+        return block; // a signal: the caller loops (or looks again next tick)
+    if (ready <= 0)
+        return false;
+    Record record{};
+    if (!read_all(status_fd_, &record, sizeof(record))) {
+        // The keeper was killed: COMMAND got its parent-death SIGKILL.
+        keeper_gone_ = true;
+        if (!status_)
+            status_ = SIGKILL; // the wait status of a process killed by SIGKILL
+        return false;
+    }
+    if (record.kind == kStatus)
+        status_ = record.a;
+    else if (record.kind == kEnded)
+        ended_ = EndedDescendants{record.a, record.b, record.c};
+    return true;
+}
+
 std::optional<int> GatedChild::poll_exit() {
-    if (!status_) {
-        int status = 0;
-        if (waitpid(pid_, &status, WNOHANG) == pid_)
-            status_ = status;
+    while (!status_ && read_record(false)) {
     }
     return status_;
 }
 
 int GatedChild::wait_exit() {
-    while (!status_) {
-        int status = 0;
-        const pid_t r = waitpid(pid_, &status, 0);
-        if (r == pid_)
-            status_ = status;
-        else if (r < 0 && errno != EINTR)
-            status_ = 0;
+    while (!status_ && read_record(true)) {
     }
-    return *status_;
+    return status_.value_or(SIGKILL);
 }
 
-void GatedChild::signal(int signal_number) const {
-    if (pid_ > 0 && !status_)
-        kill(pid_, signal_number);
+void GatedChild::send(int kind, int value) {
+    if (control_fd_ < 0)
+        return;
+    const Control message{kind, value};
+    // Small enough to go in one send; EPIPE if the keeper is gone.
+    while (::send(control_fd_, &message, sizeof(message), MSG_NOSIGNAL) < 0 && errno == EINTR) {
+    }
+}
+
+void GatedChild::signal(int signal_number) {
+    if (!status_ && command_pidfd_ >= 0)
+        (void)pidfd_send_signal(command_pidfd_, signal_number); // ESRCH once it has exited
+}
+
+void GatedChild::kill_tree() {
+    signal(SIGKILL); // COMMAND at once; the keeper then does the rest
+    send(kKillAll, 0);
+}
+
+EndedDescendants GatedChild::end_descendants(std::chrono::milliseconds grace) {
+    if (!ended_ && !keeper_gone_) {
+        send(kEnd, static_cast<int>(grace.count()));
+        while (!ended_ && read_record(true)) {
+        }
+    }
+    wait_keeper();
+    return ended_.value_or(EndedDescendants{});
+}
+
+void GatedChild::wait_keeper() {
+    if (control_fd_ >= 0) {
+        close(control_fd_);
+        control_fd_ = -1;
+    }
+    if (keeper_running_) {
+        while (waitpid(keeper_, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        keeper_running_ = false;
+    }
 }
 
 int shell_exit_status(int wait_status) {

@@ -22,6 +22,9 @@ void install_signal_handlers() {
     action.sa_flags = SA_SIGINFO; // no SA_RESTART: interrupt epoll_wait
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
+    // A closed terminal or a supervisor's hangup: stop like SIGTERM, with the
+    // summary and run's report (it killed tcpleak silently, exit 129).
+    sigaction(SIGHUP, &action, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 }
 

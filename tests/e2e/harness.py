@@ -10,7 +10,9 @@ of each test and attaches the output of every process to a failing test.
 """
 
 import binascii
+import contextlib
 import datetime
+import errno
 import json
 import os
 import re
@@ -463,6 +465,42 @@ NO_TRACEFS = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
 FALLBACK_HOOKS_LINE = b"tcpleak: syscall hooks: tp_btf sys_enter/sys_exit"
 
 
+# Runs tcpleak where tracefs is not mounted (unmounted in a private mount
+# namespace, whatever the machine has): it must mount it in a namespace of
+# its own to attach syscalls:* tracepoints, and come back. Prints the mount
+# namespace tcpleak starts in first: "started in mnt:[N]".
+TRACEFS_UNMOUNTED = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                     "for d in /sys/kernel/debug/tracing /sys/kernel/tracing /sys/kernel/debug; do "
+                     "umount \"$d\" 2>/dev/null; done; echo \"started in $(readlink /proc/self/ns/mnt)\" >&2; "
+                     "exec \"$0\" \"$@\""]
+CLASSIC_HOOKS_LINE = b"tcpleak: syscall hooks: syscalls:* tracepoints"
+
+# setns(2) fails with EPERM for the command and everything it starts: a
+# seccomp filter installed with ctypes (root: no need for no_new_privs).
+_NO_SETNS = r"""
+import ctypes, os, platform, struct, sys
+AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}[platform.machine()]
+NR_SETNS = {"x86_64": 308, "aarch64": 268}[platform.machine()]
+def insn(code, jt, jf, k):
+    return struct.pack("HBBI", code, jt, jf, k)
+prog = b"".join([
+    insn(0x20, 0, 0, 4),                 # A = arch
+    insn(0x15, 0, 3, AUDIT_ARCH),        # if A != arch: allow
+    insn(0x20, 0, 0, 0),                 # A = syscall number
+    insn(0x15, 0, 1, NR_SETNS),          # if A != setns: allow
+    insn(0x06, 0, 0, 0x00050000 | 1),    # SECCOMP_RET_ERRNO | EPERM
+    insn(0x06, 0, 0, 0x7FFF0000),        # SECCOMP_RET_ALLOW
+])
+buf = ctypes.create_string_buffer(prog)
+fprog = struct.pack("HxxxxxxQ", len(prog) // 8, ctypes.addressof(buf))
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(22, 2, ctypes.c_char_p(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+    sys.exit("cannot install the seccomp filter: %s" % os.strerror(ctypes.get_errno()))
+os.execvp(sys.argv[1], sys.argv[1:])
+"""
+NO_SETNS = [sys.executable, "-c", _NO_SETNS]
+
+
 def wait_fallback_hooks_line(tl):
     """-v says which syscall hooks run: the fallback's, under NO_TRACEFS."""
     if not tl.err.wait(lambda: any(l.startswith(FALLBACK_HOOKS_LINE) for l in tl.err.lines), START_TIMEOUT):
@@ -481,7 +519,8 @@ class Tcpleak:
     def __init__(self, args, json_mode=None, env=None, pass_fds=(), stdin=subprocess.DEVNULL, wrapper=(),
                  schema_sample=1):
         """schema_sample N: every line is parsed strictly, and every Nth leak
-        record (and every other record) checked against the schema."""
+        or transition record (and every other record) checked against the
+        schema."""
         self.args = list(args)
         self.schema_sample = schema_sample
         self.argv = list(wrapper) + [tcpleak_bin()] + self.args
@@ -499,8 +538,8 @@ class Tcpleak:
         return "Tcpleak(%s)" % " ".join(self.args)
 
     def _on_stdout(self, raw):  # called with self.out.cond held
-        sampled = self.schema_sample == 1 or not raw.startswith(b'{"type":"leak",') or \
-            len(self.out.lines) % self.schema_sample == 0
+        bulk = raw.startswith((b'{"type":"leak",', b'{"type":"transition",'))
+        sampled = self.schema_sample == 1 or not bulk or len(self.out.lines) % self.schema_sample == 0
         obj, problem = parse_json_line(raw, check_schema=sampled)
         if problem:
             self.problems.append("stdout line %d %s" % (len(self.out.lines), problem))
@@ -664,6 +703,48 @@ class Tcpleak:
 
     def _fail(self, message):
         raise AssertionError("%r: %s\n%s" % (self, message, self.report()))
+
+
+# ---------------------------------------------------------------------------
+# File systems
+
+
+@contextlib.contextmanager
+def full_tmpfs(directory):
+    """A 64 KiB tmpfs mounted on `directory` (created), filled up: every
+    write there fails with ENOSPC. Unmounted at the end."""
+    os.makedirs(directory, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tcpleak-e2e-full", str(directory)],
+                   check=True)
+    try:
+        with open(os.path.join(directory, "filler"), "wb", buffering=0) as f:
+            try:
+                while True:
+                    f.write(b"\0" * 4096)
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+        yield directory
+    finally:
+        subprocess.run(["umount", str(directory)], check=True)
+
+
+@contextlib.contextmanager
+def world_executable_tcpleak():
+    """A copy of tcpleak that any user can execute (the build tree may not be
+    reachable for them); removed at the end."""
+    import shutil
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="tcpleak-e2e-")
+    try:
+        os.chmod(d, 0o755)
+        path = os.path.join(d, "tcpleak")
+        shutil.copy2(tcpleak_bin(), path)
+        os.chmod(path, 0o755)
+        yield path
+    finally:
+        shutil.rmtree(d)
 
 
 # ---------------------------------------------------------------------------

@@ -39,6 +39,9 @@ def error_message(args, err):
         lines = lines[:1]
     assert len(lines) == 1, "%s: expected a one-line error (and at most a --help hint), got:\n%s" % (what, err)
     assert lines[0].startswith("tcpleak"), "%s: the error does not say who speaks: %r" % (what, lines[0])
+    raw = [c for c in lines[0] if ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f or "\u202a" <= c <= "\u202e"
+           or "\u2066" <= c <= "\u2069" or c in "\u2028\u2029\ufffd"]
+    assert not raw, "%s: raw control characters (or broken UTF-8) in the error: %r" % (what, lines[0])
     return lines[0]
 
 
@@ -52,8 +55,14 @@ def error_message(args, err):
     (["trace", "-4", "-6"], None),
     (["bogus"], "bogus"),
     ([], None),
+    (["trace", "-p", "1\n2"], "-p $'1\\n2'"),
+    (["trace", "--state", "\x1b[2J\u202e"], "$'\\e[2J\\u202e'"),
+    (["trace", "x\ny"], "$'x\\ny'"),
+    (["--version", "extra"], "extra"),
+    (["trace", "--json=x"], "--json=x"),
 ], ids=["pid-abc", "port-70000", "duration-negative", "unknown-option", "bad-state", "port-0",
-        "ipv4-and-ipv6", "unknown-command", "no-subcommand"])
+        "ipv4-and-ipv6", "unknown-command", "no-subcommand", "newline-in-value", "escapes-in-value",
+        "newline-in-argument", "version-extra", "flag-with-value"])
 def test_usage_error_exits_2_with_one_line(args, token):
     rc, out, err = run(args)
     assert rc == 2, "tcpleak %s: exit %d, expected 2 (usage error)\nstderr:\n%s" % (" ".join(args), rc, err)
@@ -61,6 +70,26 @@ def test_usage_error_exits_2_with_one_line(args, token):
     if token is not None:
         assert token in message, "the error does not name %r: %s" % (token, message)
     assert out == "", "usage error wrote to stdout: %r" % out
+
+
+def test_comm_hint_is_what_the_kernel_keeps():
+    """-c with a name longer than 15 bytes whose cut splits a character: the
+    error is valid UTF-8, and its hint, retyped in bash, is exactly the comm
+    the kernel gives a process of that name (15 bytes, the last one half of
+    an é)."""
+    name = "\u00e9" * 9  # 18 bytes
+    p = subprocess.run([harness.tcpleak_bin(), "trace", "-c", name], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30)
+    assert p.returncode == 2, p
+    err = p.stderr.decode("utf-8")  # strict: a split character would raise here
+    m = re.search(r"\(use -c (.*)\)$", err.splitlines()[0])
+    assert m, err
+    retyped = subprocess.run(["bash", "-c", "printf %s " + m.group(1)], capture_output=True, check=True).stdout
+    namer = subprocess.run([sys.executable, "-c",
+                            "import ctypes, sys; ctypes.CDLL(None).prctl(15, sys.argv[1].encode(), 0, 0, 0); "
+                            "sys.stdout.buffer.write(open('/proc/self/comm', 'rb').read().rstrip(b'\\n'))", name],
+                           capture_output=True, check=True).stdout
+    assert len(namer) == 15 and retyped == namer, (retyped, namer, err)
 
 
 def unused_pid():
@@ -96,6 +125,28 @@ def test_thread_id_exits_1_naming_its_process(command):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and str(tid) in lines[0] and "-p %d" % proc.pid in lines[0], err
     assert out == ""
+
+
+@pytest.mark.parametrize("args", [["trace", "--json"], ["leaks", "--json"], ["trace"]],
+                         ids=["trace-json", "leaks-json", "trace-text"])
+@pytest.mark.parametrize("where", ["dev-full", "full-tmpfs"])
+def test_full_stdout_is_a_one_line_error_naming_it(tmp_path, args, where):
+    """Standard output on a full disk: "cannot write standard output: No
+    space left on device", exit 1; never "internal error"."""
+    def run_into(path):
+        with open(path, "wb") as out:
+            p = subprocess.run([harness.tcpleak_bin()] + args + ["--duration", "10s"], stdin=subprocess.DEVNULL,
+                               stdout=out, stderr=subprocess.PIPE, timeout=60)
+        return p.returncode, p.stderr.decode("utf-8", "replace")
+
+    if where == "dev-full":
+        rc, err = run_into("/dev/full")
+    else:
+        with harness.full_tmpfs(tmp_path / "full") as full:
+            rc, err = run_into(os.path.join(full, "out"))
+    assert rc == 1, "exit %d\n%s" % (rc, err)
+    assert "internal error" not in err, err
+    assert err.splitlines()[-1] == "tcpleak: cannot write standard output: No space left on device", err
 
 
 @pytest.fixture

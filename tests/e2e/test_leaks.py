@@ -211,6 +211,35 @@ def test_never_closed_names_the_server_not_the_client():
     assert s["leaks"] >= 1 and s["resolved"] >= 1, s
 
 
+@pytest.mark.parametrize("hidepid, shown_as", [("2", "invisible"), ("1", "noaccess")])
+def test_hidden_command_lines_are_said_once(hidepid, shown_as):
+    """/proc mounted with hidepid=2 (or 1) and tcpleak running as nobody with only
+    CAP_BPF and CAP_PERFMON (no CAP_SYS_PTRACE): root's processes are
+    invisible in /proc, so their command lines cannot be read. The leaks are
+    still found (BPF sees every process); cmdline is empty and stderr says
+    once why, instead of nothing."""
+    server, client = peers()
+    conns = [open_connection(server, client) for _ in range(2)]
+    with harness.world_executable_tcpleak() as binary:
+        hidepid_as_nobody = [
+            "unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+            # $0: the copy nobody may run; $1, the build tree's binary, is dropped.
+            'mount -t proc -o hidepid=%s proc /proc && shift && exec setpriv --reuid nobody --regid nogroup '
+            '--clear-groups --inh-caps +bpf,+perfmon --ambient-caps +bpf,+perfmon -- "$0" "$@"' % hidepid, binary]
+        tl = Tcpleak(["leaks", "--json", "--threshold", THRESHOLD, "-p", str(server.pid)], wrapper=hidepid_as_nobody)
+        tl.wait_started()
+        for c in conns:
+            client_hangs_up(c)
+            leak = wait_leak(tl, c.server_sock)
+            assert (leak["pid"], leak["comm"], leak["fd"], leak["cmdline"]) == (server.pid, SERVER_COMM, c.afd, ""), \
+                fmt(leak)
+        assert tl.stop() == 3
+    notes = [l for l in tl.stderr_lines() if l.startswith(b"tcpleak: note: command lines are hidden")]
+    assert notes == [b"tcpleak: note: command lines are hidden: /proc is mounted with hidepid=" + shown_as.encode() +
+                     b" and tcpleak lacks CAP_SYS_PTRACE to see other users' processes; their cmdline is left empty"], \
+        tl.report()
+
+
 def test_closed_before_threshold_is_no_leak():
     server, client = peers()
     tl = start_leaks("-p", str(server.pid), "--duration", "4s", threshold="2s")

@@ -66,11 +66,27 @@ def read_report(path):
     return report
 
 
+def junit_schema_path():
+    """docs/junit.xsd, next to the events schema."""
+    return os.path.join(os.path.dirname(os.path.abspath(harness.schema_path())), "junit.xsd")
+
+
 def read_junit(path):
+    """The JUnit report: valid against docs/junit.xsd (xmllint, from
+    libxml2-utils), its counts matching its elements. Returns (root, suite)."""
+    p = subprocess.run(["xmllint", "--noout", "--nonet", "--schema", junit_schema_path(), str(path)],
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, "%s is not valid against docs/junit.xsd:\n%s\n%s" % (
+        path, p.stderr.decode("utf-8", "replace"), open(path, "rb").read()[:3000].decode("utf-8", "replace"))
     root = ET.parse(path).getroot()
     assert root.tag == "testsuites", root.tag
     suites = root.findall("testsuite")
     assert len(suites) == 1, ET.tostring(root)[:2000]
+    for element in (root, suites[0]):
+        counts = (element.get("tests"), element.get("failures"), element.get("errors"))
+        found = tuple(str(len(element.findall(".//" + tag))) for tag in ("testcase", "failure", "error"))
+        assert counts == found, "tests/failures/errors %r, elements %r\n%s" % (counts, found,
+                                                                               ET.tostring(root)[:3000])
     return root, suites[0]
 
 
@@ -133,6 +149,24 @@ def stderr_text(peer):
     return peer.err.text()
 
 
+def parent_of(pid):
+    """The ppid in /proc/PID/stat (the comm may hold spaces and parentheses)."""
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def comm_of(pid):
+    with open("/proc/%d/comm" % pid) as f:
+        return f.read().strip()
+
+
+def keeper_of(command_pid, tcpleak_pid):
+    """COMMAND's parent: tcpleak's keeper process (a child of tcpleak)."""
+    keeper = parent_of(command_pid)
+    assert parent_of(keeper) == tcpleak_pid and comm_of(keeper) == "tcpleak-keeper", (keeper, tcpleak_pid)
+    return keeper
+
+
 # ---------------------------------------------------------------------------
 # 1: a clean program
 
@@ -149,6 +183,7 @@ def test_clean_program(tmp_path, quiet):
     server.close(a["fd"])
     prog.wait_eof(c["fd"])  # in CLOSE_WAIT ...
     prog.close(c["fd"])  # ... and closed at once
+    keeper = keeper_of(prog.pid, prog.proc.pid)
     wait_threshold_passed()  # the run goes on past the threshold
     assert prog.exit(0) == 0, prog.report()
     err = prog.err.lines
@@ -164,7 +199,7 @@ def test_clean_program(tmp_path, quiet):
     assert report["threshold_ms"] == THRESHOLD_MS
     procs = report["processes"]
     assert [p["pid"] for p in procs] == [prog.pid], procs
-    assert procs[0]["ppid"] == prog.proc.pid and procs[0]["traced"] is True, procs
+    assert procs[0]["ppid"] == keeper and procs[0]["traced"] is True, procs
     assert (procs[0]["exit_code"], procs[0]["exit_signal"], procs[0]["leaks"]) == (0, None, []), procs
     assert report["command"] == prog.argv[prog.argv.index("--") + 1:], report["command"]
 
@@ -235,6 +270,27 @@ def test_leaking_program(tmp_path):
     assert props["exit_status"] == "3" and props["leaked_sockets"] == "1", props
 
 
+def test_junit_has_a_failing_test_case_per_leaked_socket(tmp_path):
+    """One process leaves two sockets in CLOSE_WAIT: two failing test cases,
+    one <failure> each, failures="2" (it said 1, with two <failure>
+    elements in one test case, which docs/junit.xsd refuses)."""
+    junit_path = tmp_path / "junit.xml"
+    server = Peer(comm=SERVER_COMM)
+    prog = traced_peer("--junit", str(junit_path))
+    conns = [leak_in_traced_peer(prog, server) for _ in range(2)]
+    for conn in conns:
+        wait_announce(prog, prog.pid, conn["fd"])
+    assert prog.exit(0) == 3, prog.report()
+    root, suite = read_junit(junit_path)
+    assert (suite.get("tests"), suite.get("failures")) == ("2", "2"), ET.tostring(suite)[:2000]
+    cases = suite.findall("testcase")
+    for case, conn in zip(sorted(cases, key=lambda c: c.get("name")), sorted(conns, key=lambda c: c["fd"])):
+        assert case.get("name").startswith("pid %d " % prog.pid), case.attrib
+        assert case.get("name").endswith("[fd %d 127.0.0.1:%d -> 127.0.0.1:%d]" % (
+            conn["fd"], conn["sport"], conn["port"])), case.attrib
+        assert [f.get("type") for f in case.findall("failure")] == ["never_closed"], ET.tostring(case)[:2000]
+
+
 # (tcpleak's options, COMMAND's exit code, tcpleak's exit status) with a leak
 LEAK_EXIT_CASES = [
     (["--leak-exit-code", "42"], 0, 42),
@@ -287,12 +343,68 @@ def test_unwritable_report_fails_before_the_command_runs(tmp_path, option):
     assert not marker.exists(), "COMMAND ran although its report could not be written"
 
 
+def shared_directory(tmp_path):
+    """A directory like /tmp: everyone may write, sticky."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    return shared
+
+
+@pytest.mark.parametrize("option", ["--json-report", "--junit"])
+@pytest.mark.parametrize("planted_by", ["before", "command"])
+def test_report_symlink_in_a_shared_directory_is_not_followed(tmp_path, option, planted_by):
+    """--junit /tmp/leaks.xml where someone made /tmp/leaks.xml a symbolic
+    link to a file of root's: tcpleak must not write through it, whether the
+    link is there at the start (checked before COMMAND runs) or appears
+    while COMMAND runs (checked again at the end)."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    report = shared_directory(tmp_path) / "report"
+    marker = tmp_path / "ran"
+    if planted_by == "before":
+        os.symlink(victim, report)
+        command = ["/bin/sh", "-c", 'touch "$0"', str(marker)]
+    else:
+        command = ["/bin/sh", "-c", 'ln -s "$1" "$2" && touch "$0"', str(marker), str(victim), str(report)]
+    tl = run_plain("-q", option, str(report), "--", *command)
+    assert tl.wait_exit() == 1, tl.report()
+    err = tl.stderr_lines()
+    assert len(err) == 1 and err[0].startswith(("tcpleak: cannot write %s: a symbolic link in " % report).encode()), \
+        tl.report()
+    assert victim.read_text() == "precious\n", "tcpleak wrote through the link"
+    assert marker.exists() == (planted_by == "command"), "COMMAND ran although its report could not be written"
+
+
+@pytest.mark.parametrize("path", ["/proc/version", "/proc/self/comm"])
+def test_kernel_interface_as_report_fails_before_the_command_runs(tmp_path, path):
+    """/proc/version opens for writing as root and fails only when written;
+    /proc/self/comm would take the report as tcpleak's new name."""
+    marker = tmp_path / "ran"
+    tl = run_plain("-q", "--junit", path, "--", "/bin/sh", "-c", 'touch "$0"', str(marker))
+    assert tl.wait_exit() == 1, tl.report()
+    err = tl.stderr_lines()
+    assert err == [("tcpleak: cannot write %s: a kernel interface (procfs), not a file for a report" % path).encode()], \
+        tl.report()
+    assert not marker.exists(), "COMMAND ran although its report could not be written"
+
+
+@pytest.mark.parametrize("option", ["--json-report", "--junit"])
+def test_full_disk_names_the_report(tmp_path, option):
+    with harness.full_tmpfs(tmp_path / "full") as full:
+        report = os.path.join(full, "leaks.xml")
+        tl = run_plain("-q", option, report, "--", "true")
+        assert tl.wait_exit() == 1, tl.report()
+        assert tl.stderr_lines() == [("tcpleak: cannot write %s: No space left on device" % report).encode()], \
+            tl.report()
+
+
 def test_report_directory_made_by_the_command(tmp_path):
     """`--junit reports/x.xml -- make soak` where the soak creates reports/."""
     report_path = tmp_path / "reports" / "junit.xml"
     tl = run_plain("-q", "--junit", str(report_path), "--", "/bin/mkdir", str(report_path.parent))
     assert tl.wait_exit() == 0, tl.report()
-    assert ET.parse(str(report_path)).getroot().tag == "testsuites"
+    read_junit(report_path)
 
 
 def test_report_directory_never_made_fails_at_the_end(tmp_path):
@@ -361,7 +473,7 @@ def test_forked_child_still_holds_at_the_end(tmp_path):
     a = server.accept(lst["fd"])
     server.close(a["fd"])  # the child's copy goes to CLOSE_WAIT, nobody reads it
     wait_announce(prog, child, c["fd"])
-    assert prog.exit(0) == 3, prog.report()  # the orphaned child lingers (killed at teardown)
+    assert prog.exit(0) == 3, prog.report()  # the orphaned child lingers until tcpleak ends it
     report = read_report(report_path)
     assert report["leaks_found"] == 1, report
     leak = report["leaks"][0]
@@ -441,8 +553,9 @@ def test_leak_in_grandchild_through_sh(tmp_path):
     server = Peer(comm=SERVER_COMM)
     prog = traced_peer("--json-report", str(report_path), "--junit", str(junit_path), wrap=SH_WRAP)
     # prog.pid came through tcpleak's stdout from the grandchild itself.
-    sh_pid = int(open("/proc/%d/stat" % prog.pid).read().rsplit(")", 1)[1].split()[1])
+    sh_pid = parent_of(prog.pid)
     assert sh_pid != prog.proc.pid and sh_pid != prog.pid
+    keeper = keeper_of(sh_pid, prog.proc.pid)
     conn = leak_in_traced_peer(prog, server)
     wait_announce(prog, prog.pid, conn["fd"])
     assert prog.exit(0) == 3, prog.report()
@@ -452,7 +565,7 @@ def test_leak_in_grandchild_through_sh(tmp_path):
     check_leak_of_traced(report["leaks"][0], prog, conn, pid=prog.pid)
     procs = {p["pid"]: p for p in report["processes"]}
     assert [p["pid"] for p in report["processes"]] == [sh_pid, prog.pid], report["processes"]
-    assert procs[sh_pid]["ppid"] == prog.proc.pid and procs[sh_pid]["leaks"] == [], procs
+    assert procs[sh_pid]["ppid"] == keeper and procs[sh_pid]["leaks"] == [], procs
     assert procs[sh_pid]["exit_code"] == 0, procs
     assert procs[prog.pid]["ppid"] == sh_pid and procs[prog.pid]["traced"] is True, procs
     assert procs[prog.pid]["exit_code"] == 0, procs
@@ -727,6 +840,242 @@ def test_sigterm_with_a_leak_held(tmp_path):
     report = read_report(report_path)
     assert (report["exit_status"], report["command_exit_code"], report["command_signal"]) == (3, None, 15)
     check_leak_of_traced(report["leaks"][0], prog, conn, pid=prog.pid)
+
+
+# ---------------------------------------------------------------------------
+# COMMAND's process tree ends with tcpleak
+
+
+# COMMAND for the tree tests. Starts, and reports with "pid N KIND" on
+# stdout once each is set up:
+#   command   itself (the default SIGHUP/SIGTERM dispositions)
+#   child     a plain child
+#   setsid    a grandchild in a session of its own, under the child
+#   daemon    a double-forked daemon (setsid, its parent exited: re-parented)
+#   stubborn  a setsid grandchild ignoring SIGTERM and SIGHUP
+# then waits for a signal.
+TREE = r"""
+import os, signal, sys, time
+
+def report(kind):
+    os.write(1, b"pid %d %s\n" % (os.getpid(), kind.encode()))
+
+def forever():
+    while True:
+        signal.pause()
+
+def child(body):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            body()
+        finally:
+            os._exit(0)
+    return pid
+
+def setsid_grandchild():
+    os.setsid()
+    report("setsid")
+    forever()
+
+def plain_child():
+    report("child")
+    child(setsid_grandchild)
+    forever()
+
+def daemon():
+    os.setsid()
+    if os.fork() == 0:
+        report("daemon")
+        forever()
+    os._exit(0)  # the daemon's parent exits: it is re-parented
+
+def stubborn():
+    os.setsid()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    report("stubborn")
+    forever()
+
+child(plain_child)
+os.waitpid(child(daemon), 0)
+child(stubborn)
+report("command")
+forever()
+"""
+TREE_KINDS = {"command", "child", "setsid", "daemon", "stubborn"}
+
+
+def start_tree(*opts):
+    """`tcpleak run OPTS -- python3 -c TREE`, once every process of the tree
+    has reported. Returns (tl, {kind: pid})."""
+    tl = run_plain(*opts, "--", "/usr/bin/python3", "-c", TREE)
+    pids = {}
+
+    def all_reported():
+        for line in tl.out.lines:
+            m = re.fullmatch(rb"pid (\d+) (\w+)", line)
+            if m:
+                pids[m.group(2).decode()] = int(m.group(1))
+        return set(pids) == TREE_KINDS
+
+    tl.out.wait(all_reported, harness.START_TIMEOUT)
+    assert set(pids) == TREE_KINDS, "the tree did not start: %r\n%s" % (pids, tl.report())
+    return tl, pids
+
+
+class Watched:
+    """pidfds of processes that must end; SIGKILLs the survivors at the end."""
+
+    def __init__(self, pids):
+        self.pids = {}
+        self.fds = {}
+        for kind, pid in pids.items():
+            self.add(kind, pid)
+
+    def add(self, kind, pid):
+        self.pids[kind] = pid
+        self.fds[kind] = os.pidfd_open(pid)
+
+    def wait_all_gone(self, timeout=harness.DEFAULT_TIMEOUT):
+        """Waits for every exit (a pidfd is readable once its process ended);
+        returns the kinds still running after timeout."""
+        deadline = time.monotonic() + timeout
+        left = dict(self.fds)
+        while left:
+            ready, _, _ = select.select(list(left.values()), [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            left = {k: fd for k, fd in left.items() if fd not in ready}
+        for kind in left:  # a zombie is no survivor: check /proc
+            try:
+                with open("/proc/%d/stat" % self.pids[kind]) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                        continue
+            except FileNotFoundError:
+                pass
+            left = {k: v for k, v in left.items() if k != kind}
+        return sorted(left)
+
+    def close(self):
+        for kind, fd in self.fds.items():
+            try:
+                signal.pidfd_send_signal(fd, signal.SIGKILL)  # survivors of a failed test
+            except ProcessLookupError:
+                pass
+            os.close(fd)
+
+
+def test_kill_9_of_run_kills_the_whole_tree():
+    """SIGKILL to tcpleak, which can do nothing about it: COMMAND, its child,
+    a setsid grandchild, a double-forked daemon and one that ignores SIGTERM
+    all die anyway (the keeper reads EOF and SIGKILLs them), and the keeper
+    exits. They all used to live on under init."""
+    tl, pids = start_tree("-q")
+    watched = Watched(pids)
+    try:
+        if parent_of(pids["command"]) != tl.proc.pid:  # (no keeper before: let the survivors fail the test)
+            watched.add("keeper", keeper_of(pids["command"], tl.proc.pid))
+        tl.proc.kill()
+        assert tl.wait_exit() == -signal.SIGKILL
+        survivors = watched.wait_all_gone()
+        assert not survivors, "still running after tcpleak was killed: %s" % {k: pids[k] for k in survivors}
+    finally:
+        watched.close()
+
+
+def test_sighup_is_forwarded_and_the_report_written(tmp_path):
+    """SIGHUP (a closed terminal, a supervisor) is handled like SIGTERM:
+    passed on to COMMAND, which dies of it (exit 129), then what is left of
+    its tree is ended, and every report is written. It used to kill tcpleak
+    at once: exit 129, no report, the tree left running."""
+    report_path, junit_path = tmp_path / "report.json", tmp_path / "junit.xml"
+    tl, pids = start_tree("--json-report", str(report_path), "--junit", str(junit_path))
+    watched = Watched(pids)
+    try:
+        watched.add("keeper", keeper_of(pids["command"], tl.proc.pid))
+        tl.send_signal(signal.SIGHUP)
+        assert tl.wait_exit() == 129, tl.report()
+        assert not watched.wait_all_gone(timeout=1), "the tree outlived tcpleak"
+    finally:
+        watched.close()
+    report = read_report(report_path)
+    assert (report["exit_status"], report["command_exit_code"], report["command_signal"]) == (129, None, 1), report
+    root, suite = read_junit(junit_path)
+    assert {p.get("name"): p.get("value") for p in suite.find("properties")}["exit_status"] == "129"
+    text = tl.stderr_text()
+    assert "tcpleak: SIGHUP passed on to COMMAND; a second signal kills it" in text, text
+    # child, setsid and stubborn still ran when COMMAND died (the daemon too);
+    # stubborn ignores SIGTERM.
+    assert re.search(r"^tcpleak: ended 4 processes of COMMAND's tree still running after it exited "
+                     r"\(SIGTERM; SIGKILL for 1 still there after 2\.00s\)$", text, re.M), text
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["verbose-report", "quiet"])
+def test_descendants_still_running_when_the_command_exits_are_ended(tmp_path, quiet):
+    """COMMAND exits 0, leaving a setsid daemon behind: tcpleak ends it
+    (SIGTERM) and says so, exit 0. It used to be left running under init."""
+    marker = tmp_path / "pid"
+    # $(...) returns once the daemon said its pid and closed its stdout.
+    tl = run_plain(*(["-q"] if quiet else []), "--", "/bin/sh", "-c",
+                   'echo "$(setsid -f /bin/sh -c \'echo $$; exec sleep 1000 >/dev/null\' | head -n 1)" > "$0"',
+                   str(marker))
+    assert tl.wait_exit() == 0, tl.report()
+    daemon = int(marker.read_text())
+    watched = Watched({"daemon": daemon}) if os.path.exists("/proc/%d" % daemon) else None
+    try:
+        assert watched is None or not watched.wait_all_gone(timeout=1), "the daemon outlived tcpleak"
+    finally:
+        if watched:
+            watched.close()
+    notes = [l for l in tl.stderr_lines() if l.startswith(b"tcpleak: ended")]
+    assert notes == ([] if quiet else [b"tcpleak: ended 1 process of COMMAND's tree still running after it exited "
+                                       b"(SIGTERM)"]), tl.report()
+
+
+# ---------------------------------------------------------------------------
+# The mount namespace COMMAND runs in
+
+
+def test_command_runs_in_the_mount_namespace_tcpleak_was_started_in():
+    """tcpleak mounts tracefs in a private mount namespace to attach its
+    syscall tracepoints (here tracefs is unmounted first, so it must): COMMAND
+    still sees the namespace tcpleak was started in."""
+    tl = Tcpleak(["run", "-q", "-v", "--", "readlink", "/proc/self/ns/mnt"], json_mode=False,
+                 wrapper=harness.TRACEFS_UNMOUNTED)
+    assert tl.wait_exit() == 0, tl.report()
+    started = [l for l in tl.stderr_lines() if l.startswith(b"started in ")]
+    assert len(started) == 1, tl.report()
+    assert harness.CLASSIC_HOOKS_LINE in tl.stderr_lines(), "no private tracefs mount was needed:\n" + tl.report()
+    assert tl.stdout_lines() == [started[0][len(b"started in "):]], tl.report()
+
+
+@pytest.mark.parametrize("how", ["setns-refused", "no-cap-sys-chroot"])
+def test_a_failed_return_from_the_private_mount_namespace_never_runs_the_command(tmp_path, how):
+    """setns() back to the original namespace fails (a seccomp filter says
+    EPERM): tcpleak stops with one line and COMMAND never runs. Without
+    CAP_SYS_CHROOT (setns needs it) tcpleak does not leave its namespace at
+    all: it uses the tp_btf hooks and COMMAND runs where it should. Before,
+    tcpleak ignored the failure and ran COMMAND in its private namespace."""
+    marker = tmp_path / "ran"
+    wrapper = harness.TRACEFS_UNMOUNTED + (harness.NO_SETNS if how == "setns-refused" else
+                                            ["setpriv", "--bounding-set=-sys_chroot", "--"])
+    tl = Tcpleak(["run", "-q", "-v", "--", "/bin/sh", "-c", 'readlink /proc/self/ns/mnt; touch "$0"', str(marker)],
+                 json_mode=False, wrapper=wrapper)
+    code = tl.wait_exit()
+    errors = [l for l in tl.stderr_lines() if l.startswith(b"tcpleak: ") and not l.startswith(b"tcpleak: syscall")]
+    if how == "setns-refused":
+        assert code == 1, tl.report()
+        assert errors == [b"tcpleak: cannot return to the original mount namespace after mounting tracefs privately: "
+                          b"Operation not permitted (mount tracefs for everyone instead: mount -t tracefs tracefs "
+                          b"/sys/kernel/tracing)"], tl.report()
+        assert not marker.exists(), "COMMAND ran"
+    else:
+        assert code == 0, tl.report()
+        assert any(l.startswith(harness.FALLBACK_HOOKS_LINE) for l in tl.stderr_lines()), tl.report()
+        started = [l for l in tl.stderr_lines() if l.startswith(b"started in ")]
+        assert tl.stdout_lines() == [started[0][len(b"started in "):]], tl.report()
+        assert marker.exists()
 
 
 # ---------------------------------------------------------------------------

@@ -840,3 +840,31 @@ def test_pipe_to_head_exits_on_a_quiet_machine(arguments):
     assert rc == 0, "pipeline exit status %d; stderr:\n%s" % (rc, err)
     for crash in ("error", "Traceback", "terminate called", "Segmentation", "Aborted"):
         assert crash not in err, err
+
+
+TRACEFS_MOUNTED = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                   "mount -t tracefs tracefs /sys/kernel/tracing && exec \"$0\" \"$@\""]
+
+
+@pytest.mark.parametrize("tracefs", ["mounted", "unmounted"])
+def test_tracefs_is_found_with_the_capabilities_held_not_the_real_uid(tracefs):
+    """Real uid nobody, effective uid root (a setuid-root or file-capability
+    install): access() asks with the real uid and says tracefs (0700 root)
+    is not there; opening it with the credentials held works. tcpleak must
+    use the syscalls:* tracepoints, not fall back to the hooks that run for
+    every syscall."""
+    wrapper = (TRACEFS_MOUNTED if tracefs == "mounted" else harness.TRACEFS_UNMOUNTED) + ["setpriv", "--ruid",
+                                                                                         "65534", "--"]
+    tl = Tcpleak(["trace", "-v", "--duration", "200ms"], json_mode=False, wrapper=wrapper)
+    assert tl.wait_exit(timeout=harness.START_TIMEOUT) == 0, tl.report()
+    assert harness.CLASSIC_HOOKS_LINE in tl.stderr_lines(), tl.report()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["sigterm", "sighup"])
+def test_stop_signals_end_with_the_summary(sig):
+    """SIGHUP (a closed terminal, a supervisor's reload-or-stop) ends trace
+    like SIGTERM: the summary record, exit 0. It used to kill it silently."""
+    tl = Tcpleak(["trace", "--json"])
+    tl.wait_started()
+    assert tl.stop(sig) == 0, tl.report()
+    assert tl.summary()["mode"] == "trace"

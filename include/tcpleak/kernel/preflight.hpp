@@ -13,6 +13,7 @@ namespace tcpleak {
 inline constexpr std::string_view kKernelBtfPath = "/sys/kernel/btf/vmlinux";
 
 // Capability numbers from linux/capability.h (CAP_BPF/CAP_PERFMON: 5.8+).
+inline constexpr int kCapSysChroot = 18;
 inline constexpr int kCapSysAdmin = 21;
 inline constexpr int kCapPerfmon = 38;
 inline constexpr int kCapBpf = 39;

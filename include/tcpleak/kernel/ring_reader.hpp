@@ -32,11 +32,17 @@ public:
     RingReader(const RingReader&) = delete;
     RingReader& operator=(const RingReader&) = delete;
 
-    // Waits up to timeout for a wakeup, then consumes everything queued.
+    // Waits up to timeout for a wakeup (not at all while records are known
+    // to wait), then consumes what is queued, at most a budget of records
+    // (65,536), so that a reader outpaced by its producers still returns.
     // Returns the number of records handled. Rethrows what the sink threw.
     std::size_t poll(std::chrono::milliseconds timeout);
-    // Consumes everything queued without waiting.
+    // Consumes what is queued without waiting, at most the budget.
     std::size_t drain() override;
+    // Consumes until the ring buffer is empty: once producers have stopped
+    // (after detaching), so that it ends.
+    std::size_t drain_all();
+    bool more() const { return more_; } // the budget ran out with records left
 
 private:
     static int on_sample(void* context, void* data, std::size_t size);
@@ -45,6 +51,8 @@ private:
     RecordSink& sink_;
     ring_buffer* ring_ = nullptr;
     std::exception_ptr failure_;
+    std::size_t handled_ = 0; // records handled in the current call
+    bool more_ = false;
 };
 
 } // namespace tcpleak

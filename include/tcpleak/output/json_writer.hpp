@@ -15,7 +15,11 @@ namespace tcpleak {
 // valid UTF-8, whatever the input:
 //  - '"' and '\' are escaped; U+0000..U+001F become \n \r \t \b \f or \u00XX,
 //    and DEL becomes \u007f (keeps raw control bytes out of the stream);
-//  - well-formed UTF-8 passes through unchanged;
+//  - well-formed UTF-8 passes through unchanged, except the display
+//    controls of core/utf8.hpp (C1 U+0080..U+009F, bidi U+202A..U+202E and
+//    U+2066..U+2069, U+2028/U+2029), written as \u0085 etc.: a log viewer
+//    would otherwise render them (reordering text, breaking lines) and raw
+//    U+2028/U+2029 end a JavaScript string literal;
 //  - each maximal ill-formed subpart (stray continuation byte, truncated
 //    sequence, overlong form, surrogate, > U+10FFFF) becomes one U+FFFD, as
 //    Unicode recommends (e.g. C0 AF -> two U+FFFD, E2 82 at the end -> one).

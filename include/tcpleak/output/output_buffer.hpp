@@ -12,8 +12,10 @@ namespace tcpleak {
 class OutputBuffer {
 public:
     // Does not own fd. The buffer reserves flush_threshold bytes plus room
-    // for one more record, so steady-state appends do not allocate.
-    explicit OutputBuffer(int fd, std::size_t flush_threshold = 64 * 1024);
+    // for one more record, so steady-state appends do not allocate. name is
+    // what write errors call the output ("leaks.xml"); by default "standard
+    // output", "standard error" or "file descriptor N".
+    explicit OutputBuffer(int fd, std::size_t flush_threshold = 64 * 1024, std::string name = {});
     OutputBuffer(const OutputBuffer&) = delete;
     OutputBuffer& operator=(const OutputBuffer&) = delete;
     // Flushes what is left, best effort (errors are swallowed).
@@ -34,7 +36,9 @@ public:
     // a pipe or POLLHUP on a socket or terminal) or a stop signal (SIGINT,
     // SIGTERM) came and the reader then took nothing for the grace period:
     // closed() is then true and later output is discarded.
-    // Other write errors throw std::system_error.
+    // Other write errors (a full disk: ENOSPC, EIO, ...) throw UserError
+    // naming the output: "cannot write standard output: No space left on
+    // device".
     bool flush();
 
     // run's report: a stop signal is forwarded to COMMAND, and the report
@@ -53,6 +57,7 @@ private:
     bool stopping() const;
 
     int fd_;
+    std::string name_;
     std::size_t flush_threshold_;
     std::string buffer_;
     short hangup_events_ = 0; // poll() events meaning the reader is gone; 0: not pollable

@@ -3,6 +3,8 @@
 // and the human-readable outputs.
 #pragma once
 
+#include "tcpleak/core/utf8.hpp" // next_utf8_sequence, is_display_control
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -10,16 +12,6 @@
 #include <string_view>
 
 namespace tcpleak {
-
-// One UTF-8 sequence at the start of a non-empty byte string. When the bytes
-// are ill-formed, length covers the maximal ill-formed subpart (at least one
-// byte), valid is false and code_point is U+FFFD.
-struct Utf8Sequence {
-    std::size_t length = 1;
-    bool valid = false;
-    char32_t code_point = 0xFFFD;
-};
-Utf8Sequence next_utf8_sequence(std::string_view bytes);
 
 // Unix time -> "2026-11-21T07:44:06.123456Z" (UTC, always 6 fraction
 // digits, truncated). The date and time of day are cached per second, so

@@ -53,7 +53,9 @@ inline constexpr int kRunReportSchemaVersion = 2;
 void append_run_report_text(std::string& out, const RunReport& report);
 // One JSON document (schema: docs/tcpleak-run-report.schema.json).
 std::string render_json_report(const RunReport& report);
-// JUnit XML: a test case per traced process, a failure per leaked socket.
+// JUnit XML (valid against docs/junit.xsd): a passing test case per process
+// that left no socket in CLOSE_WAIT, a failing one (one <failure>) per
+// socket a process left there.
 std::string render_junit(const RunReport& report);
 
 // Appends text for XML content (attribute: for an attribute value): escapes

@@ -1,5 +1,5 @@
-// SIGINT/SIGTERM end a run gracefully; SIGPIPE is ignored so a closed
-// output pipe surfaces as EPIPE (and a quiet exit) instead of killing us.
+// SIGINT/SIGTERM/SIGHUP end a run gracefully; SIGPIPE is ignored so a
+// closed output pipe surfaces as EPIPE (and a quiet exit) instead of killing us.
 #pragma once
 
 namespace tcpleak {

@@ -1,5 +1,6 @@
 #include "tcpleak/cli/cli.hpp"
 #include "tcpleak/core/tcp_state.hpp"
+#include "tcpleak/core/utf8.hpp"
 
 #include <doctest/doctest.h>
 
@@ -141,6 +142,73 @@ TEST_CASE("-c takes up to 15 bytes, what the kernel keeps") {
           "-c averyveryverylongname: longer than 15 bytes; the kernel truncates process names to 15, "
           "so it would never match (use -c averyveryverylo)");
     CHECK(usage_error({"trace", "-c", ""}).starts_with("-c '': empty"));
+}
+
+TEST_CASE("the -c hint is the 15 bytes the kernel keeps, never a split character on screen") {
+    // The kernel cuts "ééééééééé" (18 bytes) inside the 8th é: its comm is
+    // seven é and the byte 0xc3. The hint gives exactly that, escaped.
+    CHECK(usage_error({"trace", "-c", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"}) ==
+          "-c \xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9: longer than 15 bytes; the kernel "
+          "truncates process names to 15, so it would never match (use -c $'\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+          "\xc3\xa9\\xc3')");
+    // Cut between characters: nothing to escape.
+    CHECK(usage_error({"trace", "-c", "abc\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xacx"}).ends_with(
+        "(use -c abc\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac)"));
+}
+
+TEST_CASE("values are echoed as one printable line, quoted as they would be retyped") {
+    CHECK(usage_error({"trace", "-p", "1\n2"}) == "-p $'1\\n2': not a process ID (1-4194304)");
+    CHECK(usage_error({"trace", "-p", "1,\n"}) == "-p $'1,\\n': $'\\n' is not a process ID (1-4194304)");
+    CHECK(usage_error({"trace", "-p", "1,x"}) == "-p 1,x: 'x' is not a process ID (1-4194304)");
+    CHECK(usage_error({"trace", "--state", "a\x1b[31mb\x07"}).starts_with("--state $'a\\e[31mb\\x07': not a TCP state"));
+    CHECK(usage_error({"trace", "-p", "it's"}) == "-p $'it\\'s': not a process ID (1-4194304)");
+    CHECK(usage_error({"trace", "-p", "a\\b c"}) == "-p 'a\\b c': not a process ID (1-4194304)");
+    CHECK(usage_error({"trace", "-p", "tab\there"}) == "-p $'tab\\there': not a process ID (1-4194304)");
+    // Bidi controls and C1 controls as \u escapes, broken UTF-8 as \x.
+    CHECK(usage_error({"trace", "-p", "\xe2\x80\xae" "123"}) == "-p $'\\u202e123': not a process ID (1-4194304)");
+    CHECK(usage_error({"trace", "-p", "\xc2\x9b" "2J"}) == "-p $'\\u009b2J': not a process ID (1-4194304)");
+    CHECK(usage_error({"trace", "-p", "caf\xc3"}) == "-p $'caf\\xc3': not a process ID (1-4194304)");
+    CHECK(usage_error({"trace", "-p", "caf\xc3\xa9"}) == "-p caf\xc3\xa9: not a process ID (1-4194304)");
+    // Words CLI11 could not place, and option names, go the same way.
+    CHECK(usage_error({"trace", "foo\nbar"}) == "unexpected argument $'foo\\nbar'; trace takes only options");
+    CHECK(usage_error({"trace", "--fo\no"}) == "$'--fo\\no': unknown option");
+    CHECK(usage_error({"trace", "--frob=a\nb"}) == "$'--frob=a\\nb': unknown option");
+    CHECK(usage_error({"fo\no"}, "") == "unknown command $'fo\\no' (expected trace, leaks or run)");
+    CHECK(usage_error({"run", "--junit", "a\nb", "--junit", "c", "--", "x"}, "run") ==
+          "--junit given more than once ($'a\\nb', c); it takes one value");
+    CHECK(usage_error({"run", "--junit=x\n", "--json-report=x\n", "--", "x"}, "run") ==
+          "--json-report and --junit name the same file: $'x\\n'");
+    CHECK(usage_error({"leaks", "--threshold=\n"}, "leaks") ==
+          "--threshold $'\\n': not a duration (use e.g. 500ms, 5s, 2m, 1h, or plain seconds)");
+}
+
+TEST_CASE("any byte in a value still gives a one-line, printable usage error") {
+    for (int b = 0; b < 256; ++b) {
+        for (const std::string prefix : {"", "1,", "\xe2\x80"}) {
+            const std::string value = prefix + std::string(1, static_cast<char>(b)) + "x";
+            CAPTURE(b);
+            const ParseResult result = parse({"trace", "-p", value.c_str()});
+            REQUIRE_FALSE(result.options);
+            CHECK(result.exit_code == 2);
+            const std::vector<std::string> lines = lines_of(result.message);
+            REQUIRE(lines.size() == 2);
+            for (char c : lines[0]) {
+                const auto u = static_cast<unsigned char>(c);
+                CHECK((u >= 0x20 && u != 0x7f));
+            }
+            // Valid UTF-8 without display controls.
+            for (std::size_t i = 0; i < lines[0].size();) {
+                const Utf8Sequence seq = next_utf8_sequence(std::string_view(lines[0]).substr(i));
+                CHECK(seq.valid);
+                CHECK_FALSE(is_display_control(seq.code_point));
+                i += seq.length;
+            }
+        }
+    }
+}
+
+TEST_CASE("a flag given a value says it takes none") {
+    CHECK(usage_error({"trace", "--json=x"}) == "--json=x: --json takes no value");
 }
 
 TEST_CASE("trace refuses bad values, naming the option and the value") {
@@ -319,6 +387,12 @@ TEST_CASE("a missing or unknown command is a usage error") {
 TEST_CASE("--version prints the version, exit 0") {
     CHECK(help_of({"--version"}) == std::string("tcpleak ") + TCPLEAK_VERSION + "\n");
     CHECK(help_of({"--version"}) == "tcpleak 0.1.0\n");
+}
+
+TEST_CASE("--version with anything after it is a usage error") {
+    CHECK(usage_error({"--version", "extra"}, "") == "--version takes no arguments (got extra)");
+    CHECK(usage_error({"--version", "--help"}, "") == "--version takes no arguments (got --help)");
+    CHECK(usage_error({"--version", "a\nb"}, "") == "--version takes no arguments (got $'a\\nb')");
 }
 
 TEST_CASE("tcpleak --help gives the overview, exit 0") {

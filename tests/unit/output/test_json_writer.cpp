@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <random>
 #include <string>
@@ -70,13 +71,95 @@ TEST_CASE("well-formed multi-byte UTF-8 passes through unchanged") {
     for (std::string_view text : {"\xC3\xA9t\xC3\xA9",        // été (2-byte)
                                   "\xE2\x82\xAC 5",           // € (3-byte)
                                   "\xF0\x9F\x98\x80",         // 😀 (4-byte)
-                                  "\xC2\x80\xDF\xBF",         // ends of the 2-byte range
+                                  "\xC2\xA0\xDF\xBF",         // U+00A0 (past C1) and the end of the 2-byte range
                                   "\xE0\xA0\x80\xEF\xBF\xBF", // ends of the 3-byte range
                                   "\xED\x9F\xBF\xEE\x80\x80", // around the surrogates
                                   "\xF0\x90\x80\x80\xF4\x8F\xBF\xBF"}) { // U+10000, U+10FFFF
         CAPTURE(text);
         CHECK(json_string(text) == "\"" + std::string(text) + "\"");
         CHECK(parsed(json_string(text)) == text);
+    }
+}
+
+namespace {
+
+// The UTF-8 bytes of a code point.
+std::string utf8(char32_t cp) {
+    std::string out;
+    if (cp < 0x80) {
+        out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+    return out;
+}
+
+// "\u202e" for U+202E.
+std::string escape_of(char32_t cp) {
+    char text[8];
+    std::snprintf(text, sizeof(text), "\\u%04x", static_cast<unsigned>(cp));
+    return text;
+}
+
+// Every code point of [first, last] is written as \uXXXX, alone and inside
+// plain text, in values and in keys, and decodes back to itself; no byte of
+// its UTF-8 form reaches the output.
+void check_escaped_range(char32_t first, char32_t last) {
+    for (char32_t cp = first; cp <= last; ++cp) {
+        CAPTURE(static_cast<unsigned>(cp));
+        const std::string raw = utf8(cp);
+        CHECK(json_string(raw) == "\"" + escape_of(cp) + "\"");
+        const std::string inside = "name" + raw + "tail";
+        CHECK(json_string(inside) == "\"name" + escape_of(cp) + "tail\"");
+        CHECK(parsed(json_string(inside)) == inside);
+
+        std::string record;
+        JsonWriter json(record);
+        json.begin_object();
+        json.field(inside, inside);
+        json.end_object();
+        CHECK(record.find(raw) == std::string::npos);
+        CHECK(nlohmann::json::parse(record).begin().key() == inside);
+
+        char buffer[64];
+        CHECK(std::string(buffer, put_json_string(buffer, inside)) == json_string(inside));
+    }
+}
+
+} // namespace
+
+TEST_CASE("C1 controls U+0080..U+009F are escaped, never raw") {
+    check_escaped_range(0x80, 0x9F);
+    CHECK(json_string("\xC2\x9B[2J") == R"("\u009b[2J")"); // a terminal's CSI, then "clear screen"
+}
+
+TEST_CASE("bidi embeddings and overrides U+202A..U+202E are escaped") {
+    check_escaped_range(0x202A, 0x202E);
+    // "Trojan source": U+202E would show "exe.txt" as "txt.exe".
+    CHECK(json_string("report\xE2\x80\xAEtxt.exe") == R"("report\u202etxt.exe")");
+}
+
+TEST_CASE("bidi isolates U+2066..U+2069 are escaped") { check_escaped_range(0x2066, 0x2069); }
+
+TEST_CASE("line and paragraph separators U+2028/U+2029 are escaped (they end JavaScript strings)") {
+    check_escaped_range(0x2028, 0x2029);
+}
+
+TEST_CASE("the neighbours of the escaped ranges pass through unchanged") {
+    for (char32_t cp : {0xA0U, 0xA9U, 0xFFU, 0x2027U, 0x202FU, 0x2065U, 0x206AU, 0x200EU, 0x200FU, 0xFEFFU}) {
+        CAPTURE(static_cast<unsigned>(cp));
+        const std::string raw = utf8(cp);
+        CHECK(json_string(raw) == "\"" + raw + "\"");
     }
 }
 

@@ -1,4 +1,5 @@
 #include "tcpleak/output/output_buffer.hpp"
+#include "tcpleak/sys/errors.hpp"
 #include "tcpleak/sys/signals.hpp"
 
 #include "support.hpp"
@@ -14,7 +15,6 @@
 #include <csignal>
 #include <cstdlib>
 #include <string>
-#include <system_error>
 #include <thread>
 
 using namespace tcpleak;
@@ -86,12 +86,38 @@ TEST_CASE("other write errors throw and keep the unwritten output") {
     {
         OutputBuffer out(read_only);
         out.buffer().append("x");
-        CHECK_THROWS_AS(out.flush(), std::system_error);
+        CHECK_THROWS_WITH_AS(out.flush(), ("cannot write file descriptor " + std::to_string(read_only) +
+                                           ": Bad file descriptor").c_str(),
+                             UserError);
         CHECK(out.buffer() == "x");
         CHECK_FALSE(out.closed());
         out.buffer().clear(); // nothing for the destructor
     }
     ::close(read_only);
+}
+
+TEST_CASE("a full disk is a one-line error naming the output, never an internal error") {
+    const int full = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
+    REQUIRE(full >= 0);
+    {
+        OutputBuffer out(full, 0, "leaks.xml");
+        out.buffer().append("<testsuites/>\n");
+        CHECK_THROWS_WITH_AS(out.flush(), "cannot write leaks.xml: No space left on device", UserError);
+        out.buffer().clear();
+    }
+    // Standard output and error are called so.
+    const int saved = ::dup(STDOUT_FILENO);
+    REQUIRE(saved >= 0);
+    REQUIRE(::dup2(full, STDOUT_FILENO) == STDOUT_FILENO);
+    {
+        OutputBuffer out(STDOUT_FILENO);
+        out.buffer().append("{\"type\":\"start\"}\n");
+        CHECK_THROWS_WITH_AS(out.flush(), "cannot write standard output: No space left on device", UserError);
+        out.buffer().clear();
+    }
+    ::dup2(saved, STDOUT_FILENO);
+    ::close(saved);
+    ::close(full);
 }
 
 TEST_CASE("short writes and EAGAIN on a full non-blocking pipe lose nothing") {

@@ -194,23 +194,3 @@ TEST_CASE("padding fills a column and keeps overlong cells apart") {
     append_padding(out, 6, 6);
     CHECK(out == "abcdef ");
 }
-
-TEST_CASE("UTF-8 sequences decode with their code points") {
-    const Utf8Sequence ascii = next_utf8_sequence("A");
-    CHECK(ascii.valid);
-    CHECK(ascii.length == 1);
-    CHECK(ascii.code_point == U'A');
-    const Utf8Sequence euro = next_utf8_sequence("\xE2\x82\xAC!");
-    CHECK(euro.valid);
-    CHECK(euro.length == 3);
-    CHECK(euro.code_point == U'\u20AC');
-    const Utf8Sequence max = next_utf8_sequence("\xF4\x8F\xBF\xBF");
-    CHECK(max.valid);
-    CHECK(max.code_point == U'\U0010FFFF');
-    const Utf8Sequence cut = next_utf8_sequence("\xF0\x9F\x98");
-    CHECK_FALSE(cut.valid);
-    CHECK(cut.length == 3);
-    const Utf8Sequence surrogate = next_utf8_sequence("\xED\xA0\x80");
-    CHECK_FALSE(surrogate.valid);
-    CHECK(surrogate.length == 1);
-}

@@ -227,3 +227,12 @@ TEST_CASE("leak watch: finish scans what is due, with everything still attached"
     REQUIRE(s.events.leaks.size() == 1);
     CHECK(s.events.leaks[0].cookie == 7);
 }
+
+TEST_CASE("leak watch: a loss while the start-up scan ran is a loss like any other") {
+    Setup s;
+    s.kernel.kernel[TL_CNT_LOST] = 10; // counted while tcpleak was stalled in its first scan
+    s.watch.start();
+    s.advance_to(s.now + 300 * kMs);
+    CHECK(s.events.lost_counts == std::vector<std::uint64_t>{10});
+    CHECK(s.events.reconciliations.size() == 1);
+}
