@@ -94,8 +94,8 @@ void decode_attribute_format(benchmark::State& state, bool json) {
         const tl_transition raw = sample_record(kLife[step][0], kLife[step][1], cookie);
         decode(bytes_of(raw), t);
         t.mono_ns = mono += 7'000;
-        attributor.attribute(t);
-        output->transition(t, unix_ns += 7'000);
+        const Attribution said = attributor.attribute(t);
+        output->transition(t, said, unix_ns += 7'000);
         if (step == 1) {
             accept.cookie = cookie;
             attributor.on_accept(accept);

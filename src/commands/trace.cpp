@@ -53,18 +53,18 @@ public:
             attributor_.on_accept(accept_);
     }
 
-    void print(Transition& transition) {
-        attributor_.attribute(transition);
+    void print(const Transition& transition) {
+        const Attribution said = attributor_.attribute(transition);
         if (transition.context_only)
             return;
-        if (owners_filtered_ && !transition.owner_known) {
+        if (owners_filtered_ && !said.owner) {
             ++unowned_hidden_;
             return;
         }
         ++events_;
-        owner_unknown_ += !transition.owner_known;
+        owner_unknown_ += !said.owner;
         ++counts_[transition.old_state & 15][transition.new_state & 15];
-        output_.transition(transition, clock_.to_unix_ns(transition.mono_ns));
+        output_.transition(transition, said, clock_.to_unix_ns(transition.mono_ns));
     }
 
     void fill(TraceSummary& summary) const {

@@ -75,12 +75,13 @@ const Owner* Attributor::listener_owner(const ListenerKey& key) const {
     return &first;
 }
 
-void Attributor::attribute(Transition& t) {
+Attribution Attributor::attribute(const Transition& t) {
+    Attribution said;
     Entry& e = entry(t.cookie);
     const ListenerKey listener{t.netns, t.family, t.sport};
 
     if (e.since_ns != 0 && t.mono_ns >= e.since_ns)
-        t.old_state_ns = t.mono_ns - e.since_ns;
+        said.old_state_ns = t.mono_ns - e.since_ns;
     e.since_ns = t.mono_ns;
 
     if (t.owner_context) {
@@ -99,17 +100,15 @@ void Attributor::attribute(Transition& t) {
         }
     }
 
-    t.owner_known = e.owner.via != OwnerVia::None;
-    t.owner_via = e.owner.via;
-    t.owner_pid = e.owner.pid;
-    t.owner_comm = e.owner.comm;
-    t.owner_cgroup = e.owner.cgroup;
+    if (e.owner.via != OwnerVia::None)
+        said.owner = e.owner;
 
     if (t.new_state == kTcpClose) {
         if (t.old_state == kTcpListen)
             remove_listener(listener, t.cookie);
         forget(t.cookie);
     }
+    return said;
 }
 
 void Attributor::on_accept(const Accept& accept) {

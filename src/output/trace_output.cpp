@@ -63,16 +63,16 @@ public:
 
     // The hot path: written straight into a stack buffer, no per-member
     // append. The key order is that of docs/tcpleak-events.schema.json.
-    void transition(const Transition& t, std::int64_t unix_ns) override {
+    void transition(const Transition& t, const Attribution& a, std::int64_t unix_ns) override {
         if (records_.closed())
             return;
         char line[kMaxTransitionLine];
         char* p = put(line, R"({"type":"transition","time":")");
         p = records_.rfc3339().put(p, unix_ns);
-        if (t.owner_known) {
-            p = put_number(put(p, R"(","pid":)"), t.owner_pid);
-            p = put_json_string(put(p, R"(,"comm":)"), comm_view(t.owner_comm));
-            p = put(put(p, R"(,"owner_via":")"), owner_via_name(t.owner_via));
+        if (a.owner) {
+            p = put_number(put(p, R"(","pid":)"), a.owner->pid);
+            p = put_json_string(put(p, R"(,"comm":)"), comm_view(a.owner->comm));
+            p = put(put(p, R"(,"owner_via":")"), owner_via_name(a.owner->via));
             *p++ = '"';
         } else {
             p = put(p, R"(","pid":null,"comm":null,"owner_via":null)");
@@ -85,7 +85,7 @@ public:
         p = put_state(put(p, R"(,"old_state":)"), t.old_state);
         p = put_state(put(p, R"(,"new_state":)"), t.new_state);
         p = put(p, R"(,"old_state_us":)");
-        p = t.old_state_ns ? put_number(p, *t.old_state_ns / 1000) : put(p, "null");
+        p = a.old_state_ns ? put_number(p, *a.old_state_ns / 1000) : put(p, "null");
         p = put_number(put(p, R"(,"sock":)"), t.cookie);
         p = put_number(put(p, R"(,"rx_queue":)"), t.rx_queue);
         p = put_number(put(p, R"(,"ctx_pid":)"), t.ctx_pid);
@@ -93,7 +93,7 @@ public:
         p = put_number(put(p, R"(,"uid":)"), t.uid);
         p = put_number(put(p, R"(,"netns":)"), t.netns);
         p = put(p, R"(,"cgroup":)");
-        p = t.owner_known && t.owner_cgroup != 0 ? put_number(p, t.owner_cgroup) : put(p, "null");
+        p = a.owner && a.owner->cgroup != 0 ? put_number(p, a.owner->cgroup) : put(p, "null");
         p = put(p, "}\n");
         records_.append_line(line, p);
     }
@@ -158,7 +158,7 @@ public:
         out_.maybe_flush();
     }
 
-    void transition(const Transition& t, std::int64_t unix_ns) override {
+    void transition(const Transition& t, const Attribution& a, std::int64_t unix_ns) override {
         if (out_.closed())
             return;
         std::string& row = out_.buffer();
@@ -167,15 +167,15 @@ public:
         append_padding(row, row.size() - start, kTimeWidth);
 
         start = row.size();
-        if (t.owner_known)
-            append_decimal(row, t.owner_pid);
+        if (a.owner)
+            append_decimal(row, a.owner->pid);
         else
             row.push_back('-');
         append_padding(row, row.size() - start, kPidWidth);
 
         std::size_t comm_columns = 1;
-        if (t.owner_known)
-            comm_columns = append_printable(row, comm_view(t.owner_comm));
+        if (a.owner)
+            comm_columns = append_printable(row, comm_view(a.owner->comm));
         else
             row.push_back('?');
         append_padding(row, comm_columns, kCommWidth);
@@ -192,8 +192,8 @@ public:
         append_transition_name(row, t.old_state, t.new_state, " -> ");
         append_padding(row, row.size() - start, kTransitionWidth);
 
-        if (t.old_state_ns)
-            append_duration_short(row, *t.old_state_ns);
+        if (a.old_state_ns)
+            append_duration_short(row, *a.old_state_ns);
         else
             row.push_back('-');
         row.push_back('\n');

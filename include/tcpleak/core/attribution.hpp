@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 #include <utility>
@@ -27,6 +28,13 @@ struct Owner {
     OwnerVia via = OwnerVia::None;
 };
 
+// What the Attributor says of one transition; the transition itself stays
+// the record the kernel sent.
+struct Attribution {
+    std::optional<Owner> owner;                // nullopt: not known (never a guess)
+    std::optional<std::uint64_t> old_state_ns; // time spent in the old state, when seen entering it
+};
+
 class Attributor {
 public:
     // At most this many sockets are remembered; past it the oldest entries
@@ -36,10 +44,10 @@ public:
 
     explicit Attributor(std::size_t capacity = kDefaultCapacity);
 
-    // Fills in t's owner and the time it spent in its old state, learns what
-    // t tells (an owner's context, a listener), and forgets the socket once
-    // it is closed.
-    void attribute(Transition& t);
+    // t's owner and the time it spent in its old state; learns what t tells
+    // (an owner's context, a listener), and forgets the socket once it is
+    // closed.
+    Attribution attribute(const Transition& t);
     // accept() makes its caller the owner, whoever owned the listener.
     void on_accept(const Accept& accept);
     // Start-up: a socket's first holder in the descriptor tables is its owner.

@@ -45,14 +45,6 @@ struct Transition {
     std::array<std::uint8_t, 16> saddr{}; // IPv4 in the first 4 bytes
     std::array<std::uint8_t, 16> daddr{};
 
-    // The owner: filled in by the Attributor (attribution.hpp), not the kernel.
-    bool owner_known = false;
-    OwnerVia owner_via = OwnerVia::None;
-    std::uint32_t owner_pid = 0;
-    Comm owner_comm{};
-    std::uint64_t owner_cgroup = 0;
-    std::optional<std::uint64_t> old_state_ns; // time spent in old_state (Attributor)
-
     std::uint32_t ctx_pid = 0; // the task that happened to be on the CPU
     Comm ctx_comm{};           // its thread name
     // connect()/listen(): the task on the CPU is the owner; its process name

@@ -2,6 +2,7 @@
 // docs/tcpleak-events.schema.json) or an aligned table for people.
 #pragma once
 
+#include "tcpleak/core/attribution.hpp"
 #include "tcpleak/core/kernel_counters.hpp"
 #include "tcpleak/output/output_buffer.hpp"
 #include "tcpleak/core/records.hpp"
@@ -45,7 +46,7 @@ class TraceOutput {
 public:
     virtual ~TraceOutput() = default;
     virtual void start(const StartInfo& info) = 0;
-    virtual void transition(const Transition& t, std::int64_t unix_ns) = 0; // hot path
+    virtual void transition(const Transition& t, const Attribution& a, std::int64_t unix_ns) = 0; // hot path
     // count: newly lost since the previous call; total: lost since start.
     virtual void lost(std::uint64_t count, std::uint64_t total, std::int64_t unix_ns) = 0;
     virtual void summary(const TraceSummary& summary) = 0;

@@ -61,9 +61,9 @@ TEST_CASE("a transition record decodes field by field") {
     CHECK(t.uid == 1000);
     CHECK(t.rx_queue == 17);
     CHECK(t.netns == 4026531840u);
-    // The kernel sends no owner: the Attributor fills it in.
-    CHECK_FALSE(t.owner_known);
-    CHECK_FALSE(t.old_state_ns.has_value());
+    // No owner flag: none sent (trace's Attributor decides; leaks' kernel LRU had none).
+    CHECK_FALSE(t.owner_context);
+    CHECK_FALSE(t.known_owner_pid.has_value());
 }
 
 TEST_CASE("an owner-context transition carries the process name and cgroup") {

@@ -16,8 +16,15 @@ using namespace tcpleak::test;
 
 namespace {
 
-Transition sample_transition() {
+// A transition as the kernel sent it, and what the attributor said of it.
+struct Sample {
     Transition t;
+    Attribution a;
+};
+
+Sample sample_transition() {
+    Sample s;
+    Transition& t = s.t;
     t.cookie = 4101;
     t.family = kFamilyIpv4;
     t.old_state = kTcpEstablished;
@@ -26,38 +33,31 @@ Transition sample_transition() {
     t.dport = 54132;
     t.saddr = {127, 0, 0, 1};
     t.daddr = {127, 0, 0, 1};
-    t.owner_known = true;
-    t.owner_via = OwnerVia::Accept;
-    t.owner_pid = 2506;
-    t.owner_comm = make_comm("server");
-    t.owner_cgroup = 1234;
     t.ctx_pid = 2508;
     t.ctx_comm = make_comm("client");
-    t.old_state_ns = 1'234'567;
     t.netns = 4026531840u;
-    return t;
+    s.a.owner = Owner{2506, make_comm("server"), 1234, OwnerVia::Accept};
+    s.a.old_state_ns = 1'234'567;
+    return s;
 }
 
-Transition unknown_owner_transition() {
-    Transition t = sample_transition();
-    t.owner_known = false;
-    t.owner_via = OwnerVia::None;
-    t.owner_pid = 0;
-    t.owner_comm = {};
-    t.old_state_ns.reset();
-    t.old_state = 13; // a state this build has no name for
-    t.new_state = kTcpClose;
-    return t;
+Sample unknown_owner_transition() {
+    Sample s = sample_transition();
+    s.a = {};
+    s.t.old_state = 13; // a state this build has no name for
+    s.t.new_state = kTcpClose;
+    return s;
 }
 
-Transition ipv6_transition() {
-    Transition t = sample_transition();
+Sample ipv6_transition() {
+    Sample s = sample_transition();
+    Transition& t = s.t;
     t.family = kFamilyIpv6;
     t.saddr = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
     t.sport = 443;
     t.daddr = {0xfe, 0x80, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc};
     t.dport = 54321;
-    return t;
+    return s;
 }
 
 const std::string kHostileComm = "a\"b\\c\x01\x1b[31m\xff\xe2\x82";
@@ -85,6 +85,8 @@ const std::vector<std::string> kTransitionKeys = {
     "ctx_comm",  "uid",       "netns",        "cgroup",
 };
 
+void write(TraceOutput& output, const Sample& s) { output.transition(s.t, s.a, kSample); }
+
 } // namespace
 
 // ---------------------------------------------------------------- NDJSON
@@ -103,7 +105,7 @@ TEST_CASE("JSON trace output: start line") {
 TEST_CASE("JSON trace output: a transition, field by field") {
     CapturedOutput out;
     auto output = make_json_trace_output(out.buffer());
-    output->transition(sample_transition(), kSample);
+    write(*output, sample_transition());
     CHECK(out.text() ==
           R"({"type":"transition","time":"2026-11-21T07:44:06.123456Z","pid":2506,"comm":"server",)"
           R"("owner_via":"accept","family":"ipv4","saddr":"127.0.0.1","sport":45678,"daddr":"127.0.0.1",)"
@@ -116,7 +118,7 @@ TEST_CASE("JSON trace output: a transition, field by field") {
 TEST_CASE("JSON trace output: unknown owner, duration and state") {
     CapturedOutput out;
     auto output = make_json_trace_output(out.buffer());
-    output->transition(unknown_owner_transition(), kSample);
+    write(*output, unknown_owner_transition());
     const auto line = nlohmann::json::parse(out.lines().at(0));
     CHECK(line["pid"].is_null());
     CHECK(line["comm"].is_null());
@@ -133,16 +135,16 @@ TEST_CASE("JSON trace output: unknown owner, duration and state") {
 TEST_CASE("JSON trace output: a known owner without a cgroup") {
     CapturedOutput out;
     auto output = make_json_trace_output(out.buffer());
-    Transition t = sample_transition();
-    t.owner_cgroup = 0;
-    output->transition(t, kSample);
+    Sample s = sample_transition();
+    s.a.owner->cgroup = 0;
+    write(*output, s);
     CHECK(nlohmann::json::parse(out.lines().at(0))["cgroup"].is_null());
 }
 
 TEST_CASE("JSON trace output: IPv6 addresses") {
     CapturedOutput out;
     auto output = make_json_trace_output(out.buffer());
-    output->transition(ipv6_transition(), kSample);
+    write(*output, ipv6_transition());
     const auto line = nlohmann::json::parse(out.lines().at(0));
     CHECK(line["family"] == "ipv6");
     CHECK(line["saddr"] == "2001:db8::1");
@@ -153,10 +155,10 @@ TEST_CASE("JSON trace output: IPv6 addresses") {
 TEST_CASE("JSON trace output: a hostile comm stays one valid line") {
     CapturedOutput out;
     auto output = make_json_trace_output(out.buffer());
-    Transition t = sample_transition();
-    t.owner_comm = make_comm(kHostileComm);
-    t.ctx_comm = make_comm(kHostileComm);
-    output->transition(t, kSample);
+    Sample s = sample_transition();
+    s.a.owner->comm = make_comm(kHostileComm);
+    s.t.ctx_comm = make_comm(kHostileComm);
+    write(*output, s);
     REQUIRE(out.lines().size() == 1);
     const auto line = nlohmann::json::parse(out.lines().at(0));
     const std::string expected = "a\"b\\c\x01\x1b[31m\xEF\xBF\xBD\xEF\xBF\xBD";
@@ -195,9 +197,9 @@ TEST_CASE("JSON trace output: nothing is formatted once the reader is gone") {
     {
         OutputBuffer out(pipe.write_end);
         auto output = make_json_trace_output(out);
-        output->transition(sample_transition(), kSample);
+        write(*output, sample_transition());
         CHECK_FALSE(out.flush());
-        output->transition(sample_transition(), kSample);
+        write(*output, sample_transition());
         output->summary(sample_summary());
         CHECK(out.buffer().empty());
     }
@@ -211,7 +213,7 @@ TEST_CASE("text trace output: banner, header and a row") {
     CapturedOutput err;
     auto output = make_text_trace_output(out.buffer(), err.buffer());
     output->start({"trace", kSample, "0.1.0"});
-    output->transition(sample_transition(), kSample);
+    write(*output, sample_transition());
     CHECK(err.text() == "Tracing TCP state transitions; owners from connect/listen/accept. Ctrl-C to end.\n");
     CHECK(out.text() ==
           "TIME          PID     COMM             LOCAL                  REMOTE                 TRANSITION   "
@@ -225,7 +227,7 @@ TEST_CASE("text trace output: unknown owner, duration and state") {
     CapturedOutput out;
     CapturedOutput err;
     auto output = make_text_trace_output(out.buffer(), err.buffer());
-    output->transition(unknown_owner_transition(), kSample);
+    write(*output, unknown_owner_transition());
     CHECK(out.text() ==
           "07:44:06.123  -       ?                127.0.0.1:45678        127.0.0.1:54132        13 -> CLOSE     "
           "             -\n");
@@ -236,7 +238,7 @@ TEST_CASE("text trace output: IPv6 endpoints may overflow their column") {
     CapturedOutput out;
     CapturedOutput err;
     auto output = make_text_trace_output(out.buffer(), err.buffer());
-    output->transition(ipv6_transition(), kSample);
+    write(*output, ipv6_transition());
     CHECK(out.text() == "07:44:06.123  2506    server           [2001:db8::1]:443      "
                         "[fe80:1234:5678:9abc:def0:1234:5678:9abc]:54321 ESTABLISHED -> CLOSE_WAIT    1.23ms\n");
 }
@@ -246,9 +248,9 @@ TEST_CASE("text trace output: a hostile comm cannot reach the terminal raw") {
     CapturedOutput out;
     CapturedOutput err;
     auto output = make_text_trace_output(out.buffer(), err.buffer());
-    Transition t = sample_transition();
-    t.owner_comm = make_comm(kHostileComm);
-    output->transition(t, kSample);
+    Sample s = sample_transition();
+    s.a.owner->comm = make_comm(kHostileComm);
+    write(*output, s);
     const std::string& row = out.text();
     CHECK(row.find(R"( a"b\\c\x01\x1b[31m\xff\xe2\x82 127.0.0.1:45678)") != std::string::npos);
     REQUIRE(out.lines().size() == 1);
