@@ -1,25 +1,21 @@
 // tcpleak run: run a command (a CI soak test) and fail it when any process of
 // its tree leaves a socket in CLOSE_WAIT past the threshold.
-#include "tcpleak/kernel/bpf_session.hpp"
-#include "tcpleak/sys/child_process.hpp"
-#include "tcpleak/sys/clock.hpp"
 #include "tcpleak/commands/commands.hpp"
-#include "tcpleak/kernel/preflight.hpp"
-#include "tcpleak/sys/errors.hpp"
-#include "tcpleak/session/event_loop.hpp"
-#include "tcpleak/output/json_writer.hpp"
+#include "tcpleak/core/coverage.hpp"
 #include "tcpleak/core/leak_tracker.hpp"
-#include "tcpleak/session/leak_reports.hpp"
+#include "tcpleak/output/report_format.hpp"
+#include "tcpleak/output/text_format.hpp"
+#include "tcpleak/report/run_recorder.hpp"
+#include "tcpleak/report/run_report.hpp"
+#include "tcpleak/session/command_session.hpp"
 #include "tcpleak/session/leak_watch.hpp"
 #include "tcpleak/session/socket_scanner.hpp"
-#include "tcpleak/core/coverage.hpp"
-#include "tcpleak/output/report_format.hpp"
-#include "tcpleak/output/output_buffer.hpp"
+#include "tcpleak/sys/child_process.hpp"
+#include "tcpleak/sys/clock.hpp"
+#include "tcpleak/sys/errors.hpp"
 #include "tcpleak/sys/output_file.hpp"
 #include "tcpleak/sys/proc.hpp"
-#include "tcpleak/report/run_report.hpp"
 #include "tcpleak/sys/signals.hpp"
-#include "tcpleak/output/text_format.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -36,128 +32,6 @@
 namespace tcpleak {
 
 namespace {
-
-std::string basename_of(const std::string& path) {
-    const auto slash = path.rfind('/');
-    return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-std::string join_command(const std::vector<std::string>& command) {
-    std::string joined;
-    for (const auto& arg : command)
-        joined += (joined.empty() ? "" : " ") + arg;
-    return joined;
-}
-
-// Collects what the report needs: the traced processes and the leaks.
-class RunRecorder : public LeakEvents {
-public:
-    RunRecorder(OutputBuffer& err, bool quiet) : err_(err), quiet_(quiet) {}
-
-    void add_command(pid_t pid, pid_t ppid, const std::vector<std::string>& command) {
-        TracedProcess& root = process(static_cast<std::uint32_t>(pid));
-        root.ppid = static_cast<std::uint32_t>(ppid); // tcpleak's keeper (sys/child_process.hpp)
-        root.comm = make_comm(basename_of(command.front()).substr(0, 15));
-        root.cmdline = join_command(command);
-        root.start_mono_ns = monotonic_now_ns();
-        order_.push_back(root.pid);
-    }
-
-    void leak(const Leak& leak) override {
-        Leak copy = leak;
-        if (copy.cmdline.empty())
-            copy.cmdline = process(copy.pid).cmdline;
-        leaks_.push_back(copy);
-        if (!quiet_)
-            announce(copy);
-    }
-
-    void resolved(const LeakResolved& resolved) override { resolved_.push_back(resolved); }
-
-    void lost(std::uint64_t count, std::uint64_t total, std::uint64_t) override {
-        if (quiet_)
-            return;
-        append_lost_line(err_.buffer(), count, total);
-        err_.flush();
-    }
-
-    void reconciled(const ReconcileNotice& notice) override {
-        if (quiet_)
-            return;
-        append_reconciled_line(err_.buffer(), reconcile_report(notice, ClockMapping::current()));
-        err_.flush();
-    }
-
-    bool in_tree(std::uint32_t pid) const { return processes_.contains(pid); }
-
-    void process(const ProcEvent& event) override {
-        TracedProcess& p = process(event.pid);
-        switch (event.kind) {
-        case ProcEventKind::Fork: {
-            const TracedProcess& parent = process(event.ppid);
-            p.ppid = event.ppid;
-            p.comm = parent.comm;
-            p.cmdline = parent.cmdline;
-            p.start_mono_ns = event.mono_ns;
-            order_.push_back(p.pid);
-            break;
-        }
-        case ProcEventKind::Exec:
-            p.comm = event.comm;
-            if (!event.args.empty())
-                p.cmdline = join_args(event.args);
-            break;
-        case ProcEventKind::Exit:
-            p.exit_status = event.exit_status;
-            p.exit_mono_ns = event.mono_ns;
-            break;
-        }
-    }
-
-    void fill(RunReport& report) const {
-        for (const std::uint32_t pid : order_)
-            report.processes.push_back(processes_.at(pid));
-        report.leaks = leaks_;
-        report.resolved = resolved_;
-    }
-
-private:
-    TracedProcess& process(std::uint32_t pid) {
-        auto [it, inserted] = processes_.try_emplace(pid);
-        if (inserted)
-            it->second.pid = pid;
-        return it->second;
-    }
-
-    void announce(const Leak& leak) {
-        std::string& out = err_.buffer();
-        out += "tcpleak: leak: pid ";
-        append_decimal(out, leak.pid);
-        out += ' ';
-        append_printable(out, comm_view(leak.comm));
-        if (leak.fd) {
-            out += " fd ";
-            append_decimal(out, *leak.fd);
-        }
-        out += ' ';
-        append_endpoint(out, leak.address.family, leak.address.saddr, leak.address.sport);
-        out += " -> ";
-        append_endpoint(out, leak.address.family, leak.address.daddr, leak.address.dport);
-        out += " in CLOSE_WAIT for ";
-        append_duration_short(out, leak.reported_mono_ns - leak.entered_mono_ns);
-        out += ": ";
-        out += verdict_label(leak.verdict);
-        out += '\n';
-        err_.flush();
-    }
-
-    OutputBuffer& err_;
-    bool quiet_;
-    std::map<std::uint32_t, TracedProcess> processes_;
-    std::vector<std::uint32_t> order_;
-    std::vector<Leak> leaks_;
-    std::vector<LeakResolved> resolved_;
-};
 
 // The kernel's sockets as far as they concern the traced tree: the scans
 // read every process's descriptors, and run reports only its own.
@@ -284,12 +158,12 @@ void end_descendants(GatedChild& child, OutputBuffer& err, bool quiet) {
 } // namespace
 
 int run_run(const RunOptions& options) {
-    require_bpf_environment("run");
+    CommandSession session("run", CommandSession::Streams::ErrOnly);
     // Where COMMAND must run: tcpleak may mount tracefs in a private mount
     // namespace while it attaches (kernel/tracefs.hpp), never for COMMAND.
     const std::uint64_t mount_namespace = mount_namespace_of(0);
 
-    OutputBuffer err(STDERR_FILENO, 0);
+    OutputBuffer& err = session.err();
     err.keep_writing_on_stop_signal();
     ReportFile json_report(options.json_report);
     ReportFile junit(options.junit);
@@ -303,29 +177,28 @@ int run_run(const RunOptions& options) {
     BpfConfig config;
     config.mode = ForwardMode::LeakTracking;
     config.follow_forks = true; // the kernel adds every child of a traced process
-    BpfSession session(config);
+    session.load(config);
 
     LeakTracker tracker(options.threshold);
     Coverage coverage(options.threshold);
     RunRecorder recorder(err, options.quiet);
-    KernelScanner machine(session);
+    KernelScanner machine(session.bpf());
     TreeScanner tree(machine, recorder);
     LeakWatch watch(tree, tracker, coverage, recorder);
-    RingReader reader(session.ring_buffer_fd(), watch);
     const ClockMapping clock = ClockMapping::current();
 
-    session.select_pid(static_cast<std::uint32_t>(child.pid()));
-    recorder.add_command(child.pid(), child.parent_pid(), options.command);
-    const std::int64_t start_unix_ns = realtime_now_ns();
+    session.bpf().select_pid(static_cast<std::uint32_t>(child.pid()));
+    recorder.add_command(static_cast<std::uint32_t>(child.pid()), static_cast<std::uint32_t>(child.parent_pid()),
+                         options.command, monotonic_now_ns());
+    session.read_into(watch);
     child.release();
 
     int forwarded = 0;
-    run_event_loop(
-        reader, std::nullopt,
-        [&](std::uint64_t now) {
+    session.loop(
+        std::nullopt,
+        [&](std::uint64_t now, EventSource& source) {
             forward_stop_signals(child, forwarded, err, options.quiet);
-            watch.tick(now, reader);
-            err.flush();
+            watch.tick(now, source);
             return !child.poll_exit();
         },
         OnStopSignal::Continue);
@@ -333,17 +206,14 @@ int run_run(const RunOptions& options) {
     // COMMAND is gone: its exit closed what it held (those transitions are
     // queued already); descendants still running may hold leaked sockets.
     const int command_status = child.wait_exit();
-    watch.finish(reader);
-    session.detach();
-    reader.drain_all();
-    watch.finish(reader);
+    session.stop([&](EventSource& source) { watch.finish(source); });
     // What is still running of COMMAND's tree was part of the run: ended
     // now, rather than left behind under init.
     end_descendants(child, err, options.quiet);
 
     RunReport report;
     report.command = options.command;
-    report.start_unix_ns = start_unix_ns;
+    report.start_unix_ns = session.started().unix_ns;
     report.end_unix_ns = realtime_now_ns();
     report.threshold = options.threshold;
     report.clock = clock;
@@ -352,9 +222,9 @@ int run_run(const RunOptions& options) {
     else
         report.command_exit_code = WEXITSTATUS(command_status);
     recorder.fill(report);
-    report.transitions = session.read_transition_counts();
-    report.kernel = session.read_counters();
-    report.tracking = tracking_state(watch, tracker, coverage);
+    report.transitions = session.bpf().read_transition_counts();
+    report.kernel = session.bpf().read_counters();
+    report.tracking = watch.tracking_state();
     report.exit_status = run_exit_status(options, shell_exit_status(command_status), !report.leaks.empty(),
                                          report.tracking.complete);
 

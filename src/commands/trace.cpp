@@ -1,19 +1,14 @@
 // tcpleak trace: every TCP state transition, attributed to the socket's owner.
-#include "tcpleak/core/attribution.hpp"
-#include "tcpleak/kernel/decode.hpp"
-#include "tcpleak/kernel/bpf_session.hpp"
-#include "tcpleak/sys/clock.hpp"
 #include "tcpleak/commands/commands.hpp"
-#include "tcpleak/kernel/preflight.hpp"
-#include "tcpleak/sys/errors.hpp"
-#include "tcpleak/session/event_loop.hpp"
-#include "tcpleak/output/output_buffer.hpp"
+#include "tcpleak/core/attribution.hpp"
 #include "tcpleak/core/records.hpp"
-#include "tcpleak/kernel/ring_reader.hpp"
 #include "tcpleak/core/tcp_state.hpp"
+#include "tcpleak/kernel/decode.hpp"
+#include "tcpleak/kernel/preflight.hpp"
 #include "tcpleak/output/trace_output.hpp"
-
-#include <unistd.h>
+#include "tcpleak/session/command_session.hpp"
+#include "tcpleak/sys/clock.hpp"
+#include "tcpleak/sys/errors.hpp"
 
 #include <array>
 
@@ -93,64 +88,49 @@ private:
 } // namespace
 
 int run_trace(const TraceOptions& options) {
-    require_bpf_environment("trace");
+    CommandSession session("trace");
     require_processes_exist(options.pids);
 
-    OutputBuffer out(STDOUT_FILENO);
-    OutputBuffer err(STDERR_FILENO, 0);
-    auto output = options.json ? make_json_trace_output(out) : make_text_trace_output(out, err);
+    OutputBuffer& err = session.err();
+    auto output = options.json ? make_json_trace_output(session.out()) : make_text_trace_output(session.out(), err);
     for (const std::uint8_t state : options.states)
         if (const std::string_view why = never_reported_because(state); !why.empty())
             err.buffer() += "tcpleak: note: --state " + std::string(tcp_state_name(state)) +
                             " matches nothing: " + std::string(why) + "\n";
 
-    BpfSession session(trace_config(options));
+    session.load(trace_config(options));
     Attributor attributor;
     // Attached first, then the descriptor tables (owners of sockets older
     // than tcpleak), then the ring buffer: what happens in between is in
     // both, and hooks win over the tables.
-    for (const SocketHolder& holder : session.seed_existing_sockets())
+    for (const SocketHolder& holder : session.bpf().seed_existing_sockets())
         attributor.on_existing_socket(holder);
 
-    ClockMapping clock = ClockMapping::current();
+    const ClockMapping clock = ClockMapping::current();
     TransitionPrinter printer(*output, attributor, clock, !options.pids.empty() || options.comm.has_value());
-    RingReader reader(session.ring_buffer_fd(), printer);
-    LostEvents lost(session);
+    session.read_into(printer);
+    LostEvents lost(session.bpf());
+    output->start(session.started());
 
-    const std::int64_t start_unix_ns = realtime_now_ns();
-    output->start({"trace", start_unix_ns, TCPLEAK_VERSION});
-    out.flush();
-    err.flush();
-
-    run_event_loop(reader, deadline_after(options.duration), [&](std::uint64_t now) {
+    session.loop(deadline_after(options.duration), [&](std::uint64_t now, EventSource&) {
         if (const std::uint64_t fresh = lost.poll(now))
             output->lost(fresh, lost.total(), realtime_now_ns());
-        out.flush();
-        err.flush();
-        return !out.closed();
+        return true;
     });
-    if (out.closed())
+    if (session.output_gone())
         return kExitOk; // the reader went away (| head): nothing more to say
 
-    session.detach();
-    reader.drain_all();
+    session.stop();
     TraceSummary summary;
-    summary.start_unix_ns = start_unix_ns;
-    summary.end_unix_ns = realtime_now_ns();
-    summary.kernel = session.read_counters();
-    summary.bpf_map_bytes = session.map_memory_bytes();
+    session.fill(summary);
     printer.fill(summary);
     summary.owners_evicted = attributor.evictions();
-    if (summary.kernel.lost() > lost.total())
-        output->lost(summary.kernel.lost() - lost.total(), summary.kernel.lost(), summary.end_unix_ns);
+    if (const std::uint64_t late = CommandSession::untold_lost(summary, lost.total()))
+        output->lost(late, summary.kernel.lost(), summary.end_unix_ns);
     output->summary(summary);
-    if (options.json) {
-        std::string text;
-        append_summary_text(text, summary, "trace");
-        err.buffer() += text;
-    }
-    out.flush();
-    err.flush();
+    if (options.json)
+        append_summary_text(err.buffer(), summary, "trace");
+    session.flush();
     return kExitOk;
 }
 

@@ -6,7 +6,7 @@ namespace tcpleak {
 
 
 Coverage::Coverage(Duration threshold)
-    : threshold_ns_(threshold.count() > 0 ? static_cast<std::uint64_t>(threshold.count()) : 0) {}
+    : threshold_ns_(nonnegative_ns(threshold)) {}
 
 void Coverage::on_loss(std::uint64_t start_ns, std::uint64_t noticed_ns, std::uint64_t events) {
     if (events == 0)

@@ -13,8 +13,6 @@ constexpr std::uint64_t kNever = std::numeric_limits<std::uint64_t>::max();
 constexpr std::size_t kKernelCommLen = 15; // TASK_COMM_LEN - 1
 
 std::uint64_t add_sat(std::uint64_t a, std::uint64_t b) { return b > kNever - a ? kNever : a + b; }
-std::uint64_t sub_sat(std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; }
-std::uint64_t ns_of(Duration d) { return d.count() > 0 ? static_cast<std::uint64_t>(d.count()) : 0; }
 
 SocketAddress address_of(const Transition& t) { return {t.family, t.saddr, t.sport, t.daddr, t.dport, t.netns}; }
 
@@ -51,7 +49,7 @@ bool LeakFilter::selects(const Leak& leak) const {
 }
 
 LeakTracker::LeakTracker(Duration threshold, LeakFilter filter, LeakTrackerPolicy policy)
-    : threshold_ns_(ns_of(threshold)), filter_(std::move(filter)), policy_(policy) {
+    : threshold_ns_(nonnegative_ns(threshold)), filter_(std::move(filter)), policy_(policy) {
     sockets_.reserve(1024); // ordinary churn without rehashing; a flood grows it
 }
 
@@ -332,8 +330,8 @@ void LeakTracker::retry_unheld(Socket& s, std::uint64_t now_ns) {
         if (s.unheld_checks == 0)
             ++ever_unheld_;
     }
-    const std::uint64_t first = ns_of(policy_.unheld_retry);
-    const std::uint64_t most = std::max(first, ns_of(policy_.max_unheld_retry));
+    const std::uint64_t first = nonnegative_ns(policy_.unheld_retry);
+    const std::uint64_t most = std::max(first, nonnegative_ns(policy_.max_unheld_retry));
     const unsigned doublings = std::min<unsigned>(s.unheld_checks, 20);
     const std::uint64_t delay = std::min(most, first << doublings);
     if (s.unheld_checks < std::numeric_limits<std::uint8_t>::max())

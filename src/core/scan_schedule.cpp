@@ -4,14 +4,10 @@
 
 namespace tcpleak {
 
-namespace {
-std::uint64_t ns_of(Duration d) { return d.count() > 0 ? static_cast<std::uint64_t>(d.count()) : 0; }
-} // namespace
-
 std::uint64_t ScanSchedule::earliest(std::uint64_t) const {
     if (scans_ == 0)
         return 0;
-    const std::uint64_t gap = std::max(ns_of(policy_.min_gap), last_cost_ns_ * policy_.duty_factor);
+    const std::uint64_t gap = std::max(nonnegative_ns(policy_.min_gap), last_cost_ns_ * policy_.duty_factor);
     return last_end_ns_ + gap;
 }
 
@@ -19,10 +15,10 @@ bool ScanSchedule::should_scan(std::uint64_t now_ns, bool work_due, bool urgent)
     if (scans_ == 0)
         return true;
     if (urgent)
-        return now_ns >= last_end_ns_ + ns_of(policy_.min_gap);
+        return now_ns >= last_end_ns_ + nonnegative_ns(policy_.min_gap);
     if (now_ns < earliest(now_ns))
         return false;
-    return work_due || now_ns >= last_end_ns_ + ns_of(policy_.reconcile_every);
+    return work_due || now_ns >= last_end_ns_ + nonnegative_ns(policy_.reconcile_every);
 }
 
 void ScanSchedule::ran(std::uint64_t began_ns, std::uint64_t ended_ns) {

@@ -387,15 +387,19 @@ std::vector<TcpSocket> BpfSession::tcp_table(std::uint32_t states, int netns_fd)
     return read_records<TcpSocket>(iterator->fd(), tcp_socket_record_size());
 }
 
-// Every link but the iterator's: it produces no events, and the stop path
-// still reads descriptor tables (the holders of sockets due at that moment).
+// Every link but the iterators': they produce no events, and the stop path
+// still reads the descriptor tables (the holders of sockets due at that
+// moment) and, when events were lost up to the detach, the TCP socket table
+// (a reconciliation's tracked sockets no descriptor holds any more).
 void BpfSession::detach() {
     if (!attached_)
         return;
     const bpf_object_skeleton* skeleton = skeleton_->skeleton;
     for (int i = 0; i < skeleton->prog_cnt; ++i) {
         bpf_link** link = skeleton->progs[i].link;
-        if (*link != nullptr && *skeleton->progs[i].prog != skeleton_->progs.iter_socket_holders) {
+        const bpf_program* prog = *skeleton->progs[i].prog;
+        const bool iterator = prog == skeleton_->progs.iter_socket_holders || prog == skeleton_->progs.iter_tcp_sockets;
+        if (*link != nullptr && !iterator) {
             bpf_link__destroy(*link);
             *link = nullptr;
         }

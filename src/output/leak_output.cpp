@@ -36,11 +36,6 @@ std::uint64_t close_wait_at_report_ns(const Leak& leak) {
     return sub_sat(leak.reported_mono_ns, leak.entered_mono_ns);
 }
 
-// A CLOCK_MONOTONIC time of the event loop from a Unix time (the summary's end).
-std::uint64_t to_mono_ns(const ClockMapping& clock, std::int64_t unix_ns) {
-    const std::int64_t mono = unix_ns - clock.offset_ns;
-    return mono > 0 ? static_cast<std::uint64_t>(mono) : 0;
-}
 
 // ---------------------------------------------------------------- NDJSON
 
@@ -85,16 +80,16 @@ public:
         records_.end(json);
     }
 
-    void lost(std::uint64_t count, std::uint64_t total, std::int64_t unix_ns) override {
-        records_.lost(count, total, unix_ns);
+    void lost(std::uint64_t count, std::uint64_t total, std::uint64_t mono_ns) override {
+        records_.lost(count, total, clock_.to_unix_ns(mono_ns));
     }
 
-    void reconciled(const ReconcileReport& report) override {
+    void reconciled(const ReconcileNotice& report) override {
         if (records_.closed())
             return;
-        JsonWriter json = records_.begin("reconciled", report.unix_ns);
+        JsonWriter json = records_.begin("reconciled", clock_.to_unix_ns(report.mono_ns));
         json.field("reason", "lost_events");
-        write_time_field(json, records_.rfc3339(), "gap_start_time", report.gap_start_unix_ns);
+        write_time_field(json, records_.rfc3339(), "gap_start_time", clock_.to_unix_ns(report.gap_start_ns));
         json.field("events_lost", report.events_lost);
         json.field("found", report.found);
         json.field("vanished", report.vanished);
@@ -154,22 +149,6 @@ std::size_t append_printable_capped(std::string& out, std::string_view bytes, st
     return used + 3;
 }
 
-void append_fd(std::string& out, const std::optional<std::uint32_t>& fd) {
-    if (fd)
-        append_decimal(out, *fd);
-    else
-        out.push_back('-');
-}
-
-// "pid 1234 server fd 7 127.0.0.1:8080 -> 127.0.0.1:50312"
-void append_socket_words(std::string& out, const Leak& leak) {
-    out.append("pid ");
-    append_pid_comm(out, leak.pid, leak.comm);
-    out.append(" fd ");
-    append_fd(out, leak.fd);
-    out.push_back(' ');
-    append_connection(out, leak.address);
-}
 
 // ---------------------------------------------------------------- the table
 
@@ -346,13 +325,7 @@ public:
         if (interactive_ || out_.closed())
             return;
         std::string& line = begin_line(leak.reported_mono_ns, "LEAK      ");
-        append_socket_words(line, leak);
-        line.append(" CLOSE_WAIT ");
-        append_age(line, close_wait_at_report_ns(leak), leak.since_start);
-        line.append(" recv-q ");
-        append_decimal(line, leak.rx_queue);
-        line.push_back(' ');
-        append_verdict(line, leak, VerdictForm::Compact);
+        append_leak_sentence(line, leak, close_wait_at_report_ns(leak));
         line.push_back('\n');
         out_.maybe_flush();
     }
@@ -361,7 +334,7 @@ public:
         if (interactive_ || out_.closed())
             return;
         std::string& line = begin_line(r.resolved_mono_ns, "RESOLVED  ");
-        append_socket_words(line, r.leak);
+        append_leaked_socket(line, r.leak);
         line.append(" after ");
         append_age(line, r.close_wait_ns, r.leak.since_start);
         line.append(": ");
@@ -370,13 +343,13 @@ public:
         out_.maybe_flush();
     }
 
-    void lost(std::uint64_t count, std::uint64_t total, std::int64_t) override {
+    void lost(std::uint64_t count, std::uint64_t total, std::uint64_t) override {
         append_lost_line(err_.buffer(), count, total);
         err_.maybe_flush();
     }
 
-    void reconciled(const ReconcileReport& report) override {
-        append_reconciled_line(err_.buffer(), report);
+    void reconciled(const ReconcileNotice& notice) override {
+        append_reconciled_line(err_.buffer(), notice);
         err_.maybe_flush();
     }
 
@@ -429,7 +402,7 @@ public:
         append_plural(out, summary.kernel.lost(), "event", "events");
         out.append(" lost\n");
         if (!summary.still_leaked.empty())
-            append_process_table(out, summary.still_leaked, to_mono_ns(clock_, summary.end_unix_ns));
+            append_process_table(out, summary.still_leaked, clock_.to_mono_ns(summary.end_unix_ns));
         if (summary.close_wait_unheld > 0) {
             out.append("tcpleak: note: ");
             append_plural(out, summary.close_wait_unheld, "socket", "sockets");

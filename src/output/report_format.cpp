@@ -60,6 +60,34 @@ void append_connection(std::string& out, const SocketAddress& a) {
     append_endpoint(out, a.family, a.daddr, a.dport);
 }
 
+void append_fd(std::string& out, const std::optional<std::uint32_t>& fd) {
+    if (fd)
+        append_decimal(out, *fd);
+    else
+        out.push_back('-');
+}
+
+void append_leaked_socket(std::string& out, const Leak& leak) {
+    out.append("pid ");
+    append_pid_comm(out, leak.pid, leak.comm);
+    out.append(" fd ");
+    append_fd(out, leak.fd);
+    out.push_back(' ');
+    append_connection(out, leak.address);
+}
+
+void append_leak_sentence(std::string& out, const Leak& leak, std::uint64_t close_wait_ns) {
+    append_leaked_socket(out, leak);
+    out.append(leak.since_start ? " in CLOSE_WAIT for at least " : " in CLOSE_WAIT for ");
+    append_duration_short(out, close_wait_ns);
+    if (leak.rx_queue > 0) {
+        out.append(", ");
+        append_plural(out, leak.rx_queue, "byte unread", "bytes unread");
+    }
+    out.append(": ");
+    append_verdict(out, leak, VerdictForm::Compact);
+}
+
 void append_closer(std::string& out, const ClosedBy& closed_by) {
     append_pid_comm(out, closed_by.pid, closed_by.comm);
     out.append(" (");
@@ -212,7 +240,7 @@ void append_lost_line(std::string& out, std::uint64_t count, std::uint64_t total
     out.append(" in total\n");
 }
 
-void append_reconciled_line(std::string& out, const ReconcileReport& report) {
+void append_reconciled_line(std::string& out, const ReconcileNotice& report) {
     out.append("tcpleak: reconciled with the kernel's socket tables after ");
     append_plural(out, report.events_lost, "lost event", "lost events");
     out.append(": ");
@@ -222,7 +250,7 @@ void append_reconciled_line(std::string& out, const ReconcileReport& report) {
     out.append(" gone unseen\n");
     if (!report.covered) {
         out.append("tcpleak: warning: the loss lasted ");
-        append_duration_short(out, elapsed_ns(report.gap_start_unix_ns, report.unix_ns));
+        append_duration_short(out, sub_sat(report.mono_ns, report.gap_start_ns));
         out.append(" before the tables were read, longer than the threshold: a leak that began and ended in"
                    " that time may be missed\n");
     }

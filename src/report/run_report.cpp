@@ -221,56 +221,13 @@ void append_process_name(std::string& out, const ProcessView& p, std::size_t max
 
 // ---------------------------------------------------------------- text
 
-struct LeakRow {
-    std::string fd, connection, close_wait, recv_q, rest;
-};
+std::string failure_message(const LeakView& view);
 
-LeakRow make_leak_row(const LeakView& view) {
-    const Leak& leak = *view.leak;
-    LeakRow row;
-    if (leak.fd) {
-        row.fd = "fd ";
-        append_decimal(row.fd, *leak.fd);
-    } else {
-        row.fd = "fd ?";
-    }
-    append_connection(row.connection, leak.address);
-    row.close_wait = "CLOSE_WAIT ";
-    append_close_wait_duration(row.close_wait, view);
-    row.recv_q = "recv-q ";
-    append_decimal(row.recv_q, leak.rx_queue);
-    append_verdict(row.rest, leak, VerdictForm::Labelled);
-    if (view.resolved) {
-        row.rest.append("  (ended: ");
-        append_resolution(row.rest, *view.resolved);
-        row.rest.push_back(')');
-    }
-    return row;
-}
-
-// The leak lines of one process, columns aligned within the process.
+// The leak lines of one process: each leak's sentence, and how it ended.
 void append_leak_rows(std::string& out, const ProcessView& p, std::string_view indent) {
-    std::vector<LeakRow> rows;
-    std::size_t widths[4] = {};
     for (const LeakView& view : p.leaks) {
-        rows.push_back(make_leak_row(view));
-        const LeakRow& row = rows.back();
-        widths[0] = std::max(widths[0], row.fd.size());
-        widths[1] = std::max(widths[1], row.connection.size());
-        widths[2] = std::max(widths[2], row.close_wait.size());
-        widths[3] = std::max(widths[3], row.recv_q.size());
-    }
-    for (const LeakRow& row : rows) {
         out.append(indent);
-        out.append(row.fd);
-        append_padding(out, row.fd.size(), std::max<std::size_t>(widths[0] + 2, 6));
-        out.append(row.connection);
-        append_padding(out, row.connection.size(), widths[1] + 2);
-        out.append(row.close_wait);
-        append_padding(out, row.close_wait.size(), widths[2] + 2);
-        out.append(row.recv_q);
-        append_padding(out, row.recv_q.size(), widths[3] + 2);
-        out.append(row.rest);
+        out.append(failure_message(view));
         out.push_back('\n');
     }
 }
@@ -435,43 +392,16 @@ std::uint64_t process_time_ns(const RunReport& report, const ProcessView& p) {
     return end > start ? static_cast<std::uint64_t>(end - start) : 0;
 }
 
-// "fd 5: 127.0.0.1:8080 -> 127.0.0.1:50312 in CLOSE_WAIT for 6.1s (closed by
-// 1233 server (fd 4, close), still held by 1234 server fd 5)"
+// The leak's sentence (output/report_format.hpp), and how it ended:
+// "pid 1234 server fd 5 127.0.0.1:8080 -> 127.0.0.1:50312 in CLOSE_WAIT for
+// 6.10s: never closed; ended: close by 1234 server"
 std::string failure_message(const LeakView& view) {
-    const Leak& leak = *view.leak;
     std::string text;
-    if (leak.fd) {
-        text.append("fd ");
-        append_decimal(text, *leak.fd);
-        text.append(": ");
-    }
-    append_connection(text, leak.address);
-    text.append(" in CLOSE_WAIT for ");
-    append_close_wait_duration(text, view);
-    text.append(" (");
-    if (leak.verdict == Verdict::NeverClosed) {
-        text.append(verdict_label(leak.verdict));
-        if (held_elsewhere(leak)) {
-            text.append(", held by ");
-            append_holders(text, leak.holders);
-        }
-    } else {
-        text.append("closed");
-        if (leak.closed_by) {
-            text.append(" by ");
-            append_closer(text, *leak.closed_by);
-        }
-        text.append(", still held");
-        if (!leak.holders.empty()) {
-            text.append(" by ");
-            append_holders(text, leak.holders);
-        }
-    }
+    append_leak_sentence(text, *view.leak, close_wait_ns(view));
     if (view.resolved) {
         text.append("; ended: ");
         append_resolution(text, *view.resolved);
     }
-    text.push_back(')');
     return text;
 }
 

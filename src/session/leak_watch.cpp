@@ -35,6 +35,17 @@ LeakWatch::LeakWatch(SocketScanner& scanner, LeakTracker& tracker, Coverage& cov
     : scanner_(scanner), tracker_(tracker), coverage_(coverage), events_(events), schedule_(policy),
       clock_(clock ? std::move(clock) : Clock(monotonic_now_ns)) {}
 
+TrackingState LeakWatch::tracking_state() const {
+    TrackingState state;
+    state.complete = coverage_.complete();
+    state.incomplete_reasons = coverage_.incomplete_reasons();
+    state.reconciliations = stats_.reconciliations;
+    state.found_by_scan = tracker_.adopted_total();
+    state.scans = stats_.scans;
+    state.scan_busy_ns = stats_.scan_busy_ns;
+    return state;
+}
+
 // The kernel's counters start at zero with the BPF object, so nothing is
 // read here: a loss during this first scan (tcpleak stalled in it, say) is
 // one like any other.

@@ -70,6 +70,16 @@ void notice_hidden(std::uint32_t pid) {
 
 void on_hidden_cmdlines(void (*notice)(const std::string& why)) { g_hidden_notice = notice; }
 
+std::string join_args(const std::vector<std::string>& argv) {
+    std::string joined;
+    for (const std::string& arg : argv) {
+        if (!joined.empty())
+            joined.push_back(' ');
+        joined += arg;
+    }
+    return joined;
+}
+
 std::string join_args(std::string_view nul_separated) {
     while (!nul_separated.empty() && nul_separated.back() == '\0')
         nul_separated.remove_suffix(1);

@@ -261,8 +261,9 @@ def test_leaking_program(tmp_path):
     assert len(failures) == 1, ET.tostring(cases[0])[:3000]
     f = failures[0]
     assert f.get("type") == "never_closed", f.attrib
-    assert f.get("message").startswith("fd %d: 127.0.0.1:%d -> 127.0.0.1:%d in CLOSE_WAIT for " % (
-        conn["fd"], conn["sport"], conn["port"])), f.attrib
+    assert f.get("message").startswith("pid %d %s fd %d 127.0.0.1:%d -> 127.0.0.1:%d in CLOSE_WAIT for " % (
+        prog.pid, LEAKER_COMM, conn["fd"], conn["sport"], conn["port"])), f.attrib
+    assert ": never closed; ended: exit by %d %s" % (prog.pid, LEAKER_COMM) in f.get("message"), f.attrib
     assert str(prog.pid) in cases[0].get("name"), cases[0].attrib
     assert ("fd:" in f.text and str(conn["fd"]) in f.text), f.text
     # The properties carry the run's outcome.

@@ -2,13 +2,11 @@
 // start, summary) or, for people, a table refreshed every --interval.
 #pragma once
 
-#include "tcpleak/sys/clock.hpp"
-#include "tcpleak/core/kernel_counters.hpp"
 #include "tcpleak/core/leak.hpp"
-#include "tcpleak/sys/clock.hpp" // Duration
+#include "tcpleak/core/leak_events.hpp"
 #include "tcpleak/output/output_buffer.hpp"
-#include "tcpleak/output/tracking.hpp"
-#include "tcpleak/output/trace_output.hpp" // StartInfo
+#include "tcpleak/output/run_info.hpp"
+#include "tcpleak/sys/clock.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -17,9 +15,7 @@
 
 namespace tcpleak {
 
-struct LeakSummary {
-    std::int64_t start_unix_ns = 0;
-    std::int64_t end_unix_ns = 0;
+struct LeakSummary : SummaryBase {
     Duration threshold{};
     std::uint64_t leaks_reported = 0;  // crossed the threshold during the run
     std::uint64_t leaks_resolved = 0;  // of those, left CLOSE_WAIT before the end
@@ -27,18 +23,13 @@ struct LeakSummary {
     std::uint64_t close_wait_seen = 0; // sockets that entered CLOSE_WAIT (or were found there)
     std::uint64_t close_wait_unheld = 0; // past the threshold, held by no descriptor when looked at
     TrackingState tracking;
-    KernelCounters kernel;
-    std::uint64_t bpf_map_bytes = 0;
 };
 
-class LeakOutput {
+// The leak watch's events (core/leak_events.hpp) as `tcpleak leaks`
+// prints them, framed by a start record, table refreshes and a summary.
+class LeakOutput : public LeakEvents {
 public:
-    virtual ~LeakOutput() = default;
     virtual void start(const StartInfo& info, Duration threshold) = 0;
-    virtual void leak(const Leak& leak) = 0;               // crossed the threshold
-    virtual void resolved(const LeakResolved& resolved) = 0; // a reported leak left CLOSE_WAIT
-    virtual void lost(std::uint64_t count, std::uint64_t total, std::int64_t unix_ns) = 0;
-    virtual void reconciled(const ReconcileReport& report) = 0;
     // Every --interval: the leaks still in CLOSE_WAIT (text: redraw the table).
     virtual void refresh(const std::vector<Leak>& active, std::uint64_t now_mono_ns) = 0;
     virtual void summary(const LeakSummary& summary) = 0;

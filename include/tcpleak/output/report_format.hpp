@@ -7,17 +7,17 @@
 // text goes through append_printable, the JSON through JsonWriter.
 #pragma once
 
-#include "tcpleak/sys/clock.hpp"
-#include "tcpleak/output/json_writer.hpp"
 #include "tcpleak/core/kernel_counters.hpp"
 #include "tcpleak/core/leak.hpp"
-#include "tcpleak/output/tracking.hpp"
-#include "tcpleak/sys/clock.hpp" // Duration
+#include "tcpleak/core/leak_events.hpp"
+#include "tcpleak/output/json_writer.hpp"
 #include "tcpleak/output/output_buffer.hpp"
 #include "tcpleak/output/text_format.hpp"
+#include "tcpleak/sys/clock.hpp"
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,8 +27,6 @@ namespace tcpleak {
 // The version of docs/tcpleak-events.schema.json the NDJSON records follow.
 inline constexpr int kEventsSchemaVersion = 2;
 
-inline std::uint64_t sub_sat(std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; }
-inline std::uint64_t nonnegative_ns(Duration d) { return d.count() > 0 ? static_cast<std::uint64_t>(d.count()) : 0; }
 inline std::uint64_t elapsed_ns(std::int64_t start_unix_ns, std::int64_t end_unix_ns) {
     return end_unix_ns > start_unix_ns ? static_cast<std::uint64_t>(end_unix_ns - start_unix_ns) : 0;
 }
@@ -54,6 +52,12 @@ void append_pid_comm(std::string& out, std::uint32_t pid, const Comm& comm);
 
 // "127.0.0.1:8080 -> 127.0.0.1:50312"
 void append_connection(std::string& out, const SocketAddress& a);
+
+// "7", or "-" when not known
+void append_fd(std::string& out, const std::optional<std::uint32_t>& fd);
+
+// "pid 1234 server fd 7 127.0.0.1:8080 -> 127.0.0.1:50312"
+void append_leaked_socket(std::string& out, const Leak& leak);
 
 // "1233 server (fd 7, close)", "1233 server (exit)", "1233 server"
 void append_closer(std::string& out, const ClosedBy& closed_by);
@@ -83,6 +87,15 @@ void append_verdict_details(std::string& out, const Leak& leak);
 enum class VerdictForm : std::uint8_t { Labelled, Compact };
 void append_verdict(std::string& out, const Leak& leak, VerdictForm form);
 
+// One leak in one sentence, the same in every text that tells of it (the
+// LEAK line of `tcpleak leaks`, `tcpleak run`'s announcement and its JUnit
+// failure message). close_wait_ns is the time it says: in CLOSE_WAIT when
+// reported, or (run's report) until it ended.
+//   "pid 1234 server fd 7 127.0.0.1:8080 -> 127.0.0.1:50312 in CLOSE_WAIT for 5.00s: never closed"
+//   "pid 1240 worker fd 9 [::1]:443 -> [::1]:40000 in CLOSE_WAIT for at least 3m00s, 12 bytes unread:
+//    closed by 1233 server (fd 7, close); held by 1240 worker fd 9" (one line)
+void append_leak_sentence(std::string& out, const Leak& leak, std::uint64_t close_wait_ns);
+
 // How a leak ended: "close by 1234 server", "reset"
 void append_resolution(std::string& out, const LeakResolved& r);
 
@@ -95,7 +108,7 @@ void append_owners_evicted_warning(std::string& out, std::uint64_t evicted);
 // "tcpleak: reconciled with the kernel's socket tables after 120 lost
 // events: 3 sockets in CLOSE_WAIT found, 0 gone\n", and a second line when
 // the gap was too long to rule out an unseen leak.
-void append_reconciled_line(std::string& out, const ReconcileReport& report);
+void append_reconciled_line(std::string& out, const ReconcileNotice& notice);
 
 // When tracking was incomplete: "tcpleak: warning: tracking incomplete: ..."
 // per reason, and what the exit status says.

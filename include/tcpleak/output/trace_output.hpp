@@ -3,10 +3,10 @@
 #pragma once
 
 #include "tcpleak/core/attribution.hpp"
-#include "tcpleak/core/kernel_counters.hpp"
-#include "tcpleak/output/output_buffer.hpp"
 #include "tcpleak/core/records.hpp"
+#include "tcpleak/output/output_buffer.hpp"
 #include "tcpleak/output/report_format.hpp" // kEventsSchemaVersion
+#include "tcpleak/output/run_info.hpp"
 
 #include <cstdint>
 #include <map>
@@ -17,16 +17,7 @@
 
 namespace tcpleak {
 
-
-struct StartInfo {
-    std::string_view mode; // "trace"
-    std::int64_t unix_ns = 0;
-    std::string_view version;
-};
-
-struct TraceSummary {
-    std::int64_t start_unix_ns = 0;
-    std::int64_t end_unix_ns = 0;
+struct TraceSummary : SummaryBase {
     std::uint64_t events = 0;        // transitions written
     std::uint64_t owner_unknown = 0; // of those, with no known owner
     // With owner filters (-p, -c): transitions not written because no
@@ -35,8 +26,6 @@ struct TraceSummary {
     std::uint64_t unowned_hidden = 0;
     std::uint64_t owners_evicted = 0; // sockets the attribution table had to forget (full)
     std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint64_t> transitions; // (old, new) -> count
-    KernelCounters kernel;           // kernel.lost is the lost count reported
-    std::uint64_t bpf_map_bytes = 0; // memory of all BPF maps, fixed at start
 };
 
 // Outputs only append to their OutputBuffers and call maybe_flush(); the

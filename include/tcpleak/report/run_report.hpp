@@ -2,11 +2,10 @@
 // stderr, one JSON document (--json-report) and JUnit XML (--junit).
 #pragma once
 
-#include "tcpleak/sys/clock.hpp"
 #include "tcpleak/core/kernel_counters.hpp"
 #include "tcpleak/core/leak.hpp"
-#include "tcpleak/output/tracking.hpp"
-#include "tcpleak/sys/clock.hpp" // Duration
+#include "tcpleak/core/leak_events.hpp"
+#include "tcpleak/sys/clock.hpp"
 
 #include <cstdint>
 #include <map>

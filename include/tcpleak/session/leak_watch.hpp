@@ -14,6 +14,7 @@
 
 #include "tcpleak/core/coverage.hpp"
 #include "tcpleak/core/leak.hpp"
+#include "tcpleak/core/leak_events.hpp"
 #include "tcpleak/core/leak_tracker.hpp"
 #include "tcpleak/core/records.hpp"
 #include "tcpleak/core/scan_schedule.hpp"
@@ -24,27 +25,6 @@
 #include <functional>
 
 namespace tcpleak {
-
-// A reconciliation after lost events: what it found.
-struct ReconcileNotice {
-    std::uint64_t mono_ns = 0;      // when it read the tables
-    std::uint64_t gap_start_ns = 0; // the earliest time events may have been lost from
-    std::uint64_t events_lost = 0;  // in the gaps it closed
-    std::uint64_t found = 0;        // sockets in CLOSE_WAIT the events had not announced
-    std::uint64_t vanished = 0;     // tracked sockets the kernel no longer has in CLOSE_WAIT
-    bool covered = true;            // false: a leak may have begun and ended unseen
-};
-
-class LeakEvents {
-public:
-    virtual ~LeakEvents() = default;
-    virtual void leak(const Leak& leak) = 0;                 // past the threshold while held
-    virtual void resolved(const LeakResolved& resolved) = 0; // a reported leak left CLOSE_WAIT
-    virtual void process(const ProcEvent&) {}                // run: the traced tree changed
-    // count records newly lost (ring buffer full), total since start.
-    virtual void lost(std::uint64_t count, std::uint64_t total, std::uint64_t mono_ns) = 0;
-    virtual void reconciled(const ReconcileNotice& notice) = 0;
-};
 
 struct LeakWatchStats {
     std::uint64_t close_wait_seen = 0; // sockets that entered CLOSE_WAIT or were found there
@@ -74,6 +54,8 @@ public:
     void on_record(std::span<const std::byte> raw) override;
 
     const LeakWatchStats& stats() const { return stats_; }
+    // What it could not see, for the summary or report.
+    TrackingState tracking_state() const;
     std::uint64_t lost_total() const { return lost_seen_; }
 
 private:

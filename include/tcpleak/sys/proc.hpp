@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace tcpleak {
 
@@ -18,6 +19,8 @@ void on_hidden_cmdlines(void (*notice)(const std::string& why));
 
 // NUL-separated argv bytes (as the kernel keeps them) joined by spaces.
 std::string join_args(std::string_view nul_separated);
+// argv as a command line: the words joined by spaces.
+std::string join_args(const std::vector<std::string>& argv);
 
 // The mount namespace of a process (the inode of /proc/PID/ns/mnt; pid 0:
 // this process), or 0 when it cannot be read.
