@@ -39,6 +39,12 @@ std::string_view unheld_kind_name(UnheldKind kind) {
     return "unknown";
 }
 
+bool supersedes(const TcpSocket& a, const TcpSocket& b) {
+    if (a.read_mono_ns != b.read_mono_ns)
+        return a.read_mono_ns > b.read_mono_ns;
+    return a.time_wait && !b.time_wait;
+}
+
 const CensusProcess* Census::find(std::uint32_t pid) const {
     const auto it = std::lower_bound(by_pid.begin(), by_pid.end(), pid,
                                      [this](std::uint32_t row, std::uint32_t p) { return processes[row].pid < p; });
@@ -53,15 +59,6 @@ constexpr std::uint32_t kNone = CookieIndex::kNone;
 // not yet: the states of a connection nobody has closed.
 bool queued_state(std::uint8_t state) {
     return state == kTcpEstablished || state == kTcpSynRecv || state == kTcpCloseWait;
-}
-
-// Of two records of one cookie (the walk met it twice, e.g. a FIN_WAIT2 that
-// became a time-wait socket under it), the one read later; on a tie the
-// time-wait socket, the later stage of a socket's life.
-bool newer(const TcpSocket& a, const TcpSocket& b) {
-    if (a.read_mono_ns != b.read_mono_ns)
-        return a.read_mono_ns > b.read_mono_ns;
-    return a.time_wait && !b.time_wait;
 }
 
 // Where a socket goes: held (by its first holder), or an unheld kind. The
@@ -132,7 +129,7 @@ private:
             if (inserted)
                 continue;
             ++census_.duplicate_sockets;
-            if (newer(s, sockets_[*kept])) {
+            if (supersedes(s, sockets_[*kept])) {
                 superseded_[*kept] = 1;
                 *kept = i;
             } else {

@@ -126,6 +126,12 @@ struct Census {
     const CensusProcess* find(std::uint32_t pid) const;
 };
 
+// Of two records of one cookie in a TCP snapshot (the walk can meet a socket
+// twice, e.g. a FIN_WAIT2 and the time-wait socket that replaced it under
+// the walk, with the same cookie), whether `a` is the one that counts: the
+// one read later, and on a tie the time-wait socket, the later stage.
+bool supersedes(const TcpSocket& a, const TcpSocket& b);
+
 // Joins the snapshots. `sockets` may concatenate several network namespaces'
 // walks (cookies are unique host-wide). `holders`: every (socket, descriptor)
 // pair of every process. now_ns: the census time, after both were read.
