@@ -101,7 +101,7 @@ void keep_oldest(std::optional<std::uint64_t>& oldest_age, std::uint64_t entered
 class CensusBuilder {
 public:
     CensusBuilder(std::span<const TcpSocket> sockets, std::span<const SocketHolder> holders, std::uint64_t now_ns)
-        : sockets_(sockets), holders_(holders), socket_of_(sockets.size()), row_of_pid_(256) {
+        : sockets_(sockets), holders_(holders), socket_of_(sockets.size()), row_of_pid_(256), walked_netns_(64) {
         census_.taken_ns = now_ns;
     }
 
@@ -120,6 +120,7 @@ private:
         superseded_.assign(sockets_.size(), 0);
         for (std::uint32_t i = 0; i < sockets_.size(); ++i) {
             const TcpSocket& s = sockets_[i];
+            walked_netns_.insert(std::uint64_t{s.netns} + 1, 0);
             if (s.cookie == 0) {
                 ++census_.no_cookie;
                 superseded_[i] = 1;
@@ -148,7 +149,10 @@ private:
             const SocketHolder& h = holders_[j];
             const std::uint32_t i = socket_of_.find(h.cookie);
             if (i == kNone) {
-                ++census_.stale_holders; // closed between the two walks, or cookie 0
+                if (walked_netns_.contains(std::uint64_t{h.netns} + 1))
+                    ++census_.stale_holders; // closed between the two walks, or cookie 0
+                else
+                    ++census_.holders_not_walked;
                 continue;
             }
             holder_socket_[j] = i;
@@ -269,6 +273,7 @@ private:
     std::span<const SocketHolder> holders_;
     CookieIndex socket_of_;                  // cookie -> socket record
     CookieIndex row_of_pid_;                 // pid + 1 -> row (before ordering)
+    CookieIndex walked_netns_;               // netns + 1 of every socket: the namespaces the TCP walk covered
     std::vector<std::uint8_t> superseded_;   // per socket record: a duplicate that does not count
     struct First {
         std::uint32_t pid = 0;

@@ -26,8 +26,8 @@ constexpr StuckText kTexts[] = {
     {PeerNotReading, Holding::Held,
      "The program shut down sending{for}, but the peer stopped reading: {window}, so {queued} wait unsent while the "
      "kernel probes the window (next probe in {next}).",
-     "Find why the peer stops reading; while {holders} holds it the kernel probes for as long as the peer answers "
-     "({retries2} unanswered probes end it), so close() it to bound the wait.",
+     "Find why the peer stops reading; while a descriptor holds it ({holders}) the kernel probes for as long as the "
+     "peer answers ({retries2} unanswered probes end it), so close() it to bound the wait.",
      {"tcp_retries2", ""}},
     {CannotSend, Holding::Orphaned,
      "The program closed it{for}, but {queued} cannot be sent: the peer's window is open and nothing is in flight, "

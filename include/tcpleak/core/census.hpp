@@ -31,7 +31,8 @@
 //   - the same, with no holder: not accepted (yet) - in the listener's queue.
 //   - a socket with a file that no holder names: NoDescriptor.
 // The TCP table is the list of sockets: a holder whose cookie it lacks is
-// stale (the socket closed in between) and counted, not invented.
+// stale (the socket closed in between) and counted, not invented - unless
+// the holder's namespace was not walked at all (holders_not_walked).
 #pragma once
 
 #include "tcpleak/core/records.hpp"
@@ -111,6 +112,10 @@ struct Census {
     // What the snapshots got wrong, counted rather than guessed:
     std::uint64_t duplicate_sockets = 0; // a cookie the TCP walk met twice (the newer record counts)
     std::uint64_t stale_holders = 0;     // holder records of sockets the TCP table lacks or shows closed
+    // Holder records in a network namespace the TCP snapshot has no socket
+    // of (a walk of some namespaces only, with every process's descriptors):
+    // ignored, not stale.
+    std::uint64_t holders_not_walked = 0;
     std::uint64_t no_cookie = 0;         // records with cookie 0 (never a socket's), ignored
 
     // Every socket's cookie, the row of `processes` it is counted for

@@ -53,7 +53,8 @@ enum class PeerMiss : std::uint8_t {
     None,          // found
     UnknownSocket, // the cookie is not in the snapshot
     NotConnected,  // a listener, or no remote port
-    NotLocal,      // no socket of this host has the reversed addresses (remote host, or NAT)
+    NotLocal,      // no socket of the snapshot has the reversed addresses: the peer is on another
+                   // host, behind NAT, already closed, or in a namespace not walked
     Ambiguous,     // several candidates: not guessed
     SelfConnected, // the socket is its own peer (a TCP self-connect)
 };

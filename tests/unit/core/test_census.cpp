@@ -280,6 +280,17 @@ TEST_CASE("census: a cookie the walk met twice counts once, as its newer record 
     CHECK(tie.unheld[UnheldKind::TimeWait][kTcpFinWait2] == 1);
 }
 
+TEST_CASE("census: descriptors of sockets in namespaces the TCP walk did not cover are not stale") {
+    const std::vector<TcpSocket> sockets = {full(1, kTcpEstablished)};
+    SocketHolder elsewhere = holder(2, 10, "x", 4);
+    elsewhere.netns = kPodNetns; // only the initial namespace was walked
+    const std::vector<SocketHolder> holders = {holder(1, 10, "x", 3), elsewhere, holder(3, 10, "x", 5)};
+    const Census c = take_census(sockets, holders, kT0);
+    CHECK(c.holders_not_walked == 1);
+    CHECK(c.stale_holders == 1); // cookie 3: the initial namespace was walked and has no such socket
+    CHECK(process(c, 10).total() == 1);
+}
+
 TEST_CASE("census: records with cookie 0 are ignored and counted") {
     const std::vector<TcpSocket> sockets = {full(0, kTcpEstablished), full(5, kTcpEstablished)};
     const std::vector<SocketHolder> holders = {holder(0, 10, "x", 3), holder(5, 10, "x", 4)};

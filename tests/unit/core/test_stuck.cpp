@@ -118,8 +118,8 @@ TEST_CASE("stuck: a FIN_WAIT1 the program shut down and still holds, the peer no
     CHECK(e.cause == StuckCause::PeerNotReading);
     CHECK_FALSE(e.orphaned);
     CHECK(has(e.why, "The program shut down sending, but the peer stopped reading"));
-    CHECK(has(e.hint, "while pid 3100 fd 5 holds it the kernel probes for as long as the peer answers (15 "
-                      "(tcp_retries2) unanswered probes end it)"));
+    CHECK(has(e.hint, "while a descriptor holds it (pid 3100 fd 5) the kernel probes for as long as the peer "
+                      "answers (15 (tcp_retries2) unanswered probes end it)"));
     CHECK(e.sysctls == std::vector<SysctlValue>{{"tcp_retries2", 15u}});
 }
 
