@@ -18,6 +18,17 @@ std::string_view tcp_state_name(std::uint8_t state) {
     return state < kNames.size() ? kNames[state] : std::string_view{};
 }
 
+bool is_closing_state(std::uint8_t state) {
+    switch (state) {
+    case kTcpFinWait1:
+    case kTcpFinWait2:
+    case kTcpLastAck:
+    case kTcpClosing:
+    case kTcpCloseWait: return true;
+    default: return false;
+    }
+}
+
 std::uint32_t states_before(std::uint8_t state) {
     constexpr auto bit = [](std::uint8_t s) { return 1U << s; };
     switch (state) {

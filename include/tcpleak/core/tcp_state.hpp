@@ -1,6 +1,7 @@
 // TCP state numbers as the kernel uses them (include/net/tcp_states.h).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -19,6 +20,14 @@ inline constexpr std::uint8_t kTcpLastAck = 9;
 inline constexpr std::uint8_t kTcpListen = 10;
 inline constexpr std::uint8_t kTcpClosing = 11;
 inline constexpr std::uint8_t kTcpNewSynRecv = 12;
+
+// One slot per kernel state number (and a few spare): arrays indexed by state.
+inline constexpr std::size_t kTcpStateSlots = 16;
+
+// The states of a connection that one side has closed and that can stay for
+// long: FIN_WAIT1, FIN_WAIT2, LAST_ACK, CLOSING and CLOSE_WAIT (TIME_WAIT
+// ends by itself after 60 s, so it is not one of them).
+bool is_closing_state(std::uint8_t state);
 
 // Kernel name ("ESTABLISHED", "CLOSE_WAIT", ...), or empty for a state this
 // build does not know (print the number instead).
