@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <memory>
+#include <unordered_set>
 
 namespace tcpleak {
 
@@ -40,6 +41,28 @@ std::optional<UniqueFd> NetnsLocator::open_path(const std::string& path, std::ui
     if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_ino != inode)
         return std::nullopt; // the process moved or exited since
     return fd;
+}
+
+std::vector<std::uint32_t> NetnsLocator::discover() {
+    std::vector<std::uint32_t> found{own_};
+    std::unordered_set<std::uint32_t> seen{own_};
+    for (const std::string& base : {named_, proc_}) {
+        std::unique_ptr<DIR, DirCloser> dir(::opendir(base.c_str()));
+        if (!dir)
+            continue;
+        const bool processes = base == proc_;
+        while (const dirent* entry = ::readdir(dir.get())) {
+            if (processes ? !all_digits(entry->d_name) : entry->d_name[0] == '.')
+                continue;
+            const std::string path = base + "/" + entry->d_name + (processes ? "/ns/net" : "");
+            const std::uint32_t inode = inode_of(path);
+            if (inode == 0 || !seen.insert(inode).second)
+                continue;
+            where_.try_emplace(inode, path);
+            found.push_back(inode);
+        }
+    }
+    return found;
 }
 
 std::optional<UniqueFd> NetnsLocator::open(std::uint32_t inode) {

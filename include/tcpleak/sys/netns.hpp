@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace tcpleak {
 
@@ -18,6 +19,9 @@ public:
 
     // This process's own network namespace.
     std::uint32_t own() const { return own_; }
+    // Every network namespace a process or a name keeps here (inodes, own
+    // first, each once); remembers where each was found.
+    std::vector<std::uint32_t> discover();
     // An fd of namespace `inode`; nullopt when nothing here keeps it (or it
     // is gone). Remembers where it found each one.
     std::optional<UniqueFd> open(std::uint32_t inode);
