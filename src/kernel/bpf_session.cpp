@@ -137,14 +137,16 @@ bool kernel_has_prepare_exec() { return libbpf_find_vmlinux_btf_id("sched_prepar
 
 // Returns whether exec() releases are watched.
 bool choose_programs(tcpleak_bpf* skel, const BpfConfig& config, const TracefsAccess& tracefs) {
-    const bool watch_releases = config.watches_releases();
+    const bool hooks = config.transitions && config.syscall_hooks;
+    const bool watch_releases = config.watches_releases() && hooks;
     // accept(): trace attributes with it, leaks and run remember owners with
     // it, owner filters select with it.
-    const bool watch_accepts = config.tracks_owners() || config.kernel_owners() || config.selects_owners();
+    const bool watch_accepts = (config.tracks_owners() || config.kernel_owners() || config.selects_owners()) && hooks;
     choose_syscall_hooks(skel, watch_accepts, watch_releases, tracefs);
-    bpf_program__set_autoload(skel->progs.on_process_fork, config.follow_forks);
-    bpf_program__set_autoload(skel->progs.on_process_exec, config.follow_forks);
-    bpf_program__set_autoload(skel->progs.on_process_exit, config.follow_forks || watch_releases);
+    bpf_program__set_autoload(skel->progs.on_inet_sock_set_state, config.transitions);
+    bpf_program__set_autoload(skel->progs.on_process_fork, config.follow_forks && config.transitions);
+    bpf_program__set_autoload(skel->progs.on_process_exec, config.follow_forks && config.transitions);
+    bpf_program__set_autoload(skel->progs.on_process_exit, (config.follow_forks && config.transitions) || watch_releases);
     const bool watch_exec = watch_releases && kernel_has_prepare_exec();
     bpf_program__set_autoload(skel->progs.on_prepare_exec, watch_exec);
     skel->rodata->cfg_watch_exec = watch_exec;

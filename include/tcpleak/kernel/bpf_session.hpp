@@ -37,6 +37,14 @@ struct BpfConfig {
     // state): CLOSE_WAIT, and the closing states leaks --state watches.
     std::uint32_t watch_states = 1U << 8; // TCP_CLOSE_WAIT
     std::size_t ring_bytes = 16u << 20;
+    // false: no state-change hook either, only the iterators (a census
+    // reads the tables and needs no event: top).
+    bool transitions = true;
+    // false: no accept/close/dup syscall hooks. While a syscall tracepoint
+    // is attached every syscall of every process pays for it (~40-60 ns,
+    // docs/performance.md); without them owners come from the kernel's
+    // tables and a close() that left the socket alive is not seen.
+    bool syscall_hooks = true;
 
     bool selects_owners() const { return !pids.empty() || follow_forks || comm.has_value(); }
     // trace attributes every transition in user space (it sees them all);
