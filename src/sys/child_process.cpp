@@ -1,6 +1,7 @@
 #include "tcpleak/sys/child_process.hpp"
 
 #include "tcpleak/sys/errors.hpp"
+#include "tcpleak/sys/unique_fd.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -212,12 +213,11 @@ private:
     static std::optional<Entry> stat_of(pid_t pid) {
         char path[32];
         std::snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
-        const int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+        const UniqueFd fd(open(path, O_RDONLY | O_CLOEXEC));
+        if (!fd)
             return std::nullopt;
         char text[512];
-        const ssize_t n = read(fd, text, sizeof(text) - 1);
-        close(fd);
+        const ssize_t n = read(fd.get(), text, sizeof(text) - 1);
         if (n <= 0)
             return std::nullopt;
         text[n] = '\0';
@@ -257,20 +257,19 @@ private:
         for (const auto& [pid, e] : tree) {
             if (e.zombie || signalled.count(pid))
                 continue;
-            const int fd = pidfd_open(pid);
-            if (fd < 0)
+            UniqueFd fd(pidfd_open(pid));
+            if (!fd)
                 continue; // gone meanwhile
             // The pid may have been reused since the scan: the process the
             // pidfd holds must still have a parent in the tree.
             const auto now = stat_of(pid);
-            if (!now || (now->ppid != self_ && !tree.count(now->ppid)) || pidfd_send_signal(fd, sig) != 0) {
-                close(fd);
+            if (!now || (now->ppid != self_ && !tree.count(now->ppid)) || pidfd_send_signal(fd.get(), sig) != 0)
                 continue;
-            }
             if (sig == SIGTERM)
-                (void)pidfd_send_signal(fd, SIGCONT); // a stopped process would never see the SIGTERM
+                (void)pidfd_send_signal(fd.get(), SIGCONT); // a stopped process would never see the SIGTERM
             signalled.insert(pid);
-            exits_.push_back(fd);
+            exits_.push_back(fd.get());
+            fd.release(); // exits_ owns it now
         }
         return !tree.empty();
     }
