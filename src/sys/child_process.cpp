@@ -57,10 +57,12 @@ constexpr int kJobSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGTTI
 // process in uninterruptible sleep dies when it wakes: its SIGKILL is pending).
 constexpr std::chrono::seconds kKillPatience{10};
 
-bool write_all(int fd, const void* data, std::size_t size) {
-    const char* p = static_cast<const char*>(data);
+// Calls io (read or write) until size bytes have gone through, again after
+// EINTR; false at EOF or on an error.
+template <typename Io, typename Byte>
+bool transfer_all(Io io, int fd, Byte* p, std::size_t size) {
     while (size > 0) {
-        const ssize_t n = write(fd, p, size);
+        const ssize_t n = io(fd, p, size);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -71,20 +73,12 @@ bool write_all(int fd, const void* data, std::size_t size) {
     return true;
 }
 
-// False at EOF or on an error.
-bool read_all(int fd, void* data, std::size_t size) {
-    char* p = static_cast<char*>(data);
-    while (size > 0) {
-        const ssize_t n = read(fd, p, size);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        p += n;
-        size -= static_cast<std::size_t>(n);
-    }
-    return true;
+bool write_all(int fd, const void* data, std::size_t size) {
+    return transfer_all(::write, fd, static_cast<const char*>(data), size);
 }
+
+// False at EOF or on an error.
+bool read_all(int fd, void* data, std::size_t size) { return transfer_all(::read, fd, static_cast<char*>(data), size); }
 
 int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 int pidfd_send_signal(int pidfd, int sig) { return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0)); }
