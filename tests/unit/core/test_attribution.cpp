@@ -1,11 +1,13 @@
 #include "tcpleak/core/attribution.hpp"
 #include "tcpleak/core/tcp_state.hpp"
+#include "support/nanoseconds.hpp"
 
 #include <doctest/doctest.h>
 
 #include <optional>
 
 using namespace tcpleak;
+using tcpleak::test::kMs;
 
 namespace {
 
@@ -13,7 +15,6 @@ constexpr std::uint32_t kServer = 100;
 constexpr std::uint32_t kWorker = 101;
 constexpr std::uint32_t kClient = 200;
 constexpr std::uint32_t kNetns = 4026531840u;
-constexpr std::uint64_t kMs = 1'000'000;
 
 // A transition as the kernel sends it: no owner, whoever is on the CPU.
 Transition change(std::uint64_t cookie, std::uint8_t from, std::uint8_t to, std::uint64_t mono_ns,
