@@ -1,34 +1,19 @@
 #include "tcpleak/core/records.hpp"
 #include "tcpleak/kernel/decode.hpp"
 #include "tcpleak/core/tcp_state.hpp"
+#include "support/raw_records.hpp"
 
 #include <doctest/doctest.h>
-#include <linux/types.h>
 
 #include <cstring>
 #include <string_view>
 #include <vector>
 
-extern "C" {
-#include "tcpleak.h"
-}
-
 using namespace tcpleak;
+using tcpleak::test::blank;
+using tcpleak::test::bytes_of;
 
 namespace {
-
-template <typename Raw>
-std::span<const std::byte> bytes_of(const Raw& raw) {
-    return {reinterpret_cast<const std::byte*>(&raw), sizeof(raw)};
-}
-
-// A record of kind, zero but for its kind byte.
-template <typename Raw>
-Raw blank(std::uint8_t kind) {
-    Raw raw{};
-    raw.kind = kind;
-    return raw;
-}
 
 // raw as Out; the test stops if it does not decode.
 template <typename Out, typename Raw>
