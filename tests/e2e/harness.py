@@ -84,28 +84,36 @@ def schema_path():
     return os.environ.get("TCPLEAK_SCHEMA") or DEFAULT_SCHEMA
 
 
-_validator = None
+def run_schema_path():
+    """docs/tcpleak-run-report.schema.json, next to the events schema."""
+    return os.path.join(os.path.dirname(os.path.abspath(schema_path())), "tcpleak-run-report.schema.json")
+
+
+_validators = {}  # schema path -> its validator
 _validator_lock = threading.Lock()
 
 
-def validator():
-    global _validator
+def validator(path=None):
+    """The validator of the JSON schema at path (default: the events schema), loaded once."""
+    path = path or schema_path()
     with _validator_lock:
-        if _validator is None:
+        if path not in _validators:
             from jsonschema import Draft202012Validator
 
-            with open(schema_path(), encoding="utf-8") as f:
+            with open(path, encoding="utf-8") as f:
                 schema = json.load(f)
             Draft202012Validator.check_schema(schema)
-            _validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-        return _validator
+            _validators[path] = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        return _validators[path]
 
 
-def schema_errors(obj):
-    """Schema violations of one parsed JSON record, as readable strings."""
+def schema_errors(obj, path=None, whole="(record)"):
+    """Schema violations of one parsed JSON document, as readable strings:
+    an event record, or against the schema at path (run_schema_path() for
+    run's report); `whole` names a violation of the document itself."""
     errors = []
-    for e in sorted(validator().iter_errors(obj), key=lambda e: list(e.absolute_path)):
-        where = "/".join(str(p) for p in e.absolute_path) or "(record)"
+    for e in sorted(validator(path).iter_errors(obj), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(p) for p in e.absolute_path) or whole
         errors.append("%s: %s" % (where, e.message))
     return errors
 
