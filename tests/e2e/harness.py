@@ -438,7 +438,7 @@ class Leaker:
 
 
 def wait_child(pid, timeout=DEFAULT_TIMEOUT):
-    """The first child of process pid, once it has one (run's COMMAND, say)."""
+    """The first child of process pid, once it has one (run's keeper, say)."""
     path = "/proc/%d/task/%d/children" % (pid, pid)
     deadline = time.monotonic() + timeout
     while True:
@@ -451,6 +451,25 @@ def wait_child(pid, timeout=DEFAULT_TIMEOUT):
             return int(children[0])
         if time.monotonic() > deadline:
             raise AssertionError("process %d has no child after %.1fs" % (pid, timeout))
+        time.sleep(0.01)
+
+
+def wait_command_runs(tcpleak_pid, timeout=DEFAULT_TIMEOUT):
+    """The pid of run's COMMAND once it runs: past the gate, so tcpleak is
+    attached. COMMAND is the child of tcpleak's keeper, forked before
+    anything is loaded; it runs once it has exec'd."""
+    keeper = wait_child(tcpleak_pid, timeout)
+    command = wait_child(keeper, timeout)
+    gated = os.readlink("/proc/%d/exe" % tcpleak_pid)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.readlink("/proc/%d/exe" % command) != gated:
+                return command
+        except FileNotFoundError:
+            return command  # ran, and is gone already
+        if time.monotonic() > deadline:
+            raise AssertionError("run's COMMAND (pid %d) has not started after %.1fs" % (command, timeout))
         time.sleep(0.01)
 
 

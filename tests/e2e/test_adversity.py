@@ -127,7 +127,7 @@ def test_run_stalled_with_leaks_made_meanwhile_exits_3(tmp_path):
         harness.churn_bin(), sys.executable, script)
     tl = Tcpleak(["run", "--threshold", "1s", "--json-report", str(report), "--", "/bin/sh", "-c",
                   command + " & sleep 13; kill $!"], json_mode=False)
-    harness.wait_child(tl.proc.pid)  # COMMAND runs: tcpleak is attached
+    harness.wait_command_runs(tl.proc.pid)  # tcpleak is attached
     with stopped(tl.proc.pid):
         time.sleep(9)
     assert tl.wait_exit(60) == 3, tl.report()
@@ -143,7 +143,7 @@ def test_run_stalled_without_leaks_does_not_exit_0(tmp_path):
     report = tmp_path / "report.json"
     tl = Tcpleak(["run", "--threshold", "1s", "--json-report", str(report), "--",
                   harness.churn_bin(), "--duration", "10", "--warmup", "0", "--clients", "2"], json_mode=False)
-    harness.wait_child(tl.proc.pid)
+    harness.wait_command_runs(tl.proc.pid)
     with stopped(tl.proc.pid):
         time.sleep(8)
     assert tl.wait_exit(60) == 4, tl.report()
