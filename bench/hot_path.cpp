@@ -9,28 +9,24 @@
 #include "tcpleak/core/tcp_state.hpp"
 #include "tcpleak/output/json_writer.hpp"
 #include "tcpleak/output/trace_output.hpp"
+#include "support/raw_records.hpp"
 
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
-#include <linux/types.h>
 #include <unistd.h>
 
 #include <cstring>
-#include <span>
 #include <string>
 #include <string_view>
 
-extern "C" {
-#include "tcpleak.h"
-}
-
 using namespace tcpleak;
+using tcpleak::test::blank;
+using tcpleak::test::bytes_of;
 
 namespace {
 
 tl_transition sample_record(std::uint8_t old_state, std::uint8_t new_state, std::uint64_t cookie) {
-    tl_transition raw{};
-    raw.kind = TL_REC_TRANSITION;
+    auto raw = blank<tl_transition>(TL_REC_TRANSITION);
     raw.family = kFamilyIpv4;
     raw.old_state = old_state;
     raw.new_state = new_state;
@@ -45,10 +41,6 @@ tl_transition sample_record(std::uint8_t old_state, std::uint8_t new_state, std:
     std::memcpy(raw.daddr, loopback, 4);
     std::memcpy(raw.ctx_comm, "client", 7);
     return raw;
-}
-
-std::span<const std::byte> bytes_of(const tl_transition& raw) {
-    return {reinterpret_cast<const std::byte*>(&raw), sizeof(raw)};
 }
 
 // Output to /dev/null through the real buffered writer.

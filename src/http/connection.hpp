@@ -12,7 +12,7 @@
 #include "tcpleak/http/request_parser.hpp"
 #include "tcpleak/http/router.hpp"
 #include "tcpleak/http/server.hpp"
-#include "tcpleak/http/unique_fd.hpp"
+#include "tcpleak/sys/unique_fd.hpp"
 
 #include <cstdint>
 #include <string>

@@ -1,6 +1,9 @@
-// RAII over the descriptors the identity library opens: every fd and DIR* is
-// closed on every path, early returns and exceptions included.
+// RAII over the descriptors the identity library opens: every fd (the one
+// tcpleak::UniqueFd) and DIR* is closed on every path, early returns and
+// exceptions included.
 #pragma once
+
+#include "tcpleak/sys/unique_fd.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -9,38 +12,8 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <utility>
 
 namespace tcpleak::identity {
-
-class UniqueFd {
-public:
-    UniqueFd() = default;
-    explicit UniqueFd(int fd) : fd_(fd) {}
-    UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    UniqueFd& operator=(UniqueFd&& other) noexcept {
-        if (this != &other) {
-            reset();
-            fd_ = std::exchange(other.fd_, -1);
-        }
-        return *this;
-    }
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    ~UniqueFd() { reset(); }
-
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-    int release() { return std::exchange(fd_, -1); }
-    void reset() {
-        if (fd_ >= 0)
-            ::close(fd_);
-        fd_ = -1;
-    }
-
-private:
-    int fd_ = -1;
-};
 
 struct DirCloser {
     void operator()(DIR* dir) const { ::closedir(dir); }

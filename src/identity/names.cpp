@@ -37,6 +37,16 @@ std::string_view without_suffix(std::string_view name, std::string_view suffix) 
     return name;
 }
 
+std::optional<std::array<std::string_view, 3>> split_three(std::string_view text, char separator) {
+    const std::size_t first = text.find(separator);
+    if (first == std::string_view::npos)
+        return std::nullopt;
+    const std::size_t second = text.find(separator, first + 1);
+    if (second == std::string_view::npos || text.find(separator, second + 1) != std::string_view::npos)
+        return std::nullopt;
+    return std::array{text.substr(0, first), text.substr(first + 1, second - first - 1), text.substr(second + 1)};
+}
+
 bool is_container_id(std::string_view name) { return name.size() == 64 && all_lower_hex(name); }
 
 std::optional<std::string> normalise_pod_uid(std::string_view uid) {

@@ -3,6 +3,7 @@
 // hostile directory names never reach the outputs.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,5 +28,8 @@ bool is_dns_subdomain(std::string_view name);
 bool is_process_unit_name(std::string_view name);
 
 std::string_view without_suffix(std::string_view name, std::string_view suffix);
+
+// Exactly three parts separated by `separator`, or nullopt (fewer or more).
+std::optional<std::array<std::string_view, 3>> split_three(std::string_view text, char separator);
 
 } // namespace tcpleak::identity

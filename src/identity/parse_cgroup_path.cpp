@@ -42,14 +42,11 @@ struct ColonForm {
 };
 
 std::optional<ColonForm> colon_form(std::string_view component) {
-    const std::size_t first = component.find(':');
-    if (first == std::string_view::npos)
+    const auto parts = split_three(component, ':');
+    if (!parts)
         return std::nullopt;
-    const std::size_t second = component.find(':', first + 1);
-    if (second == std::string_view::npos || component.find(':', second + 1) != std::string_view::npos)
-        return std::nullopt;
-    return ColonForm{component.substr(0, first), component.substr(first + 1, second - first - 1),
-                     component.substr(second + 1)};
+    const auto& [slice, prefix, name] = *parts;
+    return ColonForm{slice, prefix, name};
 }
 
 // Only a parent that one runtime owns tells a bare id's runtime.

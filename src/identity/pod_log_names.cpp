@@ -2,22 +2,9 @@
 
 #include "names.hpp"
 
-#include <array>
-
 namespace tcpleak::identity {
 
 namespace {
-
-// Exactly three '_'-separated parts, or nullopt.
-std::optional<std::array<std::string_view, 3>> split_three(std::string_view text) {
-    const std::size_t first = text.find('_');
-    if (first == std::string_view::npos)
-        return std::nullopt;
-    const std::size_t second = text.find('_', first + 1);
-    if (second == std::string_view::npos || text.find('_', second + 1) != std::string_view::npos)
-        return std::nullopt;
-    return std::array{text.substr(0, first), text.substr(first + 1, second - first - 1), text.substr(second + 1)};
-}
 
 // The last '/'-separated component of `path`, which then loses it and the '/'.
 std::string_view pop_component(std::string_view& path) {
@@ -30,7 +17,7 @@ std::string_view pop_component(std::string_view& path) {
 } // namespace
 
 std::optional<PodLogDir> parse_pod_log_dir(std::string_view name) {
-    const auto parts = split_three(name);
+    const auto parts = split_three(name, '_');
     if (!parts)
         return std::nullopt;
     const auto& [namespace_name, pod, uid] = *parts;
@@ -48,7 +35,7 @@ std::optional<ContainerLogLink> parse_container_log_link(std::string_view name) 
     if (name.size() < kIdBytes + 1 || name[name.size() - kIdBytes - 1] != '-')
         return std::nullopt;
     const std::string_view id = name.substr(name.size() - kIdBytes);
-    const auto parts = split_three(name.substr(0, name.size() - kIdBytes - 1));
+    const auto parts = split_three(name.substr(0, name.size() - kIdBytes - 1), '_');
     if (!parts || !is_container_id(id))
         return std::nullopt;
     const auto& [pod, namespace_name, container] = *parts;

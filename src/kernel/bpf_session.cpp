@@ -2,6 +2,7 @@
 #include "tcpleak/kernel/decode.hpp"
 
 #include "tcpleak/sys/errors.hpp"
+#include "tcpleak/sys/unique_fd.hpp"
 #include "tcpleak/kernel/tracefs.hpp"
 
 #include <bpf/bpf.h>
@@ -306,23 +307,14 @@ std::vector<Value> read_records(int iter_fd, std::size_t record_size) {
 }
 
 // An iterator of link, its fd closed on the way out.
-class IteratorFd {
-public:
-    explicit IteratorFd(bpf_link* link, const char* what) {
-        if (link == nullptr)
-            throw UserError(std::string("cannot read ") + what + ": the BPF iterator is not attached");
-        fd_ = bpf_iter_create(bpf_link__fd(link));
-        if (fd_ < 0)
-            throw UserError(std::string("cannot read ") + what + ": " + errno_text(errno));
-    }
-    ~IteratorFd() { close(fd_); }
-    IteratorFd(const IteratorFd&) = delete;
-    IteratorFd& operator=(const IteratorFd&) = delete;
-    int fd() const { return fd_; }
-
-private:
-    int fd_ = -1;
-};
+UniqueFd create_iterator(bpf_link* link, const char* what) {
+    if (link == nullptr)
+        throw UserError(std::string("cannot read ") + what + ": the BPF iterator is not attached");
+    UniqueFd fd(bpf_iter_create(bpf_link__fd(link)));
+    if (!fd)
+        throw UserError(std::string("cannot read ") + what + ": " + errno_text(errno));
+    return fd;
+}
 
 // This thread in another network namespace for its lifetime (an iterator
 // of the TCP table walks the namespace it was created in), then back.
@@ -331,27 +323,20 @@ public:
     explicit InNetworkNamespace(int netns_fd) {
         if (netns_fd < 0)
             return;
-        home_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-        if (home_ < 0 || setns(netns_fd, CLONE_NEWNET) != 0) {
-            const int err = errno;
-            if (home_ >= 0)
-                close(home_);
-            throw UserError("cannot enter a network namespace: " + errno_text(err));
-        }
+        home_.reset(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+        if (!home_ || setns(netns_fd, CLONE_NEWNET) != 0)
+            throw UserError("cannot enter a network namespace: " + errno_text(errno));
     }
     ~InNetworkNamespace() noexcept(false) {
-        if (home_ < 0)
-            return;
-        const bool back = setns(home_, CLONE_NEWNET) == 0;
-        close(home_);
-        if (!back) // every later socket of this process would be in the wrong namespace
+        // Staying would put every later socket of this process in the wrong namespace.
+        if (home_ && setns(home_.get(), CLONE_NEWNET) != 0)
             throw UserError("cannot return to tcpleak's network namespace: " + errno_text(errno));
     }
     InNetworkNamespace(const InNetworkNamespace&) = delete;
     InNetworkNamespace& operator=(const InNetworkNamespace&) = delete;
 
 private:
-    int home_ = -1;
+    UniqueFd home_;
 };
 
 } // namespace
@@ -375,18 +360,18 @@ std::vector<SocketHolder> BpfSession::holders_in_states(std::uint32_t states) {
 std::vector<SocketHolder> BpfSession::read_descriptor_tables(std::uint8_t mode, std::uint32_t states) {
     skeleton_->data->iter_mode = mode;
     skeleton_->data->iter_states = states;
-    const IteratorFd iterator(skeleton_->links.iter_socket_holders, "descriptor tables");
-    return read_records<SocketHolder>(iterator.fd(), socket_record_size());
+    const UniqueFd iterator = create_iterator(skeleton_->links.iter_socket_holders, "descriptor tables");
+    return read_records<SocketHolder>(iterator.get(), socket_record_size());
 }
 
 std::vector<TcpSocket> BpfSession::tcp_table(std::uint32_t states, int netns_fd) {
     skeleton_->bss->tcp_iter_states = states;
-    std::optional<IteratorFd> iterator;
+    UniqueFd iterator;
     {
         const InNetworkNamespace in(netns_fd);
-        iterator.emplace(skeleton_->links.iter_tcp_sockets, "the TCP socket table");
+        iterator = create_iterator(skeleton_->links.iter_tcp_sockets, "the TCP socket table");
     }
-    return read_records<TcpSocket>(iterator->fd(), tcp_socket_record_size());
+    return read_records<TcpSocket>(iterator.get(), tcp_socket_record_size());
 }
 
 // Every link but the iterators': they produce no events, and the stop path

@@ -50,14 +50,7 @@ std::optional<RecordKind> record_kind(std::span<const std::byte> raw) {
 
 namespace {
 
-// Copies a raw record into its C layout; false if it is short or of another kind.
-template <typename Raw>
-bool load(std::span<const std::byte> raw, std::uint8_t kind, Raw& out) {
-    if (raw.size() < sizeof(Raw) || static_cast<std::uint8_t>(raw[0]) != kind)
-        return false;
-    std::memcpy(&out, raw.data(), sizeof(Raw));
-    return true;
-}
+using Bytes = std::span<const std::byte>;
 
 template <std::size_t N>
 Comm to_comm(const char (&src)[N]) {
@@ -73,22 +66,36 @@ std::array<std::uint8_t, 16> to_addr(const __u8 (&src)[16]) {
     return addr;
 }
 
-} // namespace
+// A value the kernel may not know: it says so with a flag.
+std::optional<std::uint64_t> known_if(bool known, std::uint64_t value) {
+    return known ? std::optional<std::uint64_t>(value) : std::nullopt;
+}
 
-bool decode(std::span<const std::byte> raw, Transition& out) {
-    tl_transition r;
-    if (!load(raw, TL_REC_TRANSITION, r))
-        return false;
-    out = Transition{};
-    out.mono_ns = r.ts_ns;
+// The socket and its connection, alike in every socket record.
+template <typename Raw, typename Out>
+void copy_connection(const Raw& r, Out& out) {
     out.cookie = r.cookie;
     out.family = r.family;
-    out.old_state = r.old_state;
-    out.new_state = r.new_state;
     out.sport = r.sport;
     out.dport = r.dport;
     out.saddr = to_addr(r.saddr);
     out.daddr = to_addr(r.daddr);
+}
+
+// The process holding a descriptor of the socket, and the descriptor.
+template <typename Raw, typename Out>
+void copy_holder(const Raw& r, Out& out) {
+    out.pid = r.pid;
+    out.fd = r.fd;
+    out.comm = to_comm(r.comm);
+}
+
+void fill(const tl_transition& r, Transition& out) {
+    out = Transition{};
+    out.mono_ns = r.ts_ns;
+    copy_connection(r, out);
+    out.old_state = r.old_state;
+    out.new_state = r.new_state;
     out.ctx_pid = r.ctx_pid;
     out.ctx_comm = to_comm(r.ctx_comm);
     out.owner_context = r.flags & TL_F_OWNER_CONTEXT;
@@ -106,41 +113,25 @@ bool decode(std::span<const std::byte> raw, Transition& out) {
     out.task_exiting = r.flags & TL_F_TASK_EXITING;
     out.has_file = r.flags & TL_F_HAS_FILE;
     out.file_released = r.flags & TL_F_FILE_RELEASED;
-    return true;
 }
 
-bool decode(std::span<const std::byte> raw, Accept& out) {
-    tl_accept r;
-    if (!load(raw, TL_REC_ACCEPT, r))
-        return false;
+void fill(const tl_accept& r, Accept& out) {
     out.mono_ns = r.ts_ns;
     out.cookie = r.cookie;
-    out.pid = r.pid;
-    out.fd = r.fd;
-    out.comm = to_comm(r.comm);
+    copy_holder(r, out);
     out.cgroup = r.cgroup;
-    return true;
 }
 
-bool decode(std::span<const std::byte> raw, FdRelease& out) {
-    tl_fd_release r;
-    if (!load(raw, TL_REC_FD_RELEASE, r))
-        return false;
+void fill(const tl_fd_release& r, FdRelease& out) {
     out.mono_ns = r.ts_ns;
     out.cookie = r.cookie;
-    out.pid = r.pid;
-    out.fd = r.fd;
+    copy_holder(r, out);
     out.other_refs = r.other_refs;
     out.state = r.state;
     out.via = static_cast<ReleaseVia>(r.via);
-    out.comm = to_comm(r.comm);
-    return true;
 }
 
-bool decode(std::span<const std::byte> raw, ProcEvent& out) {
-    tl_proc r;
-    if (!load(raw, TL_REC_PROC, r))
-        return false;
+void fill(const tl_proc& r, ProcEvent& out) {
     out.kind = static_cast<ProcEventKind>(r.event);
     out.mono_ns = r.ts_ns;
     out.pid = r.pid;
@@ -148,47 +139,26 @@ bool decode(std::span<const std::byte> raw, ProcEvent& out) {
     out.exit_status = r.exit_code;
     out.comm = to_comm(r.comm);
     out.args.assign(r.args, std::min<std::size_t>(r.args_len, TL_ARGS_LEN));
-    return true;
 }
 
-bool decode(std::span<const std::byte> raw, SocketHolder& out) {
-    tl_socket r;
-    if (!load(raw, TL_REC_SOCKET, r))
-        return false;
-    out.cookie = r.cookie;
-    out.family = r.family;
+void fill(const tl_socket& r, SocketHolder& out) {
+    copy_connection(r, out);
     out.state = r.state;
-    out.sport = r.sport;
-    out.dport = r.dport;
-    out.saddr = to_addr(r.saddr);
-    out.daddr = to_addr(r.daddr);
-    out.pid = r.pid;
-    out.fd = r.fd;
-    out.comm = to_comm(r.comm);
+    copy_holder(r, out);
     out.cgroup = r.cgroup;
     out.rx_queue = r.rx_queue;
     out.uid = r.uid;
     out.netns = r.netns;
-    out.close_wait_age_ns =
-        (r.flags & TL_SOCK_AGE_KNOWN) ? std::optional<std::uint64_t>(r.cw_age_ns) : std::nullopt;
+    out.close_wait_age_ns = known_if(r.flags & TL_SOCK_AGE_KNOWN, r.cw_age_ns);
     out.read_mono_ns = r.read_ns;
-    return true;
 }
 
-bool decode(std::span<const std::byte> raw, TcpSocket& out) {
-    tl_tcp_socket r;
-    if (!load(raw, TL_REC_TCP_SOCKET, r))
-        return false;
-    out.cookie = r.cookie;
-    out.family = r.family;
+void fill(const tl_tcp_socket& r, TcpSocket& out) {
+    copy_connection(r, out);
     out.state = r.state;
     out.orphan = r.flags & TL_TCP_ORPHAN;
     out.time_wait = r.flags & TL_TCP_TIME_WAIT;
     out.request = r.flags & TL_TCP_REQUEST;
-    out.sport = r.sport;
-    out.dport = r.dport;
-    out.saddr = to_addr(r.saddr);
-    out.daddr = to_addr(r.daddr);
     out.netns = r.netns;
     out.uid = r.uid;
     out.rx_queue = r.rx_queue;
@@ -201,9 +171,29 @@ bool decode(std::span<const std::byte> raw, TcpSocket& out) {
     out.probes_out = r.probes_out;
     out.backoff = r.backoff;
     out.read_mono_ns = r.read_ns;
-    out.age_ns = (r.flags & TL_TCP_AGE_KNOWN) ? std::optional<std::uint64_t>(r.age_ns) : std::nullopt;
+    out.age_ns = known_if(r.flags & TL_TCP_AGE_KNOWN, r.age_ns);
+}
+
+// Copies a raw record into its C layout, then out from that; false if it is
+// short or of another kind.
+template <typename Raw, typename Out>
+bool decode_as(Bytes raw, std::uint8_t kind, Out& out) {
+    if (raw.size() < sizeof(Raw) || static_cast<std::uint8_t>(raw[0]) != kind)
+        return false;
+    Raw r;
+    std::memcpy(&r, raw.data(), sizeof(Raw));
+    fill(r, out);
     return true;
 }
+
+} // namespace
+
+bool decode(Bytes raw, Transition& out) { return decode_as<tl_transition>(raw, TL_REC_TRANSITION, out); }
+bool decode(Bytes raw, Accept& out) { return decode_as<tl_accept>(raw, TL_REC_ACCEPT, out); }
+bool decode(Bytes raw, FdRelease& out) { return decode_as<tl_fd_release>(raw, TL_REC_FD_RELEASE, out); }
+bool decode(Bytes raw, ProcEvent& out) { return decode_as<tl_proc>(raw, TL_REC_PROC, out); }
+bool decode(Bytes raw, SocketHolder& out) { return decode_as<tl_socket>(raw, TL_REC_SOCKET, out); }
+bool decode(Bytes raw, TcpSocket& out) { return decode_as<tl_tcp_socket>(raw, TL_REC_TCP_SOCKET, out); }
 
 std::size_t socket_record_size() { return sizeof(tl_socket); }
 std::size_t tcp_socket_record_size() { return sizeof(tl_tcp_socket); }

@@ -2,6 +2,7 @@
 
 #include "tcpleak/kernel/preflight.hpp"
 #include "tcpleak/sys/errors.hpp"
+#include "tcpleak/sys/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -20,11 +21,7 @@ constexpr const char* kDebugfsTracing = "/sys/kernel/debug/tracing";
 
 // Opening is the test: it uses the credentials and capabilities tcpleak has.
 bool can_open(const std::string& path, int flags) {
-    const int fd = open(path.c_str(), flags | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    close(fd);
-    return true;
+    return static_cast<bool>(UniqueFd(open(path.c_str(), flags | O_CLOEXEC)));
 }
 
 bool has_events(const char* dir) { return can_open(std::string(dir) + "/events", O_RDONLY | O_DIRECTORY); }

@@ -1,6 +1,7 @@
 #include "tcpleak/sys/child_process.hpp"
 
 #include "tcpleak/sys/errors.hpp"
+#include "tcpleak/sys/unique_fd.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -56,10 +57,12 @@ constexpr int kJobSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGTTI
 // process in uninterruptible sleep dies when it wakes: its SIGKILL is pending).
 constexpr std::chrono::seconds kKillPatience{10};
 
-bool write_all(int fd, const void* data, std::size_t size) {
-    const char* p = static_cast<const char*>(data);
+// Calls io (read or write) until size bytes have gone through, again after
+// EINTR; false at EOF or on an error.
+template <typename Io, typename Byte>
+bool transfer_all(Io io, int fd, Byte* p, std::size_t size) {
     while (size > 0) {
-        const ssize_t n = write(fd, p, size);
+        const ssize_t n = io(fd, p, size);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -70,20 +73,12 @@ bool write_all(int fd, const void* data, std::size_t size) {
     return true;
 }
 
-// False at EOF or on an error.
-bool read_all(int fd, void* data, std::size_t size) {
-    char* p = static_cast<char*>(data);
-    while (size > 0) {
-        const ssize_t n = read(fd, p, size);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        p += n;
-        size -= static_cast<std::size_t>(n);
-    }
-    return true;
+bool write_all(int fd, const void* data, std::size_t size) {
+    return transfer_all(::write, fd, static_cast<const char*>(data), size);
 }
+
+// False at EOF or on an error.
+bool read_all(int fd, void* data, std::size_t size) { return transfer_all(::read, fd, static_cast<char*>(data), size); }
 
 int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 int pidfd_send_signal(int pidfd, int sig) { return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0)); }
@@ -212,12 +207,11 @@ private:
     static std::optional<Entry> stat_of(pid_t pid) {
         char path[32];
         std::snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
-        const int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+        const UniqueFd fd(open(path, O_RDONLY | O_CLOEXEC));
+        if (!fd)
             return std::nullopt;
         char text[512];
-        const ssize_t n = read(fd, text, sizeof(text) - 1);
-        close(fd);
+        const ssize_t n = read(fd.get(), text, sizeof(text) - 1);
         if (n <= 0)
             return std::nullopt;
         text[n] = '\0';
@@ -257,20 +251,19 @@ private:
         for (const auto& [pid, e] : tree) {
             if (e.zombie || signalled.count(pid))
                 continue;
-            const int fd = pidfd_open(pid);
-            if (fd < 0)
+            UniqueFd fd(pidfd_open(pid));
+            if (!fd)
                 continue; // gone meanwhile
             // The pid may have been reused since the scan: the process the
             // pidfd holds must still have a parent in the tree.
             const auto now = stat_of(pid);
-            if (!now || (now->ppid != self_ && !tree.count(now->ppid)) || pidfd_send_signal(fd, sig) != 0) {
-                close(fd);
+            if (!now || (now->ppid != self_ && !tree.count(now->ppid)) || pidfd_send_signal(fd.get(), sig) != 0)
                 continue;
-            }
             if (sig == SIGTERM)
-                (void)pidfd_send_signal(fd, SIGCONT); // a stopped process would never see the SIGTERM
+                (void)pidfd_send_signal(fd.get(), SIGCONT); // a stopped process would never see the SIGTERM
             signalled.insert(pid);
-            exits_.push_back(fd);
+            exits_.push_back(fd.get());
+            fd.release(); // exits_ owns it now
         }
         return !tree.empty();
     }

@@ -1,6 +1,7 @@
 #include "tcpleak/sys/output_file.hpp"
 
 #include "tcpleak/sys/errors.hpp"
+#include "tcpleak/sys/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -20,32 +21,6 @@ namespace {
 [[noreturn]] void fail(const std::string& path, const std::string& why) {
     throw UserError("cannot write " + path + ": " + why);
 }
-
-// A descriptor closed at the end of the scope.
-class Fd {
-public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0)
-            close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    void reset(int fd) {
-        if (fd_ >= 0)
-            close(fd_);
-        fd_ = fd;
-    }
-    int release() {
-        const int fd = fd_;
-        fd_ = -1;
-        return fd;
-    }
-
-private:
-    int fd_;
-};
 
 struct PathParts {
     std::string directory; // "." when path has no slash
@@ -99,7 +74,7 @@ struct Opened {
 // symbolic link only in a trusted directory; then refuses kernel interfaces
 // and files that take no write. exclusive_first: try O_EXCL first, to learn
 // whether the file was created.
-Opened open_checked(const std::string& path, int flags, bool exclusive_first, Fd& directory) {
+Opened open_checked(const std::string& path, int flags, bool exclusive_first, UniqueFd& directory) {
     Opened opened;
     opened.parts = split(path);
     if (opened.parts.name.empty() || opened.parts.name == "." || opened.parts.name == "..")
@@ -131,7 +106,7 @@ Opened open_checked(const std::string& path, int flags, bool exclusive_first, Fd
             return opened;
         fail(path, std::strerror(errno));
     }
-    Fd file(fd);
+    UniqueFd file(fd);
     const auto remove_created = [&] {
         if (opened.created)
             unlinkat(directory.get(), name, 0);
@@ -157,7 +132,7 @@ Opened open_checked(const std::string& path, int flags, bool exclusive_first, Fd
 } // namespace
 
 bool check_output_file(const std::string& path) {
-    Fd directory;
+    UniqueFd directory;
     const Opened opened = open_checked(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC, true, directory);
     if (opened.directory_fd < 0)
         return false;
@@ -169,12 +144,12 @@ bool check_output_file(const std::string& path) {
 }
 
 int open_output_file(const std::string& path) {
-    Fd directory;
+    UniqueFd directory;
     // Truncated only once it passed the checks: O_TRUNC would act first.
     const Opened opened = open_checked(path, O_WRONLY | O_CLOEXEC, false, directory);
     if (opened.directory_fd < 0)
         fail(path, std::strerror(ENOENT));
-    Fd file(opened.fd);
+    UniqueFd file(opened.fd);
     struct stat st{};
     if (fstat(file.get(), &st) == 0 && S_ISREG(st.st_mode) && ftruncate(file.get(), 0) != 0)
         fail(path, std::strerror(errno));

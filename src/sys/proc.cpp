@@ -1,5 +1,7 @@
 #include "tcpleak/sys/proc.hpp"
 
+#include "tcpleak/sys/unique_fd.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -92,8 +94,8 @@ std::string join_args(std::string_view nul_separated) {
 
 std::string read_cmdline(std::uint32_t pid, std::size_t max_bytes) {
     const std::string path = "/proc/" + std::to_string(pid) + "/cmdline";
-    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    const UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
         if (hidden_by_proc(pid, errno))
             notice_hidden(pid);
         return {};
@@ -101,12 +103,11 @@ std::string read_cmdline(std::uint32_t pid, std::size_t max_bytes) {
     std::string bytes(max_bytes, '\0');
     std::size_t filled = 0;
     while (filled < bytes.size()) {
-        const ssize_t n = read(fd, bytes.data() + filled, bytes.size() - filled);
+        const ssize_t n = read(fd.get(), bytes.data() + filled, bytes.size() - filled);
         if (n <= 0)
             break;
         filled += static_cast<std::size_t>(n);
     }
-    close(fd);
     bytes.resize(filled);
     return join_args(bytes);
 }

@@ -84,28 +84,36 @@ def schema_path():
     return os.environ.get("TCPLEAK_SCHEMA") or DEFAULT_SCHEMA
 
 
-_validator = None
+def run_schema_path():
+    """docs/tcpleak-run-report.schema.json, next to the events schema."""
+    return os.path.join(os.path.dirname(os.path.abspath(schema_path())), "tcpleak-run-report.schema.json")
+
+
+_validators = {}  # schema path -> its validator
 _validator_lock = threading.Lock()
 
 
-def validator():
-    global _validator
+def validator(path=None):
+    """The validator of the JSON schema at path (default: the events schema), loaded once."""
+    path = path or schema_path()
     with _validator_lock:
-        if _validator is None:
+        if path not in _validators:
             from jsonschema import Draft202012Validator
 
-            with open(schema_path(), encoding="utf-8") as f:
+            with open(path, encoding="utf-8") as f:
                 schema = json.load(f)
             Draft202012Validator.check_schema(schema)
-            _validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-        return _validator
+            _validators[path] = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        return _validators[path]
 
 
-def schema_errors(obj):
-    """Schema violations of one parsed JSON record, as readable strings."""
+def schema_errors(obj, path=None, whole="(record)"):
+    """Schema violations of one parsed JSON document, as readable strings:
+    an event record, or against the schema at path (run_schema_path() for
+    run's report); `whole` names a violation of the document itself."""
     errors = []
-    for e in sorted(validator().iter_errors(obj), key=lambda e: list(e.absolute_path)):
-        where = "/".join(str(p) for p in e.absolute_path) or "(record)"
+    for e in sorted(validator(path).iter_errors(obj), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(p) for p in e.absolute_path) or whole
         errors.append("%s: %s" % (where, e.message))
     return errors
 
@@ -430,7 +438,7 @@ class Leaker:
 
 
 def wait_child(pid, timeout=DEFAULT_TIMEOUT):
-    """The first child of process pid, once it has one (run's COMMAND, say)."""
+    """The first child of process pid, once it has one (run's keeper, say)."""
     path = "/proc/%d/task/%d/children" % (pid, pid)
     deadline = time.monotonic() + timeout
     while True:
@@ -443,6 +451,25 @@ def wait_child(pid, timeout=DEFAULT_TIMEOUT):
             return int(children[0])
         if time.monotonic() > deadline:
             raise AssertionError("process %d has no child after %.1fs" % (pid, timeout))
+        time.sleep(0.01)
+
+
+def wait_command_runs(tcpleak_pid, timeout=DEFAULT_TIMEOUT):
+    """The pid of run's COMMAND once it runs: past the gate, so tcpleak is
+    attached. COMMAND is the child of tcpleak's keeper, forked before
+    anything is loaded; it runs once it has exec'd."""
+    keeper = wait_child(tcpleak_pid, timeout)
+    command = wait_child(keeper, timeout)
+    gated = os.readlink("/proc/%d/exe" % tcpleak_pid)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.readlink("/proc/%d/exe" % command) != gated:
+                return command
+        except FileNotFoundError:
+            return command  # ran, and is gone already
+        if time.monotonic() > deadline:
+            raise AssertionError("run's COMMAND (pid %d) has not started after %.1fs" % (command, timeout))
         time.sleep(0.01)
 
 

@@ -8,6 +8,7 @@ connection churn (bench/tcpleak-churn) overflows its ring buffer; their
 lengths are the scenario, not a wait for readiness.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -39,6 +40,16 @@ def churn(seconds, clients=2):
                              "--clients", str(clients)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+@contextlib.contextmanager
+def stopped(pid):
+    """pid stopped (SIGSTOP) for the block, continued (SIGCONT) after it whatever happens."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
 def leak_connection(server, client):
     """A connection whose server side stays in CLOSE_WAIT, held by server."""
     c = open_connection(server, client)
@@ -56,13 +67,10 @@ def test_stalled_under_churn_finds_every_leak_made_meanwhile():
     server, client = Peer(comm=SERVER_COMM), Peer(comm=CLIENT_COMM)
     tl = start_leaks()
     load = churn(14)
-    os.kill(tl.proc.pid, signal.SIGSTOP)
-    try:
+    with stopped(tl.proc.pid):
         time.sleep(7)  # the ring buffer (16 MiB) is full long before this
         leaked = [leak_connection(server, client) for _ in range(3)]
         time.sleep(2)
-    finally:
-        os.kill(tl.proc.pid, signal.SIGCONT)
     for c in leaked:
         leak = tl.wait_for(lambda r, c=c: r["type"] == "leak" and (r["sport"], r["dport"]) == (c.port, c.sport),
                            timeout=30, what="leak of :%d" % c.sport)
@@ -89,11 +97,8 @@ def test_stall_without_leaks_exits_4_not_0():
     tl = Tcpleak(["leaks", "-c", "tcpleak-churn", "--threshold", "1s", "--duration", "14s"], json_mode=False)
     harness_wait_watching(tl)
     load = churn(10)
-    os.kill(tl.proc.pid, signal.SIGSTOP)
-    try:
+    with stopped(tl.proc.pid):
         time.sleep(8)
-    finally:
-        os.kill(tl.proc.pid, signal.SIGCONT)
     load.wait(30)
     assert tl.wait_exit(30) == 4, tl.report()
     err = tl.stderr_text()
@@ -122,12 +127,9 @@ def test_run_stalled_with_leaks_made_meanwhile_exits_3(tmp_path):
         harness.churn_bin(), sys.executable, script)
     tl = Tcpleak(["run", "--threshold", "1s", "--json-report", str(report), "--", "/bin/sh", "-c",
                   command + " & sleep 13; kill $!"], json_mode=False)
-    harness.wait_child(tl.proc.pid)  # COMMAND runs: tcpleak is attached
-    os.kill(tl.proc.pid, signal.SIGSTOP)
-    try:
+    harness.wait_command_runs(tl.proc.pid)  # tcpleak is attached
+    with stopped(tl.proc.pid):
         time.sleep(9)
-    finally:
-        os.kill(tl.proc.pid, signal.SIGCONT)
     assert tl.wait_exit(60) == 3, tl.report()
     r = run_report(report)
     assert r["exit_status"] == 3 and r["leaks_found"] >= 3, r
@@ -141,12 +143,9 @@ def test_run_stalled_without_leaks_does_not_exit_0(tmp_path):
     report = tmp_path / "report.json"
     tl = Tcpleak(["run", "--threshold", "1s", "--json-report", str(report), "--",
                   harness.churn_bin(), "--duration", "10", "--warmup", "0", "--clients", "2"], json_mode=False)
-    harness.wait_child(tl.proc.pid)
-    os.kill(tl.proc.pid, signal.SIGSTOP)
-    try:
+    harness.wait_command_runs(tl.proc.pid)
+    with stopped(tl.proc.pid):
         time.sleep(8)
-    finally:
-        os.kill(tl.proc.pid, signal.SIGCONT)
     assert tl.wait_exit(60) == 4, tl.report()
     r = run_report(report)
     assert (r["exit_status"], r["command_exit_code"], r["leaks_found"]) == (4, 0, 0), r
@@ -229,11 +228,8 @@ def test_stop_signal_during_the_catch_up_after_a_stall_is_obeyed_at_once(tmp_pat
             assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
             time.sleep(0.01)
         load = churn(20)
-        os.kill(proc.pid, signal.SIGSTOP)
-        try:
+        with stopped(proc.pid):
             time.sleep(5)
-        finally:
-            os.kill(proc.pid, signal.SIGCONT)
         time.sleep(0.5)  # catching up, the churn still going
         asked = time.monotonic()
         proc.send_signal(signal.SIGINT)

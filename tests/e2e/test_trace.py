@@ -85,6 +85,16 @@ def close_listener(tl, c):
         tl.wait_transition(sock=c.listener_sock, old="LISTEN", new="CLOSE")
 
 
+def client_closes_leaving_unread(tl, c, nbytes):
+    """The client sends nbytes that the server does not read, then closes.
+
+    Returns the record of the server's socket entering CLOSE_WAIT.
+    """
+    c.client.cmd("send %d %d" % (c.cfd, nbytes))
+    c.client.close(c.cfd)
+    return tl.wait_transition(sock=c.server_sock, old="ESTABLISHED", new="CLOSE_WAIT")
+
+
 def our_netns():
     return os.stat("/proc/self/ns/net").st_ino
 
@@ -505,9 +515,7 @@ def test_rx_queue_counts_unread_bytes():
     server, client = peers()
     tl = start_trace()
     c = open_connection(server, client)
-    client.cmd("send %d 100" % c.cfd)
-    client.close(c.cfd)
-    cw = tl.wait_transition(sock=c.server_sock, old="ESTABLISHED", new="CLOSE_WAIT")
+    cw = client_closes_leaving_unread(tl, c, 100)
     assert cw["rx_queue"] == 100, "100 bytes unread (the FIN is not data): %s" % cw
     assert server.cmd("recv %d" % c.afd) == {"n": 100, "eof": True}
     server.close(c.afd)
@@ -521,9 +529,7 @@ def test_close_with_unread_data_resets():
     server, client = peers()
     tl = start_trace()
     c = open_connection(server, client)
-    client.cmd("send %d 10" % c.cfd)
-    client.close(c.cfd)
-    tl.wait_transition(sock=c.server_sock, old="ESTABLISHED", new="CLOSE_WAIT")
+    client_closes_leaving_unread(tl, c, 10)
     server.close(c.afd)
     tl.wait_transition(sock=c.server_sock, old="CLOSE_WAIT", new="CLOSE")
     tl.wait_transition(sock=c.client_sock, new="CLOSE")

@@ -16,7 +16,7 @@
 #include "tcpleak/http/request_parser.hpp"
 #include "tcpleak/http/response.hpp"
 #include "tcpleak/http/router.hpp"
-#include "tcpleak/http/unique_fd.hpp"
+#include "tcpleak/sys/unique_fd.hpp"
 
 #include <array>
 #include <chrono>

@@ -1,11 +1,13 @@
 #include "tcpleak/core/attribution.hpp"
 #include "tcpleak/core/tcp_state.hpp"
+#include "support/nanoseconds.hpp"
 
 #include <doctest/doctest.h>
 
 #include <optional>
 
 using namespace tcpleak;
+using tcpleak::test::kMs;
 
 namespace {
 
@@ -13,7 +15,6 @@ constexpr std::uint32_t kServer = 100;
 constexpr std::uint32_t kWorker = 101;
 constexpr std::uint32_t kClient = 200;
 constexpr std::uint32_t kNetns = 4026531840u;
-constexpr std::uint64_t kMs = 1'000'000;
 
 // A transition as the kernel sends it: no owner, whoever is on the CPU.
 Transition change(std::uint64_t cookie, std::uint8_t from, std::uint8_t to, std::uint64_t mono_ns,
@@ -92,59 +93,52 @@ Said attribute(Attributor& attributor, const Transition& t) {
 
 TEST_CASE("connect(): the connecting process owns every later transition, whoever is on the CPU") {
     Attributor attributor;
-    Transition syn = in_owner_context(1, kTcpSynSent, 10 * kMs, kClient, "client");
-    Said syn_said = attribute(attributor, syn);
-    CHECK(syn_said.owner_known);
-    CHECK(syn_said.owner_via == OwnerVia::Connect);
-    CHECK(syn_said.owner_pid == kClient);
-    CHECK(comm_view(syn_said.owner_comm) == "client"); // the process name, not the thread's
-    CHECK(syn_said.owner_cgroup == 7);
-    CHECK_FALSE(syn_said.old_state_ns.has_value()); // CLOSE began before anything was seen
+    const Said syn = attribute(attributor, in_owner_context(1, kTcpSynSent, 10 * kMs, kClient, "client"));
+    CHECK(syn.owner_known);
+    CHECK(syn.owner_via == OwnerVia::Connect);
+    CHECK(syn.owner_pid == kClient);
+    CHECK(comm_view(syn.owner_comm) == "client"); // the process name, not the thread's
+    CHECK(syn.owner_cgroup == 7);
+    CHECK_FALSE(syn.old_state_ns.has_value()); // CLOSE began before anything was seen
 
     // Softirq on the server's CPU: ctx is the server, the owner stays the client.
-    Transition established = change(1, kTcpSynSent, kTcpEstablished, 11 * kMs, kServer);
-    Said established_said = attribute(attributor, established);
-    CHECK(established_said.owner_pid == kClient);
-    CHECK(established_said.owner_via == OwnerVia::Connect);
-    CHECK(established_said.old_state_ns == 1 * kMs);
+    const Said established = attribute(attributor, change(1, kTcpSynSent, kTcpEstablished, 11 * kMs, kServer));
+    CHECK(established.owner_pid == kClient);
+    CHECK(established.owner_via == OwnerVia::Connect);
+    CHECK(established.old_state_ns == 1 * kMs);
 }
 
 TEST_CASE("a listener's connection is the listener owner's until accepted, then the acceptor's") {
     Attributor attributor;
-    Transition listen = in_owner_context(1, kTcpListen, 0, kServer, "server");
-    Said listen_said = attribute(attributor, listen);
-    CHECK(listen_said.owner_via == OwnerVia::Listen);
+    const Said listen = attribute(attributor, in_owner_context(1, kTcpListen, 0, kServer, "server"));
+    CHECK(listen.owner_via == OwnerVia::Listen);
 
     // The client's SYN, processed while the client is on the CPU.
-    Transition syn_recv = change(2, kTcpListen, kTcpSynRecv, 5 * kMs, kClient);
-    Said syn_recv_said = attribute(attributor, syn_recv);
-    CHECK(syn_recv_said.owner_pid == kServer);
-    CHECK(syn_recv_said.owner_via == OwnerVia::Listener);
-    CHECK_FALSE(syn_recv_said.old_state_ns.has_value());
+    const Said syn_recv = attribute(attributor, change(2, kTcpListen, kTcpSynRecv, 5 * kMs, kClient));
+    CHECK(syn_recv.owner_pid == kServer);
+    CHECK(syn_recv.owner_via == OwnerVia::Listener);
+    CHECK_FALSE(syn_recv.old_state_ns.has_value());
 
-    Transition established = change(2, kTcpSynRecv, kTcpEstablished, 6 * kMs, kClient);
-    Said established_said = attribute(attributor, established);
-    CHECK(established_said.owner_pid == kServer);
+    const Said established = attribute(attributor, change(2, kTcpSynRecv, kTcpEstablished, 6 * kMs, kClient));
+    CHECK(established.owner_pid == kServer);
 
     // A pre-forked worker accepts it.
     attributor.on_accept(accepted(2, kWorker, "worker"));
-    Transition close_wait = change(2, kTcpEstablished, kTcpCloseWait, 20 * kMs, kClient);
-    Said close_wait_said = attribute(attributor, close_wait);
-    CHECK(close_wait_said.owner_pid == kWorker);
-    CHECK(comm_view(close_wait_said.owner_comm) == "worker");
-    CHECK(close_wait_said.owner_via == OwnerVia::Accept);
-    CHECK(close_wait_said.owner_cgroup == 9);
-    CHECK(close_wait_said.old_state_ns == 14 * kMs);
+    const Said close_wait = attribute(attributor, change(2, kTcpEstablished, kTcpCloseWait, 20 * kMs, kClient));
+    CHECK(close_wait.owner_pid == kWorker);
+    CHECK(comm_view(close_wait.owner_comm) == "worker");
+    CHECK(close_wait.owner_via == OwnerVia::Accept);
+    CHECK(close_wait.owner_cgroup == 9);
+    CHECK(close_wait.old_state_ns == 14 * kMs);
 }
 
 TEST_CASE("a socket never seen in its owner's context has no owner, never the on-CPU task") {
     Attributor attributor;
-    Transition t = change(3, kTcpEstablished, kTcpCloseWait, kMs, kClient);
-    Said t_said = attribute(attributor, t);
-    CHECK_FALSE(t_said.owner_known);
-    CHECK(t_said.owner_via == OwnerVia::None);
-    CHECK(t_said.owner_pid == 0);
-    CHECK(comm_view(t_said.owner_comm).empty());
+    const Said t = attribute(attributor, change(3, kTcpEstablished, kTcpCloseWait, kMs, kClient));
+    CHECK_FALSE(t.owner_known);
+    CHECK(t.owner_via == OwnerVia::None);
+    CHECK(t.owner_pid == 0);
+    CHECK(comm_view(t.owner_comm).empty());
 }
 
 TEST_CASE("sockets older than tcpleak: the first holder in the descriptor tables owns them") {
@@ -156,12 +150,11 @@ TEST_CASE("sockets older than tcpleak: the first holder in the descriptor tables
     attributor.on_existing_socket(first);
     attributor.on_existing_socket(inherited);
 
-    Transition t = change(4, kTcpEstablished, kTcpCloseWait, kMs, kClient);
-    Said t_said = attribute(attributor, t);
-    CHECK(t_said.owner_pid == kServer);
-    CHECK(t_said.owner_via == OwnerVia::FdTable);
-    CHECK(t_said.owner_cgroup == 3);
-    CHECK_FALSE(t_said.old_state_ns.has_value()); // when it became ESTABLISHED is unknown
+    const Said t = attribute(attributor, change(4, kTcpEstablished, kTcpCloseWait, kMs, kClient));
+    CHECK(t.owner_pid == kServer);
+    CHECK(t.owner_via == OwnerVia::FdTable);
+    CHECK(t.owner_cgroup == 3);
+    CHECK_FALSE(t.old_state_ns.has_value()); // when it became ESTABLISHED is unknown
 }
 
 TEST_CASE("an existing listener passes its owner on to the connections it receives") {
@@ -172,142 +165,117 @@ TEST_CASE("an existing listener passes its owner on to the connections it receiv
 
     Transition v6 = change(6, kTcpListen, kTcpSynRecv, kMs, kClient, 443);
     v6.family = kFamilyIpv6;
-    Said v6_said = attribute(attributor, v6);
+    const Said v6_said = attribute(attributor, v6);
     CHECK(v6_said.owner_pid == kServer);
     CHECK(v6_said.owner_via == OwnerVia::Listener);
 
     // Same port, other family or other network namespace: another listener.
-    Transition v4 = change(7, kTcpListen, kTcpSynRecv, kMs, kClient, 443);
-    Said v4_said = attribute(attributor, v4);
-    CHECK_FALSE(v4_said.owner_known);
+    const Said v4 = attribute(attributor, change(7, kTcpListen, kTcpSynRecv, kMs, kClient, 443));
+    CHECK_FALSE(v4.owner_known);
     Transition elsewhere = change(8, kTcpListen, kTcpSynRecv, kMs, kClient, 443);
     elsewhere.family = kFamilyIpv6;
     elsewhere.netns = kNetns + 1;
-    Said elsewhere_said = attribute(attributor, elsewhere);
+    const Said elsewhere_said = attribute(attributor, elsewhere);
     CHECK_FALSE(elsewhere_said.owner_known);
 }
 
 TEST_CASE("a hook's owner wins over the descriptor tables seen later") {
     Attributor attributor;
-    Transition syn = in_owner_context(9, kTcpSynSent, kMs, kClient, "client");
-    Said syn_said = attribute(attributor, syn);
+    attribute(attributor, in_owner_context(9, kTcpSynSent, kMs, kClient, "client"));
     attributor.on_existing_socket(held(9, kTcpSynSent, kWorker, "worker"));
-    Transition later = change(9, kTcpSynSent, kTcpEstablished, 2 * kMs, kServer);
-    Said later_said = attribute(attributor, later);
-    CHECK(later_said.owner_pid == kClient);
-    CHECK(later_said.owner_via == OwnerVia::Connect);
+    const Said later = attribute(attributor, change(9, kTcpSynSent, kTcpEstablished, 2 * kMs, kServer));
+    CHECK(later.owner_pid == kClient);
+    CHECK(later.owner_via == OwnerVia::Connect);
 }
 
 TEST_CASE("a socket is forgotten at CLOSE, and a closed listener passes nothing on") {
     Attributor attributor;
-    Transition listen = in_owner_context(1, kTcpListen, 0, kServer, "server");
-    Said listen_said = attribute(attributor, listen);
-    Transition syn = in_owner_context(2, kTcpSynSent, 0, kClient, "client", 0);
-    Said syn_said = attribute(attributor, syn);
+    attribute(attributor, in_owner_context(1, kTcpListen, 0, kServer, "server"));
+    attribute(attributor, in_owner_context(2, kTcpSynSent, 0, kClient, "client", 0));
     CHECK(attributor.size() == 2);
 
-    Transition closed = change(2, kTcpSynSent, kTcpClose, kMs, kClient, 0);
-    Said closed_said = attribute(attributor, closed);
-    CHECK(closed_said.owner_pid == kClient); // the last transition still has its owner
-    Transition unlisten = change(1, kTcpListen, kTcpClose, kMs, kServer);
-    Said unlisten_said = attribute(attributor, unlisten);
-    CHECK(unlisten_said.owner_pid == kServer);
+    const Said closed = attribute(attributor, change(2, kTcpSynSent, kTcpClose, kMs, kClient, 0));
+    CHECK(closed.owner_pid == kClient); // the last transition still has its owner
+    const Said unlisten = attribute(attributor, change(1, kTcpListen, kTcpClose, kMs, kServer));
+    CHECK(unlisten.owner_pid == kServer);
     CHECK(attributor.size() == 0);
 
-    Transition late_syn = change(3, kTcpListen, kTcpSynRecv, 2 * kMs, kClient);
-    Said late_syn_said = attribute(attributor, late_syn);
-    CHECK_FALSE(late_syn_said.owner_known);
+    const Said late_syn = attribute(attributor, change(3, kTcpListen, kTcpSynRecv, 2 * kMs, kClient));
+    CHECK_FALSE(late_syn.owner_known);
 }
 
 TEST_CASE("SO_REUSEPORT: two processes listen on one port, so a new connection's owner waits for accept()") {
     Attributor attributor;
-    Transition first = in_owner_context(1, kTcpListen, 0, kServer, "server");
-    Said first_said = attribute(attributor, first);
-    Transition second = in_owner_context(2, kTcpListen, 0, kWorker, "worker");
-    Said second_said = attribute(attributor, second);
+    attribute(attributor, in_owner_context(1, kTcpListen, 0, kServer, "server"));
+    attribute(attributor, in_owner_context(2, kTcpListen, 0, kWorker, "worker"));
 
     // Either listener may have received it: no guess.
-    Transition syn_recv = change(3, kTcpListen, kTcpSynRecv, kMs, kClient);
-    Said syn_recv_said = attribute(attributor, syn_recv);
-    CHECK_FALSE(syn_recv_said.owner_known);
+    const Said syn_recv = attribute(attributor, change(3, kTcpListen, kTcpSynRecv, kMs, kClient));
+    CHECK_FALSE(syn_recv.owner_known);
     attributor.on_accept(accepted(3, kWorker, "worker"));
-    Transition close_wait = change(3, kTcpEstablished, kTcpCloseWait, 2 * kMs, kClient);
-    Said close_wait_said = attribute(attributor, close_wait);
-    CHECK(close_wait_said.owner_pid == kWorker);
-    CHECK(close_wait_said.owner_via == OwnerVia::Accept);
+    const Said close_wait = attribute(attributor, change(3, kTcpEstablished, kTcpCloseWait, 2 * kMs, kClient));
+    CHECK(close_wait.owner_pid == kWorker);
+    CHECK(close_wait.owner_via == OwnerVia::Accept);
 
     // One of them closes: the port has one owner again.
-    Transition unlisten = change(2, kTcpListen, kTcpClose, 3 * kMs, kWorker);
-    Said unlisten_said = attribute(attributor, unlisten);
-    Transition next = change(4, kTcpListen, kTcpSynRecv, 4 * kMs, kClient);
-    Said next_said = attribute(attributor, next);
-    CHECK(next_said.owner_pid == kServer);
-    CHECK(next_said.owner_via == OwnerVia::Listener);
+    attribute(attributor, change(2, kTcpListen, kTcpClose, 3 * kMs, kWorker));
+    const Said next = attribute(attributor, change(4, kTcpListen, kTcpSynRecv, 4 * kMs, kClient));
+    CHECK(next.owner_pid == kServer);
+    CHECK(next.owner_via == OwnerVia::Listener);
 }
 
 TEST_CASE("one process with two listeners on a port (two addresses) still owns what they receive") {
     Attributor attributor;
-    Transition a = in_owner_context(1, kTcpListen, 0, kServer, "server");
-    Transition b = in_owner_context(2, kTcpListen, 0, kServer, "server");
-    Said a_said = attribute(attributor, a);
-    Said b_said = attribute(attributor, b);
-    Transition syn_recv = change(3, kTcpListen, kTcpSynRecv, kMs, kClient);
-    Said syn_recv_said = attribute(attributor, syn_recv);
-    CHECK(syn_recv_said.owner_pid == kServer);
+    attribute(attributor, in_owner_context(1, kTcpListen, 0, kServer, "server"));
+    attribute(attributor, in_owner_context(2, kTcpListen, 0, kServer, "server"));
+    const Said syn_recv = attribute(attributor, change(3, kTcpListen, kTcpSynRecv, kMs, kClient));
+    CHECK(syn_recv.owner_pid == kServer);
 }
 
 TEST_CASE("an existing listener held by several processes (pre-fork) is one listener, its first holder's") {
     Attributor attributor;
     attributor.on_existing_socket(held(1, kTcpListen, kServer, "server"));
     attributor.on_existing_socket(held(1, kTcpListen, kWorker, "worker")); // a forked worker, same socket
-    Transition syn_recv = change(3, kTcpListen, kTcpSynRecv, kMs, kClient);
-    Said syn_recv_said = attribute(attributor, syn_recv);
-    CHECK(syn_recv_said.owner_pid == kServer);
-    CHECK(syn_recv_said.owner_via == OwnerVia::Listener);
+    const Said syn_recv = attribute(attributor, change(3, kTcpListen, kTcpSynRecv, kMs, kClient));
+    CHECK(syn_recv.owner_pid == kServer);
+    CHECK(syn_recv.owner_via == OwnerVia::Listener);
 }
 
 TEST_CASE("records sent only for context are attributed like the others") {
     Attributor attributor;
     Transition syn = in_owner_context(1, kTcpSynSent, 0, kClient, "client");
     syn.context_only = true; // e.g. --state CLOSE_WAIT hides it
-    Said syn_said = attribute(attributor, syn);
+    attribute(attributor, syn);
     Transition established = change(1, kTcpSynSent, kTcpEstablished, 3 * kMs, kServer);
     established.context_only = true;
-    Said established_said = attribute(attributor, established);
-    Transition close_wait = change(1, kTcpEstablished, kTcpCloseWait, 10 * kMs, kServer);
-    Said close_wait_said = attribute(attributor, close_wait);
-    CHECK(close_wait_said.owner_pid == kClient);
-    CHECK(close_wait_said.old_state_ns == 7 * kMs); // time in ESTABLISHED, from a hidden record
+    attribute(attributor, established);
+    const Said close_wait = attribute(attributor, change(1, kTcpEstablished, kTcpCloseWait, 10 * kMs, kServer));
+    CHECK(close_wait.owner_pid == kClient);
+    CHECK(close_wait.old_state_ns == 7 * kMs); // time in ESTABLISHED, from a hidden record
 }
 
 TEST_CASE("the table is bounded: the oldest sockets go first, and are counted") {
     Attributor attributor(2);
     for (std::uint64_t cookie = 1; cookie <= 3; ++cookie) {
-        Transition syn = in_owner_context(cookie, kTcpSynSent, cookie * kMs, kClient, "client", 0);
-        Said syn_said = attribute(attributor, syn);
+        attribute(attributor, in_owner_context(cookie, kTcpSynSent, cookie * kMs, kClient, "client", 0));
     }
     CHECK(attributor.size() == 2);
     CHECK(attributor.evictions() == 1);
 
-    Transition oldest = change(1, kTcpSynSent, kTcpEstablished, 9 * kMs, kServer);
-    Said oldest_said = attribute(attributor, oldest);
-    CHECK_FALSE(oldest_said.owner_known); // forgotten, so unknown rather than guessed
-    Transition newest = change(3, kTcpSynSent, kTcpEstablished, 9 * kMs, kServer);
-    Said newest_said = attribute(attributor, newest);
-    CHECK(newest_said.owner_pid == kClient);
+    const Said oldest = attribute(attributor, change(1, kTcpSynSent, kTcpEstablished, 9 * kMs, kServer));
+    CHECK_FALSE(oldest.owner_known); // forgotten, so unknown rather than guessed
+    const Said newest = attribute(attributor, change(3, kTcpSynSent, kTcpEstablished, 9 * kMs, kServer));
+    CHECK(newest.owner_pid == kClient);
 }
 
 TEST_CASE("under churn the table stays as small as the open sockets") {
     Attributor attributor(1024);
     std::uint64_t mono = 0;
     for (std::uint64_t cookie = 1; cookie <= 100'000; ++cookie) {
-        Transition syn = in_owner_context(cookie, kTcpSynSent, mono += 1000, kClient, "client", 0);
-        Said syn_said = attribute(attributor, syn);
-        Transition established = change(cookie, kTcpSynSent, kTcpEstablished, mono += 1000, kServer);
-        Said established_said = attribute(attributor, established);
-        Transition closed = change(cookie, kTcpEstablished, kTcpClose, mono += 1000, kServer);
-        Said closed_said = attribute(attributor, closed);
-        REQUIRE(closed_said.owner_pid == kClient);
+        attribute(attributor, in_owner_context(cookie, kTcpSynSent, mono += 1000, kClient, "client", 0));
+        attribute(attributor, change(cookie, kTcpSynSent, kTcpEstablished, mono += 1000, kServer));
+        const Said closed = attribute(attributor, change(cookie, kTcpEstablished, kTcpClose, mono += 1000, kServer));
+        REQUIRE(closed.owner_pid == kClient);
     }
     CHECK(attributor.size() == 0);
     CHECK(attributor.evictions() == 0);

@@ -1,13 +1,10 @@
 #include "tcpleak/core/scan_schedule.hpp"
+#include "support/nanoseconds.hpp"
 
 #include <doctest/doctest.h>
 
 using namespace tcpleak;
-
-namespace {
-constexpr std::uint64_t kMs = 1'000'000;
-constexpr std::uint64_t kSec = 1'000'000'000;
-} // namespace
+using namespace tcpleak::test;
 
 TEST_CASE("scan schedule: the first scan at once, then a minimum gap") {
     ScanSchedule schedule;

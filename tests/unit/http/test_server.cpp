@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -31,6 +32,18 @@ std::string status_line(const std::string& response) {
     return response.substr(0, response.find("\r\n"));
 }
 
+// As many clients as the tests of the connection bound open at once.
+constexpr int kClients = 1000;
+
+// Whether the fd limit takes kClients clients, their accepted ends and
+// more; warns (the test is skipped) when it does not.
+bool fds_for_clients() {
+    if (raise_fd_limit(3 * kClients) >= 3 * kClients)
+        return true;
+    WARN("too few file descriptors allowed for 1000 connections: skipped");
+    return false;
+}
+
 // A server with /metrics, counting its calls and keeping the last query.
 struct MetricsServer : TestServer {
     explicit MetricsServer(ServerLimits limits = {}) : TestServer(limits) {
@@ -44,6 +57,18 @@ struct MetricsServer : TestServer {
     int calls = 0;
     std::string last_query;
 };
+
+// kClients clients of ts, connected one after the other; each sends request
+// as soon as it is connected (none: they stay idle).
+std::vector<std::unique_ptr<Client>> connect_clients(const MetricsServer& ts, std::string_view request = {}) {
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < kClients; ++i) {
+        clients.push_back(std::make_unique<Client>(ts.port()));
+        if (!request.empty())
+            clients.back()->send(request);
+    }
+    return clients;
+}
 
 } // namespace
 
@@ -167,15 +192,10 @@ TEST_CASE("a pipelined second request is ignored, not reset") {
 }
 
 TEST_CASE("1000 connections at once: bounded, excess refused, still serving afterwards") {
-    constexpr int kClients = 1000;
-    if (raise_fd_limit(3 * kClients) < 3 * kClients) {
-        WARN("too few file descriptors allowed for 1000 connections: skipped");
+    if (!fds_for_clients())
         return;
-    }
     MetricsServer ts;
-    std::vector<std::unique_ptr<Client>> clients;
-    for (int i = 0; i < kClients; ++i)
-        clients.push_back(std::make_unique<Client>(ts.port())); // all idle: none sends a request
+    auto clients = connect_clients(ts); // all idle: none sends a request
     ts.server.service(ts.now);
     const auto taken = [&] { return ts.counters().connections_accepted + ts.counters().connections_refused; };
     CHECK(taken() <= 64); // one service() call does a bounded amount of work
@@ -200,17 +220,10 @@ TEST_CASE("1000 connections at once: bounded, excess refused, still serving afte
 }
 
 TEST_CASE("1000 clients asking at once: each gets 200, 503 or a reset; never more than 64 open") {
-    constexpr int kClients = 1000;
-    if (raise_fd_limit(3 * kClients) < 3 * kClients) {
-        WARN("too few file descriptors allowed for 1000 connections: skipped");
+    if (!fds_for_clients())
         return;
-    }
     MetricsServer ts;
-    std::vector<std::unique_ptr<Client>> clients;
-    for (int i = 0; i < kClients; ++i) {
-        clients.push_back(std::make_unique<Client>(ts.port()));
-        clients.back()->send("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n");
-    }
+    auto clients = connect_clients(ts, "GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n");
     std::size_t most_open = 0;
     ts.pump_until([&] {
         most_open = std::max(most_open, ts.server.open_connections());

@@ -3,18 +3,14 @@
 
 #include <doctest/doctest.h>
 
-#include <filesystem>
 #include <string>
 
 using namespace tcpleak::identity;
-using tcpleak::identity::test::ManualClock;
-using tcpleak::identity::test::TempDir;
+using namespace tcpleak::identity::test;
 using namespace std::chrono_literals;
 
 namespace {
 
-const std::string kUid = "5ed8a4f6-db4e-4b7e-a87c-67da390d031d";
-const std::string kId = "c50666e24d9091a348a831015800cd8c603e3fb9ca23958b249f74e17487f21d";
 const std::string kPodSlice =
     "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod5ed8a4f6_db4e_4b7e_a87c_67da390d031d.slice";
 const std::string kContainer = kPodSlice + "/cri-containerd-" + kId + ".scope";
@@ -32,12 +28,10 @@ public:
         return tree.inode("/cgroup" + path);
     }
 
+    // shop/cart-0 with its container cart, whose log is in the directory of the pod with that uid.
     void add_pod_logs(const std::string& container_log_target_uid = kUid) const {
-        const std::string log = "/log/pods/shop_cart-0_" + container_log_target_uid + "/cart/0.log";
-        tree.write(log, "");
-        tree.mkdirs("/log/pods/shop_cart-0_" + kUid);
-        tree.mkdirs("/log/containers");
-        std::filesystem::create_symlink(tree.below(log), tree.below("/log/containers/cart-0_shop_cart-" + kId + ".log"));
+        logs.add_container("shop", "cart-0", container_log_target_uid, "cart", kId);
+        logs.add_pod("shop", "cart-0", kUid);
     }
 
     void add_process(std::uint32_t pid, const std::string& path) const {
@@ -52,13 +46,7 @@ public:
         return CgroupPaths(options);
     }
 
-    PodDirectory pods() {
-        PodDirectoryOptions options;
-        options.pods_dir = tree.below("/log/pods").string();
-        options.containers_dir = tree.below("/log/containers").string();
-        options.clock = clock.clock();
-        return PodDirectory(options);
-    }
+    PodDirectory pods() { return PodDirectory(logs.options(clock)); }
 
     IdentityResolverOptions resolver_options() {
         IdentityResolverOptions options;
@@ -67,7 +55,18 @@ public:
     }
 
     TempDir tree;
+    KubeletLogs logs{tree, "/log"};
     ManualClock clock;
+};
+
+// A node's cgroups and pods, and a resolver that asks both.
+struct KubeLookup {
+    explicit KubeLookup(FakeNode& node)
+        : cgroups(node.cgroups()), pods(node.pods()), resolver(cgroups, &pods, node.resolver_options()) {}
+
+    CgroupPaths cgroups;
+    PodDirectory pods;
+    IdentityResolver resolver;
 };
 
 } // namespace
@@ -76,11 +75,9 @@ TEST_CASE("a Kubernetes container's cgroup id names all of it") {
     FakeNode node;
     const std::uint64_t id = node.add_cgroup(kContainer);
     node.add_pod_logs();
-    CgroupPaths cgroups = node.cgroups();
-    PodDirectory pods = node.pods();
-    IdentityResolver resolver(cgroups, &pods, node.resolver_options());
+    KubeLookup lookup(node);
 
-    const auto identity = resolver.of_cgroup(id);
+    const auto identity = lookup.resolver.of_cgroup(id);
     CHECK(identity->cgroup_id == id);
     CHECK(identity->cgroup_path == kContainer);
     CHECK(identity->container_id == kId);
@@ -97,17 +94,15 @@ TEST_CASE("a second lookup is a cache hit: the same identity, nothing re-read") 
     FakeNode node;
     const std::uint64_t id = node.add_cgroup(kContainer);
     node.add_pod_logs();
-    CgroupPaths cgroups = node.cgroups();
-    PodDirectory pods = node.pods();
-    IdentityResolver resolver(cgroups, &pods, node.resolver_options());
+    KubeLookup lookup(node);
 
-    const auto first = resolver.of_cgroup(id);
+    const auto first = lookup.resolver.of_cgroup(id);
     for (int i = 0; i < 100; ++i)
-        CHECK(resolver.of_cgroup(id) == first);
-    CHECK(resolver.stats().hits == 100);
-    CHECK(resolver.stats().resolved == 1);
-    CHECK(cgroups.stats().lookups == 1);
-    CHECK(pods.stats().lookups == 2); // the pod, and the container's name
+        CHECK(lookup.resolver.of_cgroup(id) == first);
+    CHECK(lookup.resolver.stats().hits == 100);
+    CHECK(lookup.resolver.stats().resolved == 1);
+    CHECK(lookup.cgroups.stats().lookups == 1);
+    CHECK(lookup.pods.stats().lookups == 2); // the pod, and the container's name
 }
 
 TEST_CASE("an unknown id is asked about again after 1s, 2s, 4s ... and found once it exists") {
@@ -143,15 +138,13 @@ TEST_CASE("retries of what never turns up back off to 64 intervals") {
 TEST_CASE("a pod the kubelet has not logged yet gets its names on a retry") {
     FakeNode node;
     const std::uint64_t id = node.add_cgroup(kContainer);
-    CgroupPaths cgroups = node.cgroups();
-    PodDirectory pods = node.pods();
-    IdentityResolver resolver(cgroups, &pods, node.resolver_options());
+    KubeLookup lookup(node);
 
-    CHECK(resolver.of_cgroup(id)->pod.empty());
-    CHECK(resolver.of_cgroup(id)->pod_uid == kUid);
+    CHECK(lookup.resolver.of_cgroup(id)->pod.empty());
+    CHECK(lookup.resolver.of_cgroup(id)->pod_uid == kUid);
     node.add_pod_logs();
     node.clock.now += 1s;
-    const auto identity = resolver.of_cgroup(id);
+    const auto identity = lookup.resolver.of_cgroup(id);
     CHECK(identity->pod == "cart-0");
     CHECK(identity->container_name == "cart");
 }
@@ -159,11 +152,9 @@ TEST_CASE("a pod the kubelet has not logged yet gets its names on a retry") {
 TEST_CASE("a container link into another pod's directory does not name this container") {
     FakeNode node;
     const std::uint64_t id = node.add_cgroup(kContainer);
-    node.add_pod_logs("8712f785-1a3e-41ec-a00b-e2dcc77431cb");
-    CgroupPaths cgroups = node.cgroups();
-    PodDirectory pods = node.pods();
-    IdentityResolver resolver(cgroups, &pods, node.resolver_options());
-    const auto identity = resolver.of_cgroup(id);
+    node.add_pod_logs(kUid2);
+    KubeLookup lookup(node);
+    const auto identity = lookup.resolver.of_cgroup(id);
     CHECK(identity->pod == "cart-0");
     CHECK(identity->container_name.empty());
 }
@@ -173,15 +164,13 @@ TEST_CASE("a pid resolves through its cgroup, and shares the cgroup's cache entr
     const std::uint64_t id = node.add_cgroup(kContainer);
     node.add_pod_logs();
     node.add_process(4242, kContainer);
-    CgroupPaths cgroups = node.cgroups();
-    PodDirectory pods = node.pods();
-    IdentityResolver resolver(cgroups, &pods, node.resolver_options());
+    KubeLookup lookup(node);
 
-    const auto by_pid = resolver.of_pid(4242);
+    const auto by_pid = lookup.resolver.of_pid(4242);
     CHECK(by_pid->cgroup_id == id);
     CHECK(by_pid->pod == "cart-0");
-    CHECK(resolver.of_cgroup(id) == by_pid);
-    CHECK(resolver.of_pid(4343)->cgroup_path.empty()); // no such process
+    CHECK(lookup.resolver.of_cgroup(id) == by_pid);
+    CHECK(lookup.resolver.of_pid(4343)->cgroup_path.empty()); // no such process
 }
 
 TEST_CASE("a pid whose cgroup is gone is still described, without an id") {

@@ -1,3 +1,4 @@
+#include "identity_support.hpp"
 #include "tcpleak/identity/pod_log_names.hpp"
 
 #include <doctest/doctest.h>
@@ -6,11 +7,8 @@
 #include <vector>
 
 using namespace tcpleak::identity;
-
-namespace {
-const std::string kUid = "5ed8a4f6-db4e-4b7e-a87c-67da390d031d";
-const std::string kId = "c50666e24d9091a348a831015800cd8c603e3fb9ca23958b249f74e17487f21d";
-} // namespace
+using tcpleak::identity::test::kId;
+using tcpleak::identity::test::kUid;
 
 TEST_CASE("a pod log directory names namespace, pod and uid") {
     const auto dir = parse_pod_log_dir("ccos-monitoring_node-exporter-vp9rf_" + kUid);

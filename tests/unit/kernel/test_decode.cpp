@@ -1,29 +1,48 @@
 #include "tcpleak/core/records.hpp"
 #include "tcpleak/kernel/decode.hpp"
 #include "tcpleak/core/tcp_state.hpp"
+#include "support/raw_records.hpp"
 
 #include <doctest/doctest.h>
-#include <linux/types.h>
 
 #include <cstring>
+#include <string_view>
 #include <vector>
 
-extern "C" {
-#include "tcpleak.h"
-}
-
 using namespace tcpleak;
+using tcpleak::test::blank;
+using tcpleak::test::bytes_of;
 
 namespace {
-template <typename Raw>
-std::span<const std::byte> bytes_of(const Raw& raw) {
-    return {reinterpret_cast<const std::byte*>(&raw), sizeof(raw)};
+
+// raw as Out; the test stops if it does not decode.
+template <typename Out, typename Raw>
+Out decoded(const Raw& raw) {
+    Out out;
+    REQUIRE(decode(bytes_of(raw), out));
+    return out;
 }
+
+// The process and descriptor of the records that name one.
+template <typename Raw>
+void set_holder(Raw& raw, std::uint32_t pid, std::uint32_t fd, std::string_view comm) {
+    raw.pid = pid;
+    raw.fd = fd;
+    REQUIRE(comm.size() < sizeof(raw.comm));
+    std::memcpy(raw.comm, comm.data(), comm.size());
+}
+
+template <typename Out>
+void check_holder(const Out& out, std::uint32_t pid, std::uint32_t fd, std::string_view comm) {
+    CHECK(out.pid == pid);
+    CHECK(out.fd == fd);
+    CHECK(comm_view(out.comm) == comm);
+}
+
 } // namespace
 
 TEST_CASE("a transition record decodes field by field") {
-    tl_transition raw{};
-    raw.kind = TL_REC_TRANSITION;
+    auto raw = blank<tl_transition>(TL_REC_TRANSITION);
     raw.family = 10;
     raw.old_state = 8;
     raw.new_state = 9;
@@ -40,8 +59,7 @@ TEST_CASE("a transition record decodes field by field") {
     raw.daddr[15] = 1;
     std::memcpy(raw.ctx_comm, "client", 7);
 
-    Transition t;
-    REQUIRE(decode(bytes_of(raw), t));
+    const auto t = decoded<Transition>(raw);
     CHECK(t.family == kFamilyIpv6);
     CHECK(t.old_state == kTcpCloseWait);
     CHECK(t.new_state == kTcpLastAck);
@@ -67,8 +85,7 @@ TEST_CASE("a transition record decodes field by field") {
 }
 
 TEST_CASE("an owner-context transition carries the process name and cgroup") {
-    tl_transition raw{};
-    raw.kind = TL_REC_TRANSITION;
+    auto raw = blank<tl_transition>(TL_REC_TRANSITION);
     raw.old_state = 7;
     raw.new_state = 2;
     raw.flags = TL_F_OWNER_CONTEXT | TL_F_CONTEXT_ONLY;
@@ -76,8 +93,7 @@ TEST_CASE("an owner-context transition carries the process name and cgroup") {
     raw.ctx_cgroup = 5;
     std::memcpy(raw.ctx_comm, "worker-3", 9);
     std::memcpy(raw.owner_comm, "server", 7);
-    Transition t;
-    REQUIRE(decode(bytes_of(raw), t));
+    const auto t = decoded<Transition>(raw);
     CHECK(t.owner_context);
     CHECK(t.context_only);
     CHECK(comm_view(t.ctx_process_comm) == "server");
@@ -86,29 +102,22 @@ TEST_CASE("an owner-context transition carries the process name and cgroup") {
 }
 
 TEST_CASE("an accept record decodes") {
-    tl_accept raw{};
-    raw.kind = TL_REC_ACCEPT;
-    raw.pid = 12;
-    raw.fd = 7;
+    auto raw = blank<tl_accept>(TL_REC_ACCEPT);
+    set_holder(raw, 12, 7, "nginx");
     raw.ts_ns = 3;
     raw.cookie = 99;
     raw.cgroup = 4;
-    std::memcpy(raw.comm, "nginx", 6);
-    Accept a;
-    REQUIRE(decode(bytes_of(raw), a));
-    CHECK(a.pid == 12);
-    CHECK(a.fd == 7);
+    const auto a = decoded<Accept>(raw);
+    check_holder(a, 12, 7, "nginx");
     CHECK(a.cookie == 99);
     CHECK(a.cgroup == 4);
-    CHECK(comm_view(a.comm) == "nginx");
     CHECK(record_kind(bytes_of(raw)) == RecordKind::Accept);
     Transition t;
     CHECK_FALSE(decode(bytes_of(raw), t));
 }
 
 TEST_CASE("short or mismatched records are rejected") {
-    tl_transition raw{};
-    raw.kind = TL_REC_TRANSITION;
+    const auto raw = blank<tl_transition>(TL_REC_TRANSITION);
     Transition t;
     CHECK_FALSE(decode(bytes_of(raw).first(sizeof(raw) - 1), t));
     FdRelease release;
@@ -126,47 +135,36 @@ TEST_CASE("a comm that fills all 16 bytes is not read past its end") {
 }
 
 TEST_CASE("fd release, process and socket records decode") {
-    tl_fd_release release{};
-    release.kind = TL_REC_FD_RELEASE;
+    auto release = blank<tl_fd_release>(TL_REC_FD_RELEASE);
     release.via = TL_RELEASE_DUP2;
-    release.pid = 10;
-    release.fd = 4;
+    set_holder(release, 10, 4, "parent");
     release.cookie = 77;
     release.state = 1;
-    std::memcpy(release.comm, "parent", 7);
-    FdRelease r;
-    REQUIRE(decode(bytes_of(release), r));
+    const auto r = decoded<FdRelease>(release);
     CHECK(r.via == ReleaseVia::Dup2);
     CHECK(release_via_name(r.via) == "dup2");
-    CHECK(r.pid == 10);
-    CHECK(r.fd == 4);
+    check_holder(r, 10, 4, "parent");
     CHECK(r.cookie == 77);
-    CHECK(comm_view(r.comm) == "parent");
 
-    tl_proc proc{};
-    proc.kind = TL_REC_PROC;
+    auto proc = blank<tl_proc>(TL_REC_PROC);
     proc.event = TL_PROC_EXEC;
     proc.pid = 5;
     proc.ppid = 4;
     const char args[] = "sh\0-c\0exit 7";
     std::memcpy(proc.args, args, sizeof(args) - 1);
     proc.args_len = sizeof(args) - 1;
-    ProcEvent p;
-    REQUIRE(decode(bytes_of(proc), p));
+    const auto p = decoded<ProcEvent>(proc);
     CHECK(p.kind == ProcEventKind::Exec);
     CHECK(p.args == std::string("sh\0-c\0exit 7", 12));
 
-    tl_socket sock{};
-    sock.kind = TL_REC_SOCKET;
+    auto sock = blank<tl_socket>(TL_REC_SOCKET);
     sock.state = 8;
     sock.flags = TL_SOCK_AGE_KNOWN;
     sock.cw_age_ns = 5'000'000'000;
-    sock.pid = 3;
-    sock.fd = 9;
-    SocketHolder s;
-    REQUIRE(decode(bytes_of(sock), s));
+    set_holder(sock, 3, 9, "");
+    const auto s = decoded<SocketHolder>(sock);
     CHECK(s.close_wait_age_ns == 5'000'000'000u);
-    CHECK(s.fd == 9);
+    check_holder(s, 3, 9, "");
     CHECK(socket_record_size() == sizeof(tl_socket));
 }
 
