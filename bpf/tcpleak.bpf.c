@@ -99,7 +99,7 @@ int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
 		if (!leaks_forwards(oldstate, newstate))
 			return 0;
 		send_transition(sk, tp, oldstate, newstate, cookie, 0, c);
-		if (newstate == TCP_CLOSE_WAIT)
+		if ((cfg_watch_states >> (newstate & 31)) & 1)
 			flush_fd_release(cookie);
 		return 0;
 	}

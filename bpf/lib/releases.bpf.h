@@ -3,7 +3,8 @@
  * Descriptors going away while the socket lives on (dup, fork inheritance,
  * SCM_RIGHTS): close, close_range, dup2/dup3 over a descriptor, and the
  * descriptors a process drops when it exits. The first release of a socket
- * not yet in CLOSE_WAIT is kept (fd_releases) and sent when it enters it.
+ * not yet in a watched state (CLOSE_WAIT, and those of leaks --state) is
+ * kept (fd_releases) and sent when it enters one.
  */
 #ifndef TCPLEAK_LIB_RELEASES
 #define TCPLEAK_LIB_RELEASES
@@ -11,7 +12,7 @@
 #include "filters.bpf.h"
 
 
-/* A release recorded before the socket entered CLOSE_WAIT: send it now. */
+/* A release recorded before the socket entered a watched state: send it now. */
 static __always_inline void flush_fd_release(__u64 cookie)
 {
 	struct tl_fd_release *saved = bpf_map_lookup_elem(&fd_releases, &cookie);
@@ -56,7 +57,7 @@ static __always_inline void note_fd_release(long fd, __u8 via)
 	release.ts_ns = bpf_ktime_get_ns();
 	read_process_comm(bpf_get_current_task_btf(), release.comm);
 
-	if (release.state == TCP_CLOSE_WAIT) {
+	if ((cfg_watch_states >> (release.state & 31)) & 1) {
 		record = reserve(sizeof(*record));
 		if (record) {
 			__builtin_memcpy(record, &release, sizeof(release));

@@ -40,10 +40,16 @@ public:
     TreeScanner(SocketScanner& machine, const RunRecorder& tree) : machine_(machine), tree_(tree) {}
 
     std::vector<SocketHolder> existing_sockets() override { return in_tree(machine_.existing_sockets()); }
-    std::vector<SocketHolder> close_wait_holders() override { return in_tree(machine_.close_wait_holders()); }
-    std::optional<std::vector<std::uint64_t>> close_wait_cookies(std::uint32_t netns) override {
-        return machine_.close_wait_cookies(netns);
+    std::vector<SocketHolder> holders_in_states(std::uint32_t states) override {
+        return in_tree(machine_.holders_in_states(states));
     }
+    // Whole: peers and orphans outside the tree are looked up there (the
+    // tracker's filter keeps the reports to the tree).
+    std::optional<std::vector<TcpSocket>> tcp_table(std::uint32_t netns, std::uint32_t states) override {
+        return machine_.tcp_table(netns, states);
+    }
+    std::vector<std::uint32_t> namespaces() override { return machine_.namespaces(); }
+    std::optional<TcpSysctls> tcp_sysctls(std::uint32_t netns) override { return machine_.tcp_sysctls(netns); }
     std::optional<SocketOwner> remembered_owner(std::uint64_t cookie) override {
         return machine_.remembered_owner(cookie);
     }
@@ -179,9 +185,13 @@ int run_run(const RunOptions& options) {
     config.follow_forks = true; // the kernel adds every child of a traced process
     session.load(config);
 
-    LeakTracker tracker(options.threshold);
-    Coverage coverage(options.threshold);
     RunRecorder recorder(err, options.quiet);
+    // Orphans (run --state) are held by no process: the tree's when the
+    // process that had them is.
+    LeakFilter tree_only;
+    tree_only.in_scope = [&recorder](std::uint32_t pid) { return recorder.in_tree(pid); };
+    LeakTracker tracker(options.threshold, tree_only);
+    Coverage coverage(options.threshold);
     KernelScanner machine(session.bpf());
     TreeScanner tree(machine, recorder);
     LeakWatch watch(tree, tracker, coverage, recorder);

@@ -27,6 +27,8 @@ std::optional<SocketOwner> owner_of(const Transition& t) {
 } // namespace
 
 bool LeakFilter::matches(std::uint32_t pid, const Comm& c) const {
+    if (in_scope && !in_scope(pid))
+        return false;
     if (!pids.empty() && std::find(pids.begin(), pids.end(), pid) == pids.end())
         return false;
     // The kernel keeps 15 bytes of a name: compare what it can show.
@@ -85,52 +87,89 @@ void LeakTracker::set_unheld(Socket& s, bool unheld) {
 // ---------------------------------------------------------------- events
 
 std::optional<LeakResolved> LeakTracker::on_transition(const Transition& t) {
-    const bool into = t.new_state == kTcpCloseWait && t.old_state != kTcpCloseWait;
-    const bool out = t.old_state == kTcpCloseWait && t.new_state != kTcpCloseWait;
-    if (t.cookie == 0 || (!into && !out))
+    if (t.cookie == 0 || t.old_state == t.new_state || (!watched(t.new_state) && !watched(t.old_state)))
         return std::nullopt;
-
     Socket* s = find(t.cookie);
-    if (out)
-        return s != nullptr ? leave(*s, t) : std::nullopt;
-
-    if (s != nullptr && s->seen_by == SeenBy::SocketTable) {
-        // A scan found it first (before tcpleak started, or it read the
-        // socket before this record was consumed): the exact time wins.
-        s->entered_ns = t.mono_ns;
-        s->seen_by = SeenBy::Transition;
-        s->since_start = false;
-        s->history_complete = t.mono_ns > last_loss_noticed_ns_;
-        if (s->leak) {
-            s->leak->entered_mono_ns = t.mono_ns;
-            s->leak->since_start = false;
-            s->leak->seen_by = SeenBy::Transition;
+    if (s != nullptr && s->state == t.new_state) {
+        if (s->seen_by == SeenBy::SocketTable) {
+            // A scan found it first (before tcpleak started, or it read the
+            // socket before this record was consumed): the exact time wins.
+            s->entered_ns = t.mono_ns;
+            s->seen_by = SeenBy::Transition;
+            s->since_start = false;
+            s->history_complete = t.mono_ns > last_loss_noticed_ns_;
+            if (s->leak) {
+                s->leak->entered_mono_ns = t.mono_ns;
+                s->leak->since_start = false;
+                s->leak->seen_by = SeenBy::Transition;
+            }
+            if (s->phase == Phase::Waiting)
+                deadlines_.schedule(s->cookie, add_sat(t.mono_ns, threshold_ns_));
+            return std::nullopt;
         }
-        if (s->phase == Phase::Waiting)
-            deadlines_.schedule(s->cookie, add_sat(t.mono_ns, threshold_ns_));
-        return std::nullopt;
-    }
-    if (s != nullptr && s->phase != Phase::Waiting)
-        return std::nullopt; // reported or filtered and still in CLOSE_WAIT: never twice
-    if (s != nullptr)
+        if (s->phase != Phase::Waiting)
+            return std::nullopt; // reported or filtered and still in that state: never twice
         forget(*s); // a second entry: the exit of the first was lost; start over
+        s = nullptr;
+    }
+    if (s != nullptr && became_time_wait(*s, t))
+        return std::nullopt;
+    std::optional<LeakResolved> left;
+    std::optional<Socket> carried; // what is known of it goes on into the next watched state
+    if (s != nullptr) {
+        if (watched(t.new_state)) {
+            carried.emplace();
+            carried->owner = s->owner;
+            carried->release = s->release;
+            carried->holders = s->holders;
+            carried->history_complete = s->history_complete;
+        }
+        left = leave(*s, t); // forgets it
+    }
+    if (watched(t.new_state))
+        enter(t, carried ? &*carried : nullptr);
+    return left;
+}
+
+// FIN_WAIT2 -> CLOSE of a socket no file references: either the end, or
+// tcp_time_wait() moving an orphan into a time-wait socket that stays in
+// FIN_WAIT2 for tcp_fin_timeout with no event at all. Kept, and the TCP
+// tables tell (recheck_time_wait).
+bool LeakTracker::became_time_wait(Socket& s, const Transition& t) {
+    if (s.state != kTcpFinWait2 || t.new_state != kTcpClose || t.has_file || t.file_released)
+        return false;
+    s.time_wait = true;
+    s.last_held_ns = 0;
+    deadlines_.schedule(s.cookie, std::max(add_sat(s.entered_ns, threshold_ns_),
+                                           add_sat(t.mono_ns, nonnegative_ns(policy_.time_wait_recheck))));
+    return true;
+}
+
+void LeakTracker::enter(const Transition& t, Socket* carried) {
     Socket& fresh = track(t.cookie);
+    fresh.state = t.new_state;
     fresh.entered_ns = t.mono_ns;
     fresh.address = address_of(t);
     fresh.rx_queue = t.rx_queue;
     fresh.owner = owner_of(t);
+    if (carried != nullptr) {
+        if (!fresh.owner)
+            fresh.owner = carried->owner;
+        fresh.release = carried->release;
+        fresh.holders = std::move(carried->holders);
+        fresh.history_complete = carried->history_complete;
+    }
     deadlines_.schedule(fresh.cookie, add_sat(t.mono_ns, threshold_ns_));
-    return std::nullopt;
 }
 
 std::optional<LeakResolved> LeakTracker::leave(Socket& s, const Transition& t) {
-    const std::uint64_t close_wait_ns = sub_sat(t.mono_ns, s.entered_ns);
+    const std::uint64_t in_state_ns = sub_sat(t.mono_ns, s.entered_ns);
 
     // Not reported: a late leak if it was past the threshold while held (the
     // last reference is going away now, or a descriptor still holds it): no
     // scan had got to it. Otherwise (the common case) just forget it.
     const bool held = t.file_released || t.has_file;
-    if (s.phase == Phase::Filtered || (s.phase == Phase::Waiting && (!held || close_wait_ns < threshold_ns_))) {
+    if (s.phase == Phase::Filtered || (s.phase == Phase::Waiting && (!held || in_state_ns < threshold_ns_))) {
         forget(s);
         return std::nullopt;
     }
@@ -140,7 +179,14 @@ std::optional<LeakResolved> LeakTracker::leave(Socket& s, const Transition& t) {
     // closer); LAST_ACK without it: shutdown(SHUT_WR) by ctx, the descriptor
     // stays open; CLOSE without it: a reset, in softirq (ctx unrelated).
     std::optional<std::uint32_t> closer;
-    if (t.file_released) {
+    if (s.state != kTcpCloseWait) {
+        // The other closing states end by the peer's doing (an ACK, a FIN),
+        // a timer or a reset: where it went is what there is to say.
+        r.how = ResolvedHow::StateChange;
+        r.to_state = t.new_state;
+        if (t.file_released)
+            closer = t.ctx_pid;
+    } else if (t.file_released) {
         r.how = t.task_exiting ? ResolvedHow::Exit : ResolvedHow::Close;
         closer = t.ctx_pid;
     } else if (t.new_state == kTcpLastAck) {
@@ -154,7 +200,7 @@ std::optional<LeakResolved> LeakTracker::leave(Socket& s, const Transition& t) {
         r.by_comm = t.ctx_comm;
     }
     r.resolved_mono_ns = t.mono_ns;
-    r.close_wait_ns = close_wait_ns;
+    r.in_state_ns = in_state_ns;
 
     if (s.phase == Phase::Reported) {
         r.leak = *s.leak;
@@ -227,6 +273,7 @@ void LeakTracker::begin_scan() {
 LeakTracker::Socket& LeakTracker::adopt(const SocketHolder& first, std::uint64_t now_ns, bool at_start,
                                         const OwnerLookup& owner_lookup) {
     Socket& s = track(first.cookie);
+    s.state = first.state;
     s.seen_by = SeenBy::SocketTable;
     s.since_start = at_start;
     s.history_complete = false;
@@ -245,13 +292,37 @@ LeakTracker::Socket& LeakTracker::adopt(const SocketHolder& first, std::uint64_t
     return s;
 }
 
-ScanResult LeakTracker::on_scan(std::span<const SocketHolder> close_wait, std::uint64_t now_ns, bool at_start,
-                                const OwnerLookup& owner_lookup) {
+// Orphans in a watched state the events never announced (there before
+// tcpleak started, or their entry was lost): adopted from the TCP tables,
+// entered at the latest they can have (the tables give no age).
+void LeakTracker::adopt_orphans(const TcpTables& tables, std::uint64_t now_ns, bool at_start, ScanResult& result) {
+    for (const auto& [cookie, socket] : tables.sockets) {
+        const bool orphan = socket.orphan || (socket.time_wait && socket.state == kTcpFinWait2);
+        if (cookie == 0 || !orphan || socket.request || socket.state == kTcpCloseWait || !watched(socket.state) ||
+            find(cookie) != nullptr || left_during_scan_.contains(cookie))
+            continue;
+        Socket& s = track(cookie);
+        s.state = socket.state;
+        s.seen_by = SeenBy::SocketTable;
+        s.since_start = at_start;
+        s.history_complete = false;
+        s.time_wait = socket.time_wait;
+        s.entered_ns = socket.read_mono_ns != 0 ? socket.read_mono_ns : now_ns;
+        s.address = {socket.family, socket.saddr, socket.sport, socket.daddr, socket.dport, socket.netns};
+        s.rx_queue = socket.rx_queue;
+        ++adopted_total_;
+        ++result.adopted;
+        deadlines_.schedule(cookie, add_sat(s.entered_ns, threshold_ns_));
+    }
+}
+
+ScanResult LeakTracker::on_scan(std::span<const SocketHolder> holders_read, std::uint64_t now_ns, bool at_start,
+                                const OwnerLookup& owner_lookup, const TcpTables* tables) {
     ScanResult result;
     std::vector<const SocketHolder*> records;
-    records.reserve(close_wait.size());
-    for (const SocketHolder& h : close_wait)
-        if (h.state == kTcpCloseWait && h.cookie != 0)
+    records.reserve(holders_read.size());
+    for (const SocketHolder& h : holders_read)
+        if (h.cookie != 0 && watched(h.state))
             records.push_back(&h);
     std::sort(records.begin(), records.end(),
               [](const SocketHolder* a, const SocketHolder* b) { return a->cookie < b->cookie; });
@@ -270,6 +341,8 @@ ScanResult LeakTracker::on_scan(std::span<const SocketHolder> close_wait, std::u
         if (s == nullptr) {
             s = &adopt(sample, now_ns, at_start, owner_lookup);
             ++result.adopted;
+        } else if (s->state != sample.state) {
+            continue; // moved on since: the records saying so are on their way
         }
         normalize_holders(holders);
         s->holders = holders;
@@ -277,15 +350,19 @@ ScanResult LeakTracker::on_scan(std::span<const SocketHolder> close_wait, std::u
         set_unheld(*s, false);
         if (s->phase != Phase::Waiting || sub_sat(now_ns, s->entered_ns) < threshold_ns_)
             continue;
-        if (!s->owner && owner_lookup) // accepted after it entered CLOSE_WAIT, say
+        if (!s->owner && owner_lookup) // accepted after it entered its state, say
             s->owner = owner_lookup(cookie);
-        if (auto leak = confirm(*s, std::move(holders), sample.rx_queue, now_ns))
+        const TcpSocket* tcp = tables != nullptr ? tables->find(cookie) : nullptr;
+        if (auto leak = confirm(*s, std::move(holders), sample.rx_queue, now_ns, tcp))
             result.leaks.push_back(std::move(*leak));
     }
-    // Due and not found held: look again later, for as long as they stay.
+    if (tables != nullptr)
+        adopt_orphans(*tables, now_ns, at_start, result);
+    // Due and not found held: orphans of the closing states are reported;
+    // CLOSE_WAIT is looked at again later, for as long as it stays.
     for (const std::uint64_t cookie : deadlines_.due(now_ns))
-        if (Socket* s = find(cookie); s != nullptr && s->phase == Phase::Waiting)
-            retry_unheld(*s, now_ns);
+        if (Socket* s = find(cookie); s != nullptr)
+            look_at_unheld(*s, now_ns, tables, result);
 
     scanning_ = false;
     left_during_scan_.clear();
@@ -293,29 +370,97 @@ ScanResult LeakTracker::on_scan(std::span<const SocketHolder> close_wait, std::u
     return result;
 }
 
+void LeakTracker::look_at_unheld(Socket& s, std::uint64_t now_ns, const TcpTables* tables, ScanResult& result) {
+    const bool table_read = tables != nullptr && tables->namespaces.contains(s.address.netns);
+    if (s.time_wait && table_read) {
+        recheck_time_wait(s, now_ns, *tables, result);
+        return;
+    }
+    if (s.phase != Phase::Waiting)
+        return;
+    if (s.state == kTcpCloseWait || !table_read) {
+        retry_unheld(s, now_ns);
+        return;
+    }
+    const TcpSocket* tcp = tables->find(s.cookie);
+    if (tcp == nullptr || tcp->state != s.state || !tcp->orphan) {
+        retry_unheld(s, now_ns); // gone, moved on or held after all: its records say which
+        return;
+    }
+    if (sub_sat(now_ns, s.entered_ns) < threshold_ns_) {
+        deadlines_.schedule(s.cookie, add_sat(s.entered_ns, threshold_ns_));
+        return;
+    }
+    if (auto leak = confirm(s, {}, tcp->rx_queue, now_ns, tcp))
+        result.leaks.push_back(std::move(*leak));
+}
+
+// A FIN_WAIT2 orphan that became a time-wait socket: still in FIN_WAIT2
+// while the tables have it with that substate (reported once past the
+// threshold); gone (reaped after tcp_fin_timeout) or in TIME_WAIT otherwise.
+void LeakTracker::recheck_time_wait(Socket& s, std::uint64_t now_ns, const TcpTables& tables, ScanResult& result) {
+    const TcpSocket* tcp = tables.find(s.cookie);
+    if (tcp != nullptr && tcp->time_wait && tcp->state == kTcpFinWait2) {
+        if (s.phase == Phase::Waiting && sub_sat(now_ns, s.entered_ns) >= threshold_ns_) {
+            if (auto leak = confirm(s, {}, 0, now_ns, tcp))
+                result.leaks.push_back(std::move(*leak));
+        }
+        deadlines_.schedule(s.cookie, add_sat(now_ns, nonnegative_ns(policy_.time_wait_recheck)));
+        return;
+    }
+    if (s.phase == Phase::Reported) {
+        LeakResolved r = resolution(s, ResolvedHow::StateChange, now_ns);
+        r.to_state = tcp != nullptr && tcp->time_wait ? kTcpTimeWait : kTcpClose;
+        ++resolved_total_;
+        result.resolved.push_back(std::move(r));
+    }
+    forget(s);
+}
+
+LeakResolved LeakTracker::resolution(const Socket& s, ResolvedHow how, std::uint64_t now_ns) const {
+    LeakResolved r;
+    r.leak = *s.leak;
+    r.how = how;
+    r.resolved_mono_ns = now_ns;
+    r.in_state_ns = sub_sat(now_ns, s.entered_ns);
+    return r;
+}
+
 std::optional<Leak> LeakTracker::confirm(Socket& s, std::vector<Holder> holders, std::uint32_t rx_queue,
-                                         std::uint64_t now_ns) {
+                                         std::uint64_t now_ns, const TcpSocket* tcp) {
     VerdictFacts facts;
     facts.holders = &holders;
     facts.holders_known = true;
     facts.release = s.release;
     facts.owner = s.owner;
     facts.history_complete = s.history_complete;
-    Leak leak = make_leak(s, decide_verdict(facts));
-    // The owner when it still holds it (its lowest descriptor), else the
-    // first holder.
-    const Holder* owner_holder = s.owner ? first_holder_of(holders, s.owner->pid) : nullptr;
-    const Holder& responsible = owner_holder != nullptr ? *owner_holder : holders.front();
-    leak.pid = responsible.pid;
-    leak.comm = responsible.comm;
-    leak.fd = responsible.fd;
+    const bool orphaned = holders.empty();
+    Leak leak = make_leak(s, orphaned ? VerdictResult{Verdict::Orphaned, std::nullopt} : decide_verdict(facts));
+    if (orphaned) {
+        // No descriptor to blame: the process that had it, when known.
+        if (s.owner) {
+            leak.pid = s.owner->pid;
+            leak.comm = s.owner->comm;
+        }
+    } else {
+        // The owner when it still holds it (its lowest descriptor), else the
+        // first holder.
+        const Holder* owner_holder = s.owner ? first_holder_of(holders, s.owner->pid) : nullptr;
+        const Holder& responsible = owner_holder != nullptr ? *owner_holder : holders.front();
+        leak.pid = responsible.pid;
+        leak.comm = responsible.comm;
+        leak.fd = responsible.fd;
+    }
     leak.holders = std::move(holders);
     leak.reported_mono_ns = now_ns;
     leak.rx_queue = rx_queue;
+    if (tcp != nullptr)
+        leak.tcp = *tcp;
 
-    deadlines_.cancel(s.cookie);
+    if (!s.time_wait)
+        deadlines_.cancel(s.cookie);
     if (!filter_.selects(leak)) {
-        s.phase = Phase::Filtered; // kept quietly until it leaves CLOSE_WAIT
+        s.phase = Phase::Filtered; // kept quietly until it leaves its state
         return std::nullopt;
     }
     s.phase = Phase::Reported;
@@ -325,7 +470,7 @@ std::optional<Leak> LeakTracker::confirm(Socket& s, std::vector<Holder> holders,
 }
 
 void LeakTracker::retry_unheld(Socket& s, std::uint64_t now_ns) {
-    if (!s.unheld) {
+    if (!s.unheld && s.state == kTcpCloseWait) { // CLOSE_WAIT held by nobody (the others may be orphans)
         set_unheld(s, true);
         if (s.unheld_checks == 0)
             ++ever_unheld_;
@@ -346,24 +491,27 @@ std::vector<LeakResolved> LeakTracker::on_vanished(std::span<const std::uint64_t
         if (s == nullptr)
             continue;
         if (s->phase == Phase::Reported) {
-            LeakResolved r;
-            r.leak = *s->leak;
-            r.how = ResolvedHow::Unknown;
-            r.resolved_mono_ns = now_ns;
-            r.close_wait_ns = sub_sat(now_ns, s->entered_ns);
             ++resolved_total_;
-            resolved.push_back(std::move(r));
+            resolved.push_back(resolution(*s, ResolvedHow::Unknown, now_ns));
         }
         forget(*s);
     }
     return resolved;
 }
 
-std::vector<std::pair<std::uint64_t, std::uint32_t>> LeakTracker::unseen_since(std::uint64_t since_ns) const {
-    std::vector<std::pair<std::uint64_t, std::uint32_t>> unseen;
+std::vector<std::uint32_t> LeakTracker::due_namespaces(std::uint64_t now_ns) const {
+    std::unordered_set<std::uint32_t> namespaces;
+    for (const std::uint64_t cookie : deadlines_.due(now_ns))
+        if (const auto it = sockets_.find(cookie); it != sockets_.end())
+            namespaces.insert(it->second.address.netns);
+    return {namespaces.begin(), namespaces.end()};
+}
+
+std::vector<LeakTracker::Unseen> LeakTracker::unseen_since(std::uint64_t since_ns) const {
+    std::vector<Unseen> unseen;
     for (const auto& [cookie, s] : sockets_)
         if (s.last_held_ns < since_ns)
-            unseen.emplace_back(cookie, s.address.netns);
+            unseen.push_back({cookie, s.address.netns, s.state});
     return unseen;
 }
 
@@ -371,6 +519,7 @@ Leak LeakTracker::make_leak(const Socket& s, const VerdictResult& verdict) const
     Leak leak;
     leak.cookie = s.cookie;
     leak.address = s.address;
+    leak.state = s.state;
     if (s.owner) {
         leak.owner_pid = s.owner->pid;
         leak.owner_comm = s.owner->comm;

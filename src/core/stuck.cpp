@@ -182,7 +182,8 @@ StuckCause close_wait_cause(const StuckContext& c, bool orphaned) {
     switch (c.verdict.value_or(Verdict::Held)) {
     case Verdict::NeverClosed: return NeverClosed;
     case Verdict::ClosedStillReferenced: return ClosedStillReferenced;
-    case Verdict::Held: return CloseWaitHeld;
+    case Verdict::Held:
+    case Verdict::Orphaned: return CloseWaitHeld; // CLOSE_WAIT is never reported orphaned
     }
     return CloseWaitHeld;
 }

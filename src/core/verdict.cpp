@@ -9,6 +9,7 @@ std::string_view verdict_name(Verdict v) {
     case Verdict::NeverClosed: return "never_closed";
     case Verdict::ClosedStillReferenced: return "closed_still_referenced";
     case Verdict::Held: return "held";
+    case Verdict::Orphaned: return "orphaned";
     }
     return "unknown";
 }
@@ -18,6 +19,7 @@ std::string_view verdict_label(Verdict v) {
     case Verdict::NeverClosed: return "never closed";
     case Verdict::ClosedStillReferenced: return "closed, still referenced";
     case Verdict::Held: return "held (not watched since it entered CLOSE_WAIT)";
+    case Verdict::Orphaned: return "orphaned (no descriptor holds it)";
     }
     return "unknown";
 }
@@ -37,6 +39,7 @@ std::string_view resolved_how_name(ResolvedHow how) {
     case ResolvedHow::Exit: return "exit";
     case ResolvedHow::Reset: return "reset";
     case ResolvedHow::Unknown: return "unknown";
+    case ResolvedHow::StateChange: return "state_change";
     }
     return "unknown";
 }

@@ -1,4 +1,5 @@
 #include "tcpleak/kernel/bpf_session.hpp"
+#include "tcpleak/sys/netns.hpp"
 #include "tcpleak/kernel/decode.hpp"
 
 #include "tcpleak/sys/errors.hpp"
@@ -318,26 +319,6 @@ UniqueFd create_iterator(bpf_link* link, const char* what) {
 
 // This thread in another network namespace for its lifetime (an iterator
 // of the TCP table walks the namespace it was created in), then back.
-class InNetworkNamespace {
-public:
-    explicit InNetworkNamespace(int netns_fd) {
-        if (netns_fd < 0)
-            return;
-        home_.reset(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-        if (!home_ || setns(netns_fd, CLONE_NEWNET) != 0)
-            throw UserError("cannot enter a network namespace: " + errno_text(errno));
-    }
-    ~InNetworkNamespace() noexcept(false) {
-        // Staying would put every later socket of this process in the wrong namespace.
-        if (home_ && setns(home_.get(), CLONE_NEWNET) != 0)
-            throw UserError("cannot return to tcpleak's network namespace: " + errno_text(errno));
-    }
-    InNetworkNamespace(const InNetworkNamespace&) = delete;
-    InNetworkNamespace& operator=(const InNetworkNamespace&) = delete;
-
-private:
-    UniqueFd home_;
-};
 
 } // namespace
 

@@ -63,18 +63,22 @@ public:
             return;
         const Leak& leak = r.leak;
         JsonWriter json = records_.begin("leak_resolved", clock_.to_unix_ns(r.resolved_mono_ns));
-        json.field("pid", leak.pid);
-        json.field("comm", comm_view(leak.comm));
+        write_pid_comm(json, "pid", "comm", leak_pid(leak), leak.comm);
         json.field("fd", leak.fd);
         write_address_members(json, leak.address);
         json.field("sock", leak.cookie);
         json.field("how", resolved_how_name(r.how));
-        json.field("by_pid", r.by_pid);
-        if (r.by_pid)
-            json.field("by_comm", comm_view(r.by_comm));
+        write_pid_comm(json, "by_pid", "by_comm", r.by_pid, r.by_comm);
+        json.field("state", tcp_state_name(leak.state));
+        if (r.to_state)
+            json.field("to_state", tcp_state_name(*r.to_state));
         else
-            json.field("by_comm", std::nullopt);
-        json.field("close_wait_ms", r.close_wait_ns / 1'000'000);
+            json.field("to_state", std::nullopt);
+        json.field("in_state_ms", r.in_state_ns / 1'000'000);
+        if (leak.state == kTcpCloseWait)
+            json.field("close_wait_ms", r.in_state_ns / 1'000'000);
+        else
+            json.field("close_wait_ms", std::nullopt);
         json.field("since_start", leak.since_start);
         json.field("verdict", verdict_name(leak.verdict));
         records_.end(json);
@@ -336,7 +340,7 @@ public:
         std::string& line = begin_line(r.resolved_mono_ns, "RESOLVED  ");
         append_leaked_socket(line, r.leak);
         line.append(" after ");
-        append_age(line, r.close_wait_ns, r.leak.since_start);
+        append_age(line, r.in_state_ns, r.leak.since_start);
         line.append(": ");
         append_resolution(line, r);
         line.push_back('\n');

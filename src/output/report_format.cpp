@@ -190,14 +190,111 @@ void write_kernel_field(JsonWriter& json, const KernelCounters& kernel) {
     json.end_object();
 }
 
-void write_leak_members(JsonWriter& json, const Leak& leak, std::uint64_t close_wait_ns, const ClockMapping& clock,
+void write_pid_comm(JsonWriter& json, std::string_view pid_key, std::string_view comm_key,
+                    std::optional<std::uint32_t> pid, const Comm& comm) {
+    json.field(pid_key, pid);
+    if (pid)
+        json.field(comm_key, comm_view(comm));
+    else
+        json.field(comm_key, std::nullopt);
+}
+
+std::optional<std::uint32_t> leak_pid(const Leak& leak) {
+    if (leak.verdict == Verdict::Orphaned && leak.pid == 0)
+        return std::nullopt;
+    return leak.pid;
+}
+
+namespace {
+
+std::string_view tcp_timer_name(TcpTimer timer) {
+    switch (timer) {
+    case TcpTimer::None: return "none";
+    case TcpTimer::Retransmit: return "retransmit";
+    case TcpTimer::Probe: return "probe";
+    case TcpTimer::Keepalive: return "keepalive";
+    case TcpTimer::TimeWait: return "time_wait";
+    case TcpTimer::SynAck: return "syn_ack";
+    }
+    return "none";
+}
+
+// "tcp": the TCP table's record of it when reported, or null.
+void write_tcp_field(JsonWriter& json, const std::optional<TcpSocket>& tcp) {
+    json.key("tcp");
+    if (!tcp) {
+        json.null();
+        return;
+    }
+    json.begin_object();
+    json.field("tx_queue", tcp->tx_queue);
+    json.field("snd_wnd", tcp->snd_wnd);
+    json.field("retransmits", tcp->retransmits);
+    json.field("probes", tcp->probes_out);
+    json.field("total_retrans", tcp->total_retrans);
+    json.field("timer", tcp_timer_name(tcp->timer));
+    json.field("timer_left_ms", tcp->timer_left_ms);
+    json.end_object();
+}
+
+// "peer": the other end on this host, or null.
+void write_peer_field(JsonWriter& json, const std::optional<LeakPeer>& peer) {
+    json.key("peer");
+    if (!peer) {
+        json.null();
+        return;
+    }
+    json.begin_object();
+    if (peer->holder) {
+        json.field("pid", peer->holder->pid);
+        json.field("comm", comm_view(peer->holder->comm));
+        json.field("fd", peer->holder->fd);
+    } else {
+        json.field("pid", std::nullopt);
+        json.field("comm", std::nullopt);
+        json.field("fd", std::nullopt);
+    }
+    json.field("state", tcp_state_name(peer->state));
+    json.field("sock", peer->cookie);
+    json.field("netns", peer->netns);
+    json.end_object();
+}
+
+// "cause", "why", "hint", "sysctls".
+void write_explanation_members(JsonWriter& json, const std::optional<StuckExplanation>& e) {
+    if (!e) {
+        json.field("cause", std::nullopt);
+        json.field("why", std::nullopt);
+        json.field("hint", std::nullopt);
+        json.key("sysctls");
+        json.begin_object();
+        json.end_object();
+        return;
+    }
+    json.field("cause", stuck_cause_name(e->cause));
+    json.field("why", std::string_view(e->why));
+    json.field("hint", std::string_view(e->hint));
+    json.key("sysctls");
+    json.begin_object();
+    for (const SysctlValue& v : e->sysctls)
+        json.field(v.name, v.value);
+    json.end_object();
+}
+
+} // namespace
+
+void write_leak_members(JsonWriter& json, const Leak& leak, std::uint64_t in_state_ns, const ClockMapping& clock,
                         Rfc3339Clock& rfc3339) {
-    json.field("pid", leak.pid);
-    json.field("comm", comm_view(leak.comm));
+    write_pid_comm(json, "pid", "comm", leak_pid(leak), leak.comm);
     json.field("fd", leak.fd);
     json.field("cmdline", std::string_view(leak.cmdline));
     write_address_members(json, leak.address);
-    json.field("close_wait_ms", close_wait_ns / 1'000'000);
+    json.field("state", tcp_state_name(leak.state));
+    json.field("in_state_ms", in_state_ns / 1'000'000);
+    if (leak.state == kTcpCloseWait)
+        json.field("close_wait_ms", in_state_ns / 1'000'000);
+    else
+        json.field("close_wait_ms", std::nullopt);
     json.field("rx_queue", leak.rx_queue);
     json.field("since_start", leak.since_start);
     json.field("verdict", verdict_name(leak.verdict));
@@ -222,14 +319,13 @@ void write_leak_members(JsonWriter& json, const Leak& leak, std::uint64_t close_
         json.end_object();
     }
     json.end_array();
-    json.field("owner_pid", leak.owner_pid);
-    if (leak.owner_pid)
-        json.field("owner_comm", comm_view(leak.owner_comm));
-    else
-        json.field("owner_comm", std::nullopt);
+    write_pid_comm(json, "owner_pid", "owner_comm", leak.owner_pid, leak.owner_comm);
     json.field("sock", leak.cookie);
     write_time_field(json, rfc3339, "entered_time", clock.to_unix_ns(leak.entered_mono_ns));
     json.field("seen_by", seen_by_name(leak.seen_by));
+    write_explanation_members(json, leak.explanation);
+    write_tcp_field(json, leak.tcp);
+    write_peer_field(json, leak.peer);
 }
 
 void append_lost_line(std::string& out, std::uint64_t count, std::uint64_t total) {

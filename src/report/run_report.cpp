@@ -96,10 +96,10 @@ ReportModel build_model(const RunReport& report) {
     return model;
 }
 
-// Total time in CLOSE_WAIT: until it ended, else until it was reported.
-std::uint64_t close_wait_ns(const LeakView& view) {
+// Total time in its state: until it ended, else until it was reported.
+std::uint64_t in_state_ns(const LeakView& view) {
     if (view.resolved)
-        return view.resolved->close_wait_ns;
+        return view.resolved->in_state_ns;
     return sub_sat(view.leak->reported_mono_ns, view.leak->entered_mono_ns);
 }
 
@@ -206,7 +206,7 @@ void append_printable_limited(std::string& out, std::string_view bytes, std::siz
 
 // "6.1s", or ">=6.1s" when the entry into CLOSE_WAIT was before tracing (an estimate).
 void append_close_wait_duration(std::string& out, const LeakView& view) {
-    append_age(out, close_wait_ns(view), view.leak->since_start);
+    append_age(out, in_state_ns(view), view.leak->since_start);
 }
 
 // "pid 1234 server: ./server --port 8080"
@@ -255,19 +255,23 @@ void end_with_command(std::string& out, const RunReport& report) {
 // when it was reported and how it ended.
 void write_leak(JsonWriter& json, Rfc3339Clock& clock, const RunReport& report, const LeakView& view) {
     json.begin_object();
-    write_leak_members(json, *view.leak, close_wait_ns(view), report.clock, clock);
+    write_leak_members(json, *view.leak, in_state_ns(view), report.clock, clock);
     write_time_field(json, clock, "reported_time", report.clock.to_unix_ns(view.leak->reported_mono_ns));
     json.key("resolved");
     if (const LeakResolved* r = view.resolved) {
         json.begin_object();
         json.field("how", resolved_how_name(r->how));
         write_time_field(json, clock, "time", report.clock.to_unix_ns(r->resolved_mono_ns));
-        json.field("by_pid", r->by_pid);
-        if (r->by_pid)
-            json.field("by_comm", comm_view(r->by_comm));
+        write_pid_comm(json, "by_pid", "by_comm", r->by_pid, r->by_comm);
+        if (r->to_state)
+            json.field("to_state", tcp_state_name(*r->to_state));
         else
-            json.field("by_comm", std::nullopt);
-        json.field("close_wait_ms", r->close_wait_ns / 1'000'000);
+            json.field("to_state", std::nullopt);
+        json.field("in_state_ms", r->in_state_ns / 1'000'000);
+        if (r->leak.state == kTcpCloseWait)
+            json.field("close_wait_ms", r->in_state_ns / 1'000'000);
+        else
+            json.field("close_wait_ms", std::nullopt);
         json.end_object();
     } else {
         json.null();
@@ -397,7 +401,7 @@ std::uint64_t process_time_ns(const RunReport& report, const ProcessView& p) {
 // 6.10s: never closed; ended: close by 1234 server"
 std::string failure_message(const LeakView& view) {
     std::string text;
-    append_leak_sentence(text, *view.leak, close_wait_ns(view));
+    append_leak_sentence(text, *view.leak, in_state_ns(view));
     if (view.resolved) {
         text.append("; ended: ");
         append_resolution(text, *view.resolved);
@@ -470,7 +474,7 @@ std::string failure_details(const RunReport& report, Rfc3339Clock& clock, const 
         text.append(" at ");
         clock.append(text, report.clock.to_unix_ns(view.resolved->resolved_mono_ns));
         text.append(" after ");
-        append_duration_short(text, view.resolved->close_wait_ns);
+        append_duration_short(text, view.resolved->in_state_ns);
         text.append(" in CLOSE_WAIT\n");
     } else {
         text.append("still in CLOSE_WAIT at the end of the run\n");

@@ -13,6 +13,10 @@ namespace tcpleak {
 
 namespace {
 
+// FIN_WAIT1, FIN_WAIT2, LAST_ACK, CLOSING, CLOSE_WAIT (a bit per state).
+constexpr std::uint32_t kClosingStates = (1U << kTcpFinWait1) | (1U << kTcpFinWait2) | (1U << kTcpLastAck) |
+                                         (1U << kTcpClosing) | (1U << kTcpCloseWait);
+
 // The kernel's counters are read this often: the in-stream "lost" record
 // follows a loss within this, and so does the reconciliation scan.
 constexpr std::uint64_t kCountersEveryNs = 100'000'000;
@@ -32,7 +36,7 @@ std::uint64_t bounds_hit(const KernelCounters& counters) {
 
 LeakWatch::LeakWatch(SocketScanner& scanner, LeakTracker& tracker, Coverage& coverage, LeakEvents& events,
                      ScanPolicy policy, Clock clock)
-    : scanner_(scanner), tracker_(tracker), coverage_(coverage), events_(events), schedule_(policy),
+    : scanner_(scanner), details_(scanner), tracker_(tracker), coverage_(coverage), events_(events), schedule_(policy),
       clock_(clock ? std::move(clock) : Clock(monotonic_now_ns)) {}
 
 TrackingState LeakWatch::tracking_state() const {
@@ -54,10 +58,11 @@ void LeakWatch::start() {
     last_check_ns_ = began;
     tracker_.begin_scan();
     const std::vector<SocketHolder> sockets = scanner_.existing_sockets();
+    std::optional<TcpTables> tables = read_tables(began, true);
     const std::uint64_t read = clock_(); // after the read: ages from it are lower bounds
-    ScanResult result = tracker_.on_scan(sockets, read, true);
+    ScanResult result = tracker_.on_scan(sockets, read, true, {}, tables ? &*tables : nullptr);
     stats_.close_wait_seen += result.adopted;
-    report_all(result.leaks);
+    report_all(result.leaks, sockets);
     schedule_.ran(began, read);
 }
 
@@ -102,14 +107,19 @@ void LeakWatch::scan(EventSource& source) {
     const bool reconciling = coverage_.reconcile_needed();
     const std::uint64_t began = clock_();
     tracker_.begin_scan();
-    const std::vector<SocketHolder> close_wait = scanner_.close_wait_holders();
+    // The closing states besides the watched ones: where a report's peer
+    // usually is (a CLOSE_WAIT leak's client waits in FIN_WAIT2).
+    const std::vector<SocketHolder> holders = scanner_.holders_in_states(tracker_.states() | kClosingStates);
+    std::optional<TcpTables> tables = read_tables(began, reconciling);
     source.drain(); // what happened before and during the read
     const std::uint64_t read = clock_();
-    ScanResult result = tracker_.on_scan(close_wait, read, false, [this](std::uint64_t cookie) {
-        return scanner_.remembered_owner(cookie);
-    });
+    ScanResult result = tracker_.on_scan(
+        holders, read, false, [this](std::uint64_t cookie) { return scanner_.remembered_owner(cookie); },
+        tables ? &*tables : nullptr);
     stats_.close_wait_seen += result.adopted;
-    report_all(result.leaks);
+    for (LeakResolved& resolved : result.resolved)
+        report(resolved);
+    report_all(result.leaks, holders);
 
     if (reconciling) {
         const Reconciliation reconciliation = coverage_.on_reconciled(began);
@@ -135,18 +145,20 @@ void LeakWatch::scan(EventSource& source) {
 // After lost events: tracked sockets no descriptor holds any more may have
 // left CLOSE_WAIT unseen. The TCP table of their network namespace says.
 void LeakWatch::find_vanished(std::uint64_t read_ns) {
-    std::map<std::uint32_t, std::vector<std::uint64_t>> by_netns;
-    for (const auto& [cookie, netns] : tracker_.unseen_since(read_ns))
-        by_netns[netns].push_back(cookie);
+    std::map<std::uint32_t, std::vector<LeakTracker::Unseen>> by_netns;
+    for (const LeakTracker::Unseen& unseen : tracker_.unseen_since(read_ns))
+        by_netns[unseen.netns].push_back(unseen);
     for (const auto& [netns, candidates] : by_netns) {
-        const auto in_close_wait = scanner_.close_wait_cookies(netns);
-        if (!in_close_wait)
+        const auto table = scanner_.tcp_table(netns, tracker_.states());
+        if (!table)
             continue; // cannot look there: leave them as they are
-        const std::unordered_set<std::uint64_t> still(in_close_wait->begin(), in_close_wait->end());
+        std::unordered_map<std::uint64_t, std::uint8_t> still; // cookie -> state
+        for (const TcpSocket& socket : *table)
+            still.emplace(socket.cookie, socket.state);
         std::vector<std::uint64_t> gone;
-        for (const std::uint64_t cookie : candidates)
-            if (!still.contains(cookie))
-                gone.push_back(cookie);
+        for (const LeakTracker::Unseen& unseen : candidates)
+            if (const auto it = still.find(unseen.cookie); it == still.end() || it->second != unseen.state)
+                gone.push_back(unseen.cookie);
         stats_.vanished += gone.size();
         for (LeakResolved resolved : tracker_.on_vanished(gone, read_ns))
             report(resolved);
@@ -156,7 +168,19 @@ void LeakWatch::find_vanished(std::uint64_t read_ns) {
 // A scan may report thousands of leaks of a few processes (a mass leak):
 // each process's command line is read once, and the kernel's counters are
 // still read every 100 ms, so a loss meanwhile is noticed when it happens.
-void LeakWatch::report_all(std::vector<Leak>& leaks) {
+std::optional<TcpTables> LeakWatch::read_tables(std::uint64_t now_ns, bool all) {
+    if (!tracker_.needs_tables())
+        return std::nullopt;
+    TcpTables tables;
+    const std::vector<std::uint32_t> namespaces = all ? scanner_.namespaces() : tracker_.due_namespaces(now_ns);
+    for (const std::uint32_t netns : namespaces)
+        if (auto table = scanner_.tcp_table(netns, tracker_.states()))
+            tables.add(netns, *table);
+    return tables;
+}
+
+void LeakWatch::report_all(std::vector<Leak>& leaks, std::span<const SocketHolder> holders) {
+    details_.fill(leaks, holders);
     std::unordered_map<std::uint32_t, std::string> cmdlines;
     for (Leak& leak : leaks) {
         auto [it, fresh] = cmdlines.try_emplace(leak.pid);
@@ -170,14 +194,9 @@ void LeakWatch::report_all(std::vector<Leak>& leaks) {
     }
 }
 
-void LeakWatch::report(Leak& leak) {
-    leak.cmdline = read_cmdline(leak.pid);
-    tracker_.set_cmdline(leak.cookie, leak.cmdline);
-    events_.leak(leak);
-}
-
 void LeakWatch::report(LeakResolved& resolved) {
     if (resolved.newly_reported) {
+        details_.fill(std::span(&resolved.leak, 1), {});
         resolved.leak.cmdline = read_cmdline(resolved.leak.pid);
         events_.leak(resolved.leak);
     }

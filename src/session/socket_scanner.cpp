@@ -1,20 +1,31 @@
 #include "tcpleak/session/socket_scanner.hpp"
 
-#include "tcpleak/core/tcp_state.hpp"
-
 namespace tcpleak {
 
-std::optional<std::vector<std::uint64_t>> KernelScanner::close_wait_cookies(std::uint32_t netns) {
-    std::optional<UniqueFd> fd;
-    if (netns != namespaces_.own()) {
-        fd = namespaces_.open(netns);
-        if (!fd)
-            return std::nullopt;
+std::optional<std::vector<TcpSocket>> KernelScanner::tcp_table(std::uint32_t netns, std::uint32_t states) {
+    if (netns == namespaces_.own())
+        return session_.tcp_table(states);
+    const std::optional<UniqueFd> fd = namespaces_.open(netns);
+    if (!fd)
+        return std::nullopt;
+    return session_.tcp_table(states, fd->get());
+}
+
+std::optional<TcpSysctls> KernelScanner::tcp_sysctls(std::uint32_t netns) {
+    if (netns == namespaces_.own())
+        return read_tcp_sysctls();
+    const std::optional<UniqueFd> fd = namespaces_.open(netns);
+    if (!fd)
+        return std::nullopt;
+    TcpSysctls sysctls;
+    {
+        const InNetworkNamespace in(fd->get());
+        sysctls = read_tcp_sysctls();
     }
-    std::vector<std::uint64_t> cookies;
-    for (const TcpSocket& socket : session_.tcp_table(1U << kTcpCloseWait, fd ? fd->get() : -1))
-        cookies.push_back(socket.cookie);
-    return cookies;
+    // tcp_max_orphans is host-wide: only the initial namespace has the file.
+    if (!sysctls.max_orphans)
+        sysctls.max_orphans = read_tcp_sysctls().max_orphans;
+    return sysctls;
 }
 
 } // namespace tcpleak

@@ -1,10 +1,15 @@
 #include "tcpleak/sys/netns.hpp"
 
+#include "tcpleak/sys/errors.hpp"
+
 #include <dirent.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <unordered_set>
 
@@ -31,6 +36,20 @@ bool all_digits(const char* name) {
 }
 
 } // namespace
+
+InNetworkNamespace::InNetworkNamespace(int netns_fd) {
+    if (netns_fd < 0)
+        return;
+    home_.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (!home_ || ::setns(netns_fd, CLONE_NEWNET) != 0)
+        throw UserError("cannot enter a network namespace: " + std::string(std::strerror(errno)));
+}
+
+InNetworkNamespace::~InNetworkNamespace() noexcept(false) {
+    // Staying would put every later socket of this process in the wrong namespace.
+    if (home_ && ::setns(home_.get(), CLONE_NEWNET) != 0)
+        throw UserError("cannot return to tcpleak's network namespace: " + std::string(std::strerror(errno)));
+}
 
 NetnsLocator::NetnsLocator(std::string proc, std::string named)
     : proc_(std::move(proc)), named_(std::move(named)), own_(inode_of(proc_ + "/self/ns/net")) {}

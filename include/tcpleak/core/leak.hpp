@@ -2,7 +2,9 @@
 // leak tracker (leak_tracker.hpp) and the leak outputs (leak_output.hpp).
 #pragma once
 
+#include "tcpleak/core/explanation.hpp"
 #include "tcpleak/core/records.hpp"
+#include "tcpleak/core/tcp_state.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -34,10 +36,13 @@ enum class Verdict : std::uint8_t {
     Held,                  // held, and tcpleak did not see all of its time in CLOSE_WAIT (it was there
                            // before tcpleak started, or events were lost): whether a descriptor of it was
                            // closed is not known
+    Orphaned,              // a closing state other than CLOSE_WAIT, and no descriptor holds it: the
+                           // program closed it, the kernel finishes it alone
 };
-// "never_closed", "closed_still_referenced", "held"
+// "never_closed", "closed_still_referenced", "held", "orphaned"
 std::string_view verdict_name(Verdict v);
-// "never closed", "closed, still referenced", "held (not watched since it entered CLOSE_WAIT)"
+// "never closed", "closed, still referenced", "held (not watched since it entered CLOSE_WAIT)",
+// "orphaned (no descriptor holds it)"
 std::string_view verdict_label(Verdict v);
 
 // How tcpleak learned that a socket is in CLOSE_WAIT.
@@ -53,9 +58,20 @@ enum class ResolvedHow : std::uint8_t {
     Shutdown,
     Exit,
     Reset,
-    Unknown, // its event was lost: a later scan found it gone
+    Unknown,     // its event was lost: a later scan found it gone
+    StateChange, // a stuck state other than CLOSE_WAIT moved on (LeakResolved::to_state)
 };
-std::string_view resolved_how_name(ResolvedHow how); // "close", "shutdown", "exit", "reset", "unknown"
+// "close", "shutdown", "exit", "reset", "unknown", "state_change"
+std::string_view resolved_how_name(ResolvedHow how);
+
+// The other end of a connection, when it is a socket of this host
+// (loopback, or another network namespace here): core/peers.hpp finds it.
+struct LeakPeer {
+    std::uint64_t cookie = 0;
+    std::uint8_t state = 0;
+    std::uint32_t netns = 0;
+    std::optional<Holder> holder; // the process holding it (its first holder); nullopt: no descriptor
+};
 
 // Who released a descriptor of the socket while others kept it alive.
 struct ClosedBy {
@@ -65,12 +81,15 @@ struct ClosedBy {
     ReleaseVia via = ReleaseVia::Close; // how it went away
 };
 
-// A socket in CLOSE_WAIT past the threshold while a descriptor still holds it.
+// A socket in a watched state past the threshold: in CLOSE_WAIT while a
+// descriptor still holds it (the leak), or stuck in another closing state
+// (`leaks --state`), held or orphaned.
 struct Leak {
     std::uint64_t cookie = 0;
     SocketAddress address;
+    std::uint8_t state = kTcpCloseWait;
     // The process expected to close it: the owner when it still holds the
-    // socket, else the first holder.
+    // socket, else the first holder (orphaned: the owner, when known, else 0).
     std::uint32_t pid = 0;
     Comm comm{};
     std::optional<std::uint32_t> fd;
@@ -83,8 +102,12 @@ struct Leak {
     std::uint64_t entered_mono_ns = 0;    // entered CLOSE_WAIT (SocketTable: at the latest then)
     std::uint64_t reported_mono_ns = 0;   // crossed the threshold (when it was reported)
     std::uint32_t rx_queue = 0;           // unread bytes, as of the report
-    bool since_start = false;             // already in CLOSE_WAIT when tcpleak started
+    bool since_start = false;             // already in its state when tcpleak started
     SeenBy seen_by = SeenBy::Transition;
+    // Filled in when reported, from the kernel's tables of that moment:
+    std::optional<TcpSocket> tcp;                 // the TCP table's record of it (queues, window, timers)
+    std::optional<LeakPeer> peer;                 // the other end, when on this host
+    std::optional<StuckExplanation> explanation;  // why, and what to do
 };
 
 // A reported leak that left CLOSE_WAIT.
@@ -94,7 +117,8 @@ struct LeakResolved {
     std::optional<std::uint32_t> by_pid; // the task that closed it (close/exit), when known
     Comm by_comm{};
     std::uint64_t resolved_mono_ns = 0;
-    std::uint64_t close_wait_ns = 0;     // total time it spent in CLOSE_WAIT
+    std::uint64_t in_state_ns = 0;       // total time it spent in its state (leak.state)
+    std::optional<std::uint8_t> to_state; // StateChange: where it went
     // The leak was not reported before: it crossed the threshold but left
     // CLOSE_WAIT before it was confirmed. Print the leak, then this.
     bool newly_reported = false;

@@ -158,11 +158,18 @@ void write_kernel_field(JsonWriter& json, const KernelCounters& kernel);
 // scans, scan_ms: the members every leak summary carries.
 void write_tracking_members(JsonWriter& json, const TrackingState& tracking);
 
-// The members of a leak object, from "pid" to "entered_time", in the order of
-// the leak record of `tcpleak leaks` and of a leak of `tcpleak run`'s report
-// (which adds reported_time and resolved). close_wait_ns is what close_wait_ms
-// says: the time in CLOSE_WAIT at the report, or (run) until it ended.
-void write_leak_members(JsonWriter& json, const Leak& leak, std::uint64_t close_wait_ns, const ClockMapping& clock,
+// key_pid: pid (or null), key_comm: its comm (or null).
+void write_pid_comm(JsonWriter& json, std::string_view pid_key, std::string_view comm_key,
+                    std::optional<std::uint32_t> pid, const Comm& comm);
+// The process a report names: null for an orphan whose owner is not known.
+std::optional<std::uint32_t> leak_pid(const Leak& leak);
+
+// The members of a leak object, from "pid" to "peer", in the order of the
+// leak record of `tcpleak leaks` and of a leak of `tcpleak run`'s report
+// (which adds reported_time and resolved). in_state_ns is what in_state_ms
+// (and, for CLOSE_WAIT, close_wait_ms) says: the time in its state at the
+// report, or (run) until it ended.
+void write_leak_members(JsonWriter& json, const Leak& leak, std::uint64_t in_state_ns, const ClockMapping& clock,
                         Rfc3339Clock& rfc3339);
 
 } // namespace tcpleak

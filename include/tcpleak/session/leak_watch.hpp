@@ -19,6 +19,7 @@
 #include "tcpleak/core/records.hpp"
 #include "tcpleak/core/scan_schedule.hpp"
 #include "tcpleak/kernel/ring_reader.hpp"
+#include "tcpleak/session/leak_details.hpp"
 #include "tcpleak/session/socket_scanner.hpp"
 
 #include <cstdint>
@@ -61,12 +62,15 @@ public:
 private:
     void check_losses(std::uint64_t now_ns);
     void scan(EventSource& source);
+    // The TCP tables a scan needs (states other than CLOSE_WAIT watched):
+    // of every namespace (all), or of those with sockets due.
+    std::optional<TcpTables> read_tables(std::uint64_t now_ns, bool all);
     void find_vanished(std::uint64_t read_ns);
-    void report_all(std::vector<Leak>& leaks);
-    void report(Leak& leak);
+    void report_all(std::vector<Leak>& leaks, std::span<const SocketHolder> holders);
     void report(LeakResolved& resolved);
 
     SocketScanner& scanner_;
+    LeakDetails details_;
     LeakTracker& tracker_;
     Coverage& coverage_;
     LeakEvents& events_;

@@ -13,6 +13,21 @@
 
 namespace tcpleak {
 
+// This thread in network namespace netns_fd for its lifetime (-1: stays
+// where it is), then back: what is opened meanwhile (an iterator, a
+// /proc/sys/net file) belongs to that namespace. Throws UserError when
+// either move fails.
+class InNetworkNamespace {
+public:
+    explicit InNetworkNamespace(int netns_fd);
+    ~InNetworkNamespace() noexcept(false);
+    InNetworkNamespace(const InNetworkNamespace&) = delete;
+    InNetworkNamespace& operator=(const InNetworkNamespace&) = delete;
+
+private:
+    UniqueFd home_;
+};
+
 class NetnsLocator {
 public:
     explicit NetnsLocator(std::string proc = "/proc", std::string named = "/run/netns");

@@ -211,7 +211,7 @@ TEST_CASE("a confirmed leak that is then closed resolves as close, by the closer
     CHECK(resolved->how == ResolvedHow::Close);
     CHECK(resolved->by_pid == kServer);
     CHECK(comm_view(resolved->by_comm) == "server");
-    CHECK(resolved->close_wait_ns == 8 * kSec);
+    CHECK(resolved->in_state_ns == 8 * kSec);
     CHECK(resolved->resolved_mono_ns == kT0 + 8 * kSec);
     CHECK_FALSE(resolved->newly_reported);
     CHECK(resolved->leak.cookie == 7);
@@ -243,7 +243,7 @@ TEST_CASE("a late close, past the threshold but before any scan, is a leak resol
     CHECK(resolved->newly_reported);
     CHECK(resolved->how == ResolvedHow::Close);
     CHECK(resolved->by_pid == kServer);
-    CHECK(resolved->close_wait_ns == 6 * kSec);
+    CHECK(resolved->in_state_ns == 6 * kSec);
     const Leak& leak = resolved->leak;
     CHECK(leak.pid == kServer);
     CHECK(comm_view(leak.comm) == "server");
@@ -428,7 +428,7 @@ TEST_CASE("a reported leak resolved by process exit, by shutdown, by a reset") {
     REQUIRE(exited.has_value());
     CHECK(exited->how == ResolvedHow::Exit);
     CHECK(exited->by_pid == kServer);
-    CHECK(exited->close_wait_ns == 20 * kSec);
+    CHECK(exited->in_state_ns == 20 * kSec);
     CHECK_FALSE(exited->newly_reported);
 
     const auto shut = tracker.on_transition(leave(8, kT0 + 7 * kSec, kTcpLastAck, false));
@@ -483,7 +483,7 @@ TEST_CASE("a socket older than tcpleak that closes late keeps the descriptors se
     CHECK(resolved->leak.since_start);
     CHECK(resolved->leak.fd == 9u);
     CHECK(resolved->leak.verdict == Verdict::Held);
-    CHECK(resolved->close_wait_ns == 6 * kSec);
+    CHECK(resolved->in_state_ns == 6 * kSec);
 }
 
 TEST_CASE("a start-up estimate is replaced by a later exact transition") {
@@ -628,8 +628,9 @@ TEST_CASE("tracked sockets the kernel no longer has: forgotten, reported ones re
     REQUIRE(scan(tracker, {holder(7, kServer, "server", 9)}, kT0 + 5 * kSec).leaks.size() == 1);
     const auto unseen = tracker.unseen_since(kT0 + 5 * kSec);
     REQUIRE(unseen.size() == 1);
-    CHECK(unseen[0].first == 8);
-    CHECK(unseen[0].second == 4026531840u);
+    CHECK(unseen[0].cookie == 8);
+    CHECK(unseen[0].netns == 4026531840u);
+    CHECK(unseen[0].state == kTcpCloseWait);
 
     const std::vector<std::uint64_t> gone{7, 8, 99};
     const auto resolved = tracker.on_vanished(gone, kT0 + 20 * kSec);
@@ -637,7 +638,7 @@ TEST_CASE("tracked sockets the kernel no longer has: forgotten, reported ones re
     CHECK(resolved[0].leak.cookie == 7);
     CHECK(resolved[0].how == ResolvedHow::Unknown);
     CHECK_FALSE(resolved[0].by_pid.has_value());
-    CHECK(resolved[0].close_wait_ns == 20 * kSec);
+    CHECK(resolved[0].in_state_ns == 20 * kSec);
     CHECK(tracker.tracked() == 0);
     CHECK(tracker.resolved_total() == 1);
 }

@@ -103,7 +103,7 @@ LeakResolved resolved_by_close() {
     r.by_pid = 1234;
     r.by_comm = make_comm("server");
     r.resolved_mono_ns = kMono + 13 * kSecond + 345 * kMs;
-    r.close_wait_ns = 13 * kSecond + 345 * kMs + 678;
+    r.in_state_ns = 13 * kSecond + 345 * kMs + 678;
     return r;
 }
 
@@ -114,7 +114,7 @@ LeakResolved resolved_by_exit() {
     r.by_pid = 1240;
     r.by_comm = make_comm("worker");
     r.resolved_mono_ns = kMono + 70 * kSecond;
-    r.close_wait_ns = 18 * kSecond + 500 * kMs;
+    r.in_state_ns = 18 * kSecond + 500 * kMs;
     return r;
 }
 
@@ -123,7 +123,7 @@ LeakResolved resolved_by_reset() {
     r.leak = since_start_leak();
     r.how = ResolvedHow::Reset;
     r.resolved_mono_ns = kMono + 2 * kSecond;
-    r.close_wait_ns = 182 * kSecond;
+    r.in_state_ns = 182 * kSecond;
     return r;
 }
 
@@ -148,15 +148,16 @@ LeakSummary sample_summary() {
 StartInfo start_info() { return {"leaks", kSample, "0.1.0"}; }
 
 const std::vector<std::string> kLeakKeys = {
-    "type",     "time",           "pid",          "comm",       "fd",       "cmdline",   "family",
-    "saddr",    "sport",          "daddr",        "dport",      "netns",    "close_wait_ms",
-    "rx_queue", "since_start",    "verdict",      "closed_by",  "closed_by_comm", "closed_by_fd",
-    "closed_via", "holders",      "owner_pid",    "owner_comm", "sock",     "entered_time", "seen_by",
+    "type",       "time",        "pid",          "comm",       "fd",       "cmdline",        "family",
+    "saddr",      "sport",       "daddr",        "dport",      "netns",    "state",          "in_state_ms",
+    "close_wait_ms", "rx_queue", "since_start",  "verdict",    "closed_by", "closed_by_comm", "closed_by_fd",
+    "closed_via", "holders",     "owner_pid",    "owner_comm", "sock",     "entered_time",   "seen_by",
+    "cause",      "why",         "hint",         "sysctls",    "tcp",      "peer",
 };
 const std::vector<std::string> kResolvedKeys = {
-    "type",  "time", "pid",    "comm",    "fd",            "family",      "saddr",  "sport", "daddr",
-    "dport", "netns", "sock",  "how",     "by_pid",        "by_comm",     "close_wait_ms", "since_start",
-    "verdict",
+    "type",    "time",     "pid",   "comm",        "fd",            "family",      "saddr",
+    "sport",   "daddr",    "dport", "netns",       "sock",          "how",         "by_pid",
+    "by_comm", "state",    "to_state", "in_state_ms", "close_wait_ms", "since_start", "verdict",
 };
 const std::vector<std::string> kSummaryKeys = {
     "type",  "time",          "mode",      "duration_ms", "threshold_ms", "leaks",         "resolved",
@@ -195,15 +196,7 @@ TEST_CASE("JSON leak output: a never-closed leak") {
     const ClockMapping clock = sample_clock();
     auto output = make_json_leak_output(out.buffer(), clock);
     output->leak(never_closed_leak());
-    CHECK(out.text() ==
-          R"({"type":"leak","time":"2026-11-21T07:44:11.123456Z","pid":1234,"comm":"server","fd":7,)"
-          R"("cmdline":"/usr/bin/server --port 8080","family":"ipv4","saddr":"127.0.0.1","sport":8080,)"
-          R"("daddr":"127.0.0.1","dport":50312,"netns":4026531840,"close_wait_ms":5000,"rx_queue":0,)"
-          R"("since_start":false,"verdict":"never_closed","closed_by":null,"closed_by_comm":null,)"
-          R"("closed_by_fd":null,"closed_via":null,"holders":[{"pid":1234,"comm":"server","fd":7}],)"
-          R"("owner_pid":1234,"owner_comm":"server","sock":4101,"entered_time":"2026-11-21T07:44:06.123456Z",)"
-                        R"("seen_by":"transition"})"
-          "\n");
+    check_golden("leak_never_closed.ndjson", out.text());
     CHECK(keys_in_order(out.lines().at(0)) == kLeakKeys);
     save_samples(out.text());
 }
@@ -213,16 +206,41 @@ TEST_CASE("JSON leak output: closed but still referenced, with the closer and tw
     const ClockMapping clock = sample_clock();
     auto output = make_json_leak_output(out.buffer(), clock);
     output->leak(closed_leak());
-    CHECK(out.text() ==
-          R"({"type":"leak","time":"2026-11-21T07:45:02.873456Z","pid":1234,"comm":"server","fd":9,)"
-          R"("cmdline":"/usr/bin/server --port 8080","family":"ipv4","saddr":"127.0.0.1","sport":8080,)"
-          R"("daddr":"127.0.0.1","dport":50318,"netns":4026531840,"close_wait_ms":5250,"rx_queue":512,)"
-          R"("since_start":false,"verdict":"closed_still_referenced","closed_by":1233,"closed_by_comm":"server",)"
-          R"("closed_by_fd":7,"closed_via":"close","holders":[{"pid":1234,"comm":"server","fd":9},)"
-          R"({"pid":1240,"comm":"worker","fd":9}],"owner_pid":null,"owner_comm":null,"sock":4102,)"
-          R"("entered_time":"2026-11-21T07:44:57.623456Z","seen_by":"transition"})"
-          "\n");
+    check_golden("leak_closed_still_referenced.ndjson", out.text());
     CHECK(keys_in_order(out.lines().at(0)) == kLeakKeys);
+    save_samples(out.text());
+}
+
+TEST_CASE("JSON leak output: an orphaned FIN_WAIT1 with its cause, TCP record and peer") {
+    CapturedOutput out;
+    const ClockMapping clock = sample_clock();
+    auto output = make_json_leak_output(out.buffer(), clock);
+    Leak leak = never_closed_leak();
+    leak.state = kTcpFinWait1;
+    leak.verdict = Verdict::Orphaned;
+    leak.holders.clear();
+    leak.fd.reset();
+    leak.tcp = TcpSocket{};
+    leak.tcp->tx_queue = 2'803'712;
+    leak.tcp->snd_wnd = 0;
+    leak.tcp->timer = TcpTimer::Probe;
+    leak.tcp->timer_left_ms = 748;
+    leak.tcp->probes_out = 3;
+    leak.explanation = StuckExplanation{StuckCause::PeerNotReading, true, "The peer stopped reading.",
+                                        "Find why the peer stops reading.",
+                                        {{"tcp_orphan_retries", 0}, {"tcp_max_orphans", std::nullopt}}};
+    leak.peer = LeakPeer{4200, kTcpEstablished, 4026531840, Holder{1300, make_comm("reader"), 5}};
+    output->leak(leak);
+    LeakResolved r;
+    r.leak = leak;
+    r.how = ResolvedHow::StateChange;
+    r.to_state = kTcpFinWait2;
+    r.resolved_mono_ns = leak.reported_mono_ns + 1'000'000'000;
+    r.in_state_ns = 6'000'000'000;
+    output->resolved(r);
+    check_golden("leak_orphaned_fin_wait1.ndjson", out.text());
+    CHECK(keys_in_order(out.lines().at(0)) == kLeakKeys);
+    CHECK(keys_in_order(out.lines().at(1)) == kResolvedKeys);
     save_samples(out.text());
 }
 
@@ -257,18 +275,7 @@ TEST_CASE("JSON leak output: leak_resolved by close, exit and reset") {
     output->resolved(resolved_by_reset());
     const auto lines = out.lines();
     REQUIRE(lines.size() == 3);
-    CHECK(lines[0] == R"({"type":"leak_resolved","time":"2026-11-21T07:44:19.468456Z","pid":1234,"comm":"server",)"
-                      R"("fd":7,"family":"ipv4","saddr":"127.0.0.1","sport":8080,"daddr":"127.0.0.1","dport":50312,)"
-                      R"("netns":4026531840,"sock":4101,"how":"close","by_pid":1234,"by_comm":"server",)"
-                      R"("close_wait_ms":13345,"since_start":false,"verdict":"never_closed"})");
-    CHECK(lines[1] == R"({"type":"leak_resolved","time":"2026-11-21T07:45:16.123456Z","pid":1234,"comm":"server",)"
-                      R"("fd":9,"family":"ipv4","saddr":"127.0.0.1","sport":8080,"daddr":"127.0.0.1","dport":50318,)"
-                      R"("netns":4026531840,"sock":4102,"how":"exit","by_pid":1240,"by_comm":"worker",)"
-                      R"("close_wait_ms":18500,"since_start":false,"verdict":"closed_still_referenced"})");
-    CHECK(lines[2] == R"({"type":"leak_resolved","time":"2026-11-21T07:44:08.123456Z","pid":1240,"comm":"worker",)"
-                      R"("fd":null,"family":"ipv6","saddr":"::1","sport":443,"daddr":"::1","dport":40000,)"
-                      R"("netns":0,"sock":4103,"how":"reset","by_pid":null,"by_comm":null,)"
-                      R"("close_wait_ms":182000,"since_start":true,"verdict":"never_closed"})");
+    check_golden("leak_resolved_json.ndjson", out.text());
     for (const std::string& line : lines)
         CHECK(keys_in_order(line) == kResolvedKeys);
     save_samples(out.text());

@@ -249,7 +249,7 @@ RunReport leaking_report() {
     resolved.by_pid = 1234;
     resolved.by_comm = make_comm("server");
     resolved.resolved_mono_ns = kMono + 4 * kSecond + 200 * kMs;
-    resolved.close_wait_ns = 9 * kSecond + 200 * kMs;
+    resolved.in_state_ns = 9 * kSecond + 200 * kMs;
 
     report.leaks = {never, closed};
     report.resolved = {resolved};

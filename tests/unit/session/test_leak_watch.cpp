@@ -36,16 +36,30 @@ public:
     int holder_scans = 0;
 
     std::vector<SocketHolder> existing_sockets() override { return existing; }
-    std::vector<SocketHolder> close_wait_holders() override {
+    std::vector<SocketHolder> holders_in_states(std::uint32_t states) override {
         ++holder_scans;
-        return close_wait;
+        std::vector<SocketHolder> in_states;
+        for (const SocketHolder& h : close_wait)
+            if ((states >> h.state) & 1)
+                in_states.push_back(h);
+        return in_states;
     }
-    std::optional<std::vector<std::uint64_t>> close_wait_cookies(std::uint32_t netns) override {
+    std::optional<std::vector<TcpSocket>> tcp_table(std::uint32_t netns, std::uint32_t) override {
         const auto it = table.find(netns);
         if (it == table.end())
             return std::nullopt;
-        return it->second;
+        std::vector<TcpSocket> sockets;
+        for (const std::uint64_t cookie : it->second) {
+            TcpSocket s;
+            s.cookie = cookie;
+            s.state = kTcpCloseWait;
+            s.netns = netns;
+            sockets.push_back(s);
+        }
+        return sockets;
     }
+    std::vector<std::uint32_t> namespaces() override { return {kNetns}; }
+    std::optional<TcpSysctls> tcp_sysctls(std::uint32_t) override { return TcpSysctls{}; }
     std::optional<SocketOwner> remembered_owner(std::uint64_t cookie) override {
         const auto it = owners.find(cookie);
         return it == owners.end() ? std::nullopt : std::optional<SocketOwner>(it->second);
