@@ -2,12 +2,12 @@
 """A host process for the packaging checks: tcpleak runs in a chroot, this
 runs outside it, in the host's pid and network namespaces.
 
-  host_peer.py server COMM HOLD   listens on 127.0.0.1 (a free port), prints
+  host_peer.py server COMM HOLD   as COMM, listens on 127.0.0.1 (a free port), prints
                                   "ready pid=PID port=PORT", accepts one
                                   connection and keeps it open HOLD seconds
                                   after the client hung up (a CLOSE_WAIT leak
                                   when HOLD passes the threshold), then exits
-  host_peer.py client PORT        connects, prints "client pid=PID", closes
+  host_peer.py client PORT        as host-client, connects, prints "client pid=PID", closes
 """
 import socket
 import sys
@@ -33,6 +33,8 @@ def server(comm, hold):
 
 
 def client(port):
+    with open("/proc/self/comm", "w") as f:
+        f.write("host-client")
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     print("client pid=%d" % __import__("os").getpid(), flush=True)
     s.close()
