@@ -7,7 +7,8 @@ runs outside it, in the host's pid and network namespaces.
                                   connection and keeps it open HOLD seconds
                                   after the client hung up (a CLOSE_WAIT leak
                                   when HOLD passes the threshold), then exits
-  host_peer.py client PORT        as host-client, connects, prints "client pid=PID", closes
+  host_peer.py client PORT        as host-client, connects, prints "client pid=PID",
+                                  closes once the server has accepted
 """
 import socket
 import sys
@@ -25,6 +26,9 @@ def server(comm, hold):
     print("ready pid=%d port=%d" % (__import__("os").getpid(), listener.getsockname()[1]), flush=True)
     conn, _ = listener.accept()
     conn.settimeout(60)
+    # The client hangs up only once accept() has returned: the socket's
+    # owner is then learned at accept, whatever the timing.
+    conn.sendall(b"a")
     if conn.recv(1) != b"":
         sys.exit("server: expected the client to hang up")
     time.sleep(hold)  # in CLOSE_WAIT all this time: never closed
@@ -37,6 +41,8 @@ def client(port):
         f.write("host-client")
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     print("client pid=%d" % __import__("os").getpid(), flush=True)
+    if s.recv(1) != b"a":
+        sys.exit("client: the server did not accept")
     s.close()
 
 
