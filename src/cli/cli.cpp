@@ -1,6 +1,7 @@
 #include "tcpleak/cli/cli.hpp"
 
 #include "tcpleak/cli/duration.hpp"
+#include "tcpleak/cli/version.hpp"
 #include "tcpleak/sys/errors.hpp"
 #include "tcpleak/core/tcp_state.hpp"
 #include "tcpleak/core/utf8.hpp"
@@ -712,7 +713,7 @@ public:
         formatter_->set_usage(help.name, help.usage);
         root_.formatter(formatter_);
         root_.set_help_flag("-h,--help", "Show this help and exit");
-        root_.set_version_flag("--version", concat({kProgram, " ", TCPLEAK_VERSION}), "Show the version and exit");
+        root_.set_version_flag("--version", version_line(), "Show the version and exit");
         root_.require_subcommand(1);
 
         trace_ = add_command(trace_help());
@@ -725,6 +726,7 @@ public:
 
     CommandLine(const CommandLine&) = delete; // CLI11 holds pointers into the *_args_ members
     CommandLine& operator=(const CommandLine&) = delete;
+    const CLI::App& app() const { return root_; } // for describe_command_line
 
     ParseResult parse(int argc, const char* const* argv) {
         if (argc < 2)
@@ -836,6 +838,72 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
         // A bug in the option definitions, not the user's fault; still no throw.
         return {std::nullopt, kExitUsage, concat({kProgram, ": cannot parse the command line: ", error.what(), "\n"})};
     }
+}
+
+// ---------------------------------------------------------------------------
+// The command line as data (describe_command_line), walked from CLI11's own
+// definition: whatever commands and options exist are described.
+
+namespace {
+
+ValueKind value_kind(const CLI::Option& option) {
+    if (option.get_positional())
+        return ValueKind::Command;
+    if (option.get_expected_max() == 0)
+        return ValueKind::None;
+    const std::string& noun = option.get_type_name();
+    const std::pair<std::string_view, ValueKind> kinds[] = {
+        {kPidNoun, ValueKind::Pid},         {kCommNoun, ValueKind::ProcessName}, {kPortNoun, ValueKind::Port},
+        {kStateNoun, ValueKind::TcpState},  {kDurationNoun, ValueKind::Duration}, {kFileNoun, ValueKind::File},
+        {kExitCodeNoun, ValueKind::ExitCode},
+    };
+    for (const auto& [known, kind] : kinds)
+        if (noun == known)
+            return kind;
+    return ValueKind::Other;
+}
+
+OptionDescription describe_option(const CLI::Option& option) {
+    OptionDescription described;
+    described.short_names = option.get_snames();
+    described.long_names = option.get_lnames();
+    if (option.get_positional())
+        described.positional = option.get_name();
+    described.description = option.get_description();
+    described.kind = value_kind(option);
+    if (described.kind != ValueKind::None && described.kind != ValueKind::Command)
+        described.value_name = option.get_option_text();
+    if (described.kind == ValueKind::TcpState)
+        for (int state = 1; state < 256; ++state)
+            if (const std::string_view name = tcp_state_name(static_cast<std::uint8_t>(state)); !name.empty())
+                described.values.emplace_back(name);
+    described.repeatable = described.kind == ValueKind::None
+                               ? option.get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll
+                               : option.get_allow_extra_args();
+    return described;
+}
+
+CommandDescription describe_app(const CLI::App& app) {
+    CommandDescription described;
+    described.name = app.get_name();
+    described.summary = app.get_description();
+    described.footer = app.get_footer();
+    described.help = app.help();
+    const std::string_view help = described.help;
+    const std::size_t start = help.find(' ') + 1; // after "Usage: "
+    described.usage = help.substr(start, help.find("\n\n") - start);
+    for (const CLI::Option* option : app.get_options())
+        described.options.push_back(describe_option(*option));
+    for (const CLI::App* command : app.get_subcommands({}))
+        described.commands.push_back(describe_app(*command));
+    return described;
+}
+
+} // namespace
+
+CommandDescription describe_command_line() {
+    const CommandLine command_line;
+    return describe_app(command_line.app());
 }
 
 } // namespace tcpleak

@@ -734,7 +734,7 @@ def test_whole_output_validates_and_is_consistent():
     assert types.count("start") == 1 and types.count("summary") == 1
     assert set(types) <= {"start", "transition", "lost", "summary"}, set(types)
     start = recs[0]
-    assert start["version"] == "0.1.0" and start["tool"] == "tcpleak", start
+    assert start["version"] == "0.2.0" and start["tool"] == "tcpleak", start
     slack = datetime.timedelta(seconds=1)
     for r in recs:
         t = harness.check_time(r["time"])

@@ -1,6 +1,7 @@
 // The command line: "tcpleak trace|leaks|run [OPTIONS]" into CommandOptions.
 #pragma once
 
+#include "tcpleak/cli/description.hpp"
 #include "tcpleak/cli/options.hpp"
 
 #include <optional>
@@ -17,5 +18,9 @@ struct ParseResult {
 // Never throws. A usage error is one line naming the option and the value,
 // then "Run 'tcpleak COMMAND --help' for usage.".
 ParseResult parse_command_line(int argc, const char* const* argv);
+
+// The whole command line (every command, every option) as data, for the man
+// pages and shell completion generated at build time.
+CommandDescription describe_command_line();
 
 } // namespace tcpleak
