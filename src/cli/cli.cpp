@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <initializer_list>
@@ -40,6 +41,11 @@ constexpr std::uint64_t kMaxPid = 4'194'304;
 constexpr std::string_view kPidNoun = "a process ID (1-4194304)";
 constexpr std::string_view kPortNoun = "a port (1-65535)";
 constexpr std::string_view kStateNoun = "a TCP state (e.g. CLOSE_WAIT, ESTABLISHED, LAST_ACK)";
+constexpr std::string_view kClosingStateNoun =
+    "a closing TCP state (CLOSE_WAIT, FIN_WAIT1, FIN_WAIT2, LAST_ACK, CLOSING, or 'closing' for all of them)";
+// What leaks and run can watch: the states a socket can be stuck in after a close.
+constexpr std::array<std::string_view, 5> kClosingStateNames = {"CLOSE_WAIT", "FIN_WAIT1", "FIN_WAIT2", "LAST_ACK",
+                                                                "CLOSING"};
 constexpr std::string_view kCommNoun = "a process name";
 constexpr std::string_view kDurationNoun = "a duration (e.g. 500ms, 5s, 2m, 1h)";
 constexpr std::string_view kFileNoun = "a file name";
@@ -534,6 +540,7 @@ struct TraceArgs {
 
 struct LeaksArgs {
     ProcessFilterArgs processes;
+    std::vector<std::string> states;
     std::vector<std::string> threshold;
     std::vector<std::string> interval;
     std::vector<std::string> duration;
@@ -542,6 +549,7 @@ struct LeaksArgs {
 };
 
 struct RunArgs {
+    std::vector<std::string> states;
     std::vector<std::string> threshold;
     std::vector<std::string> json_report;
     std::vector<std::string> junit;
@@ -564,11 +572,18 @@ void define_trace(CLI::App& command, TraceArgs& args) {
     add_output_options(command, args.json, args.duration, args.verbose);
 }
 
+void add_closing_states_option(CLI::App& command, std::vector<std::string>& states) {
+    add_list_option(command, "--state", states, "NAME...", kClosingStateNoun,
+                    "Watch sockets stuck in state NAME: CLOSE_WAIT,\nFIN_WAIT1, FIN_WAIT2, LAST_ACK, CLOSING, or\n"
+                    "'closing' (lower case) for all; repeat or\nuse commas [default: CLOSE_WAIT]");
+}
+
 void define_leaks(CLI::App& command, LeaksArgs& args) {
     const LeaksOptions defaults;
     add_process_filters(command, args.processes, "held by");
+    add_closing_states_option(command, args.states);
     add_value_option(command, "--threshold", args.threshold, "DUR", kDurationNoun,
-                     "Report a socket once it has been in\nCLOSE_WAIT for DUR" + default_note(defaults.threshold));
+                     "Report a socket once it has been in its\nstate for DUR" + default_note(defaults.threshold));
     add_value_option(command, "--interval", args.interval, "DUR", kDurationNoun,
                      "Refresh the text report every DUR" + default_note(defaults.interval));
     add_output_options(command, args.json, args.duration, args.verbose);
@@ -576,8 +591,9 @@ void define_leaks(CLI::App& command, LeaksArgs& args) {
 
 void define_run(CLI::App& command, RunArgs& args) {
     const RunOptions defaults;
+    add_closing_states_option(command, args.states);
     add_value_option(command, "--threshold", args.threshold, "DUR", kDurationNoun,
-                     "A socket counts as leaked after DUR in\nCLOSE_WAIT" + default_note(defaults.threshold));
+                     "A socket counts as leaked after DUR in its\nstate" + default_note(defaults.threshold));
     add_value_option(command, "--json-report", args.json_report, "FILE", kFileNoun, "Also write the report to FILE as JSON");
     add_value_option(command, "--junit", args.junit, "FILE", kFileNoun, "Also write the report to FILE as JUnit XML");
     add_value_option(command, "--leak-exit-code", args.leak_exit_code, "N", kExitCodeNoun,
@@ -618,8 +634,30 @@ TraceOptions trace_options(const CLI::App& command, const TraceArgs& args) {
     return options;
 }
 
+// "closing", in lower case, stands for all of them (CLOSING in any other
+// case is the state); any other name must be one of them.
+std::optional<std::uint32_t> parse_closing_states(std::string_view text) {
+    std::uint32_t all = 0;
+    for (const std::string_view name : kClosingStateNames)
+        all |= 1U << *parse_tcp_state(name);
+    if (text == "closing")
+        return all;
+    const std::optional<std::uint8_t> state = parse_tcp_state(text);
+    if (!state || ((all >> *state) & 1) == 0)
+        return std::nullopt;
+    return 1U << *state;
+}
+
+std::uint32_t closing_states_value(const CLI::App& command, const std::vector<std::string>& words) {
+    std::uint32_t states = 0;
+    for (const std::uint32_t bits : list_values(command, "--state", words, parse_closing_states))
+        states |= bits;
+    return states != 0 ? states : 1U << kTcpCloseWait;
+}
+
 LeaksOptions leaks_options(const CLI::App& command, const LeaksArgs& args) {
     LeaksOptions options;
+    options.states = closing_states_value(command, args.states);
     options.pids = list_values(command, "-p", args.processes.pids, parse_pid);
     options.comm = comm_value(command, args.processes.comm);
     options.threshold = duration_value(command, "--threshold", args.threshold).value_or(options.threshold);
@@ -632,6 +670,7 @@ LeaksOptions leaks_options(const CLI::App& command, const LeaksArgs& args) {
 
 RunOptions run_options(const CLI::App& command, const RunArgs& args) {
     RunOptions options;
+    options.states = closing_states_value(command, args.states);
     options.threshold = duration_value(command, "--threshold", args.threshold).value_or(options.threshold);
     options.json_report = file_value(command, "--json-report", args.json_report);
     options.junit = file_value(command, "--junit", args.junit);
@@ -855,7 +894,7 @@ ValueKind value_kind(const CLI::Option& option) {
     const std::pair<std::string_view, ValueKind> kinds[] = {
         {kPidNoun, ValueKind::Pid},         {kCommNoun, ValueKind::ProcessName}, {kPortNoun, ValueKind::Port},
         {kStateNoun, ValueKind::TcpState},  {kDurationNoun, ValueKind::Duration}, {kFileNoun, ValueKind::File},
-        {kExitCodeNoun, ValueKind::ExitCode},
+        {kExitCodeNoun, ValueKind::ExitCode}, {kClosingStateNoun, ValueKind::TcpState},
     };
     for (const auto& [known, kind] : kinds)
         if (noun == known)
@@ -873,7 +912,10 @@ OptionDescription describe_option(const CLI::Option& option) {
     described.kind = value_kind(option);
     if (described.kind != ValueKind::None && described.kind != ValueKind::Command)
         described.value_name = option.get_option_text();
-    if (described.kind == ValueKind::TcpState)
+    if (option.get_type_name() == kClosingStateNoun) {
+        described.values.assign(kClosingStateNames.begin(), kClosingStateNames.end());
+        described.values.emplace_back("closing");
+    } else if (described.kind == ValueKind::TcpState)
         for (int state = 1; state < 256; ++state)
             if (const std::string_view name = tcp_state_name(static_cast<std::uint8_t>(state)); !name.empty())
                 described.values.emplace_back(name);

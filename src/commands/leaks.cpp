@@ -25,9 +25,12 @@ int run_leaks(const LeaksOptions& options) {
 
     BpfConfig config;
     config.mode = ForwardMode::LeakTracking; // owner filters apply to holders, in user space
+    config.watch_states = options.states;
     session.load(config);
 
-    LeakTracker tracker(options.threshold, LeakFilter{options.pids, options.comm});
+    LeakTrackerPolicy policy;
+    policy.states = options.states;
+    LeakTracker tracker(options.threshold, LeakFilter{options.pids, options.comm, {}}, policy);
     Coverage coverage(options.threshold);
     KernelScanner scanner(session.bpf());
     LeakWatch watch(scanner, tracker, coverage, *output);
@@ -37,7 +40,7 @@ int run_leaks(const LeaksOptions& options) {
     // socket that enters CLOSE_WAIT meanwhile is in both, and the exact
     // ring-buffer time wins. Leaks older than tcpleak come right after the
     // start record.
-    output->start(session.started(), options.threshold);
+    output->start(session.started(), options.threshold, options.states);
     watch.start();
 
     const auto exit_status = [&] {

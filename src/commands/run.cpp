@@ -183,6 +183,7 @@ int run_run(const RunOptions& options) {
     BpfConfig config;
     config.mode = ForwardMode::LeakTracking;
     config.follow_forks = true; // the kernel adds every child of a traced process
+    config.watch_states = options.states;
     session.load(config);
 
     RunRecorder recorder(err, options.quiet);
@@ -190,7 +191,9 @@ int run_run(const RunOptions& options) {
     // process that had them is.
     LeakFilter tree_only;
     tree_only.in_scope = [&recorder](std::uint32_t pid) { return recorder.in_tree(pid); };
-    LeakTracker tracker(options.threshold, tree_only);
+    LeakTrackerPolicy policy;
+    policy.states = options.states;
+    LeakTracker tracker(options.threshold, tree_only, policy);
     Coverage coverage(options.threshold);
     KernelScanner machine(session.bpf());
     TreeScanner tree(machine, recorder);
@@ -226,6 +229,7 @@ int run_run(const RunOptions& options) {
     report.start_unix_ns = session.started().unix_ns;
     report.end_unix_ns = realtime_now_ns();
     report.threshold = options.threshold;
+    report.states = options.states;
     report.clock = clock;
     if (WIFSIGNALED(command_status))
         report.command_signal = WTERMSIG(command_status);

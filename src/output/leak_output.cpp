@@ -43,10 +43,16 @@ class JsonLeakOutput final : public LeakOutput {
 public:
     JsonLeakOutput(OutputBuffer& out, const ClockMapping& clock) : records_(out), clock_(clock) {}
 
-    void start(const StartInfo& info, Duration threshold) override {
+    void start(const StartInfo& info, Duration threshold, std::uint32_t states) override {
         mode_ = info.mode;
         JsonWriter json = records_.begin_start(info.mode, info.unix_ns, info.version);
         json.field("threshold_ms", nonnegative_ns(threshold) / 1'000'000);
+        json.key("states");
+        json.begin_array();
+        for (std::uint8_t state = 1; state < 32; ++state)
+            if ((states >> state) & 1)
+                json.string(tcp_state_name(state));
+        json.end_array();
         records_.end(json);
     }
 
@@ -216,6 +222,8 @@ std::vector<ProcessLeaks> group_by_process(const std::vector<Leak>& leaks, std::
 // under it.
 void append_process_table(std::string& out, const std::vector<Leak>& leaks, std::uint64_t now_mono_ns) {
     const std::vector<ProcessLeaks> processes = group_by_process(leaks, now_mono_ns);
+    const bool close_wait_only =
+        std::all_of(leaks.begin(), leaks.end(), [](const Leak& l) { return l.state == kTcpCloseWait; });
     cell(out, "PID", kPidWidth);
     cell(out, "COMM", kCommWidth);
     out.append("LEAKED  ");
@@ -252,7 +260,7 @@ void append_process_table(std::string& out, const std::vector<Leak>& leaks, std:
         cell(out, "FD", kFdWidth);
         cell(out, "LOCAL", kEndpointWidth);
         cell(out, "REMOTE", kEndpointWidth);
-        cell(out, "CLOSE_WAIT", kCloseWaitWidth);
+        cell(out, close_wait_only ? "CLOSE_WAIT" : "AGE", kCloseWaitWidth);
         cell(out, "RECV-Q", kRecvQWidth);
         out.append("VERDICT\n");
         for (const Leak* leak : p.leaks) {
@@ -272,18 +280,23 @@ void append_process_table(std::string& out, const std::vector<Leak>& leaks, std:
             start = out.size();
             append_decimal(out, leak->rx_queue);
             append_padding(out, out.size() - start, kRecvQWidth);
+            if (leak->state != kTcpCloseWait) {
+                out.append(tcp_state_name(leak->state));
+                out.append(": ");
+            }
             append_verdict(out, *leak, VerdictForm::Compact);
             out.push_back('\n');
             any_estimate |= leak->since_start;
         }
     }
     if (any_estimate)
-        out.append(">= already in CLOSE_WAIT when tcpleak started: the age is an estimate, at least this long\n");
+        out.append(">= already in its state when tcpleak started: the age is an estimate, at least this long\n");
 }
 
 // Title line, then the table or the all-clear message.
 void append_screen(std::string& out, const std::vector<Leak>& leaks, std::uint64_t now_mono_ns,
-                   std::uint64_t threshold_ns, const ClockMapping& clock, LocalTimeClock& local) {
+                   std::uint64_t threshold_ns, std::uint32_t states, const ClockMapping& clock,
+                   LocalTimeClock& local) {
     out.append("tcpleak leaks  ");
     const std::size_t start = out.size();
     local.append(out, clock.to_unix_ns(now_mono_ns));
@@ -291,7 +304,9 @@ void append_screen(std::string& out, const std::vector<Leak>& leaks, std::uint64
     out.append("  threshold ");
     append_threshold(out, threshold_ns);
     if (leaks.empty()) {
-        out.append("\nNo socket has been in CLOSE_WAIT longer than ");
+        out.append("\nNo socket has been in ");
+        append_state_list(out, states);
+        out.append(" longer than ");
         append_threshold(out, threshold_ns);
         out.append(".\n");
         return;
@@ -316,10 +331,13 @@ public:
     TextLeakOutput(OutputBuffer& out, OutputBuffer& err, const ClockMapping& clock, bool interactive)
         : out_(out), err_(err), clock_(clock), interactive_(interactive) {}
 
-    void start(const StartInfo&, Duration threshold) override {
+    void start(const StartInfo&, Duration threshold, std::uint32_t states) override {
         threshold_ns_ = nonnegative_ns(threshold);
+        states_ = states;
         std::string& line = err_.buffer();
-        line.append("Watching for sockets left in CLOSE_WAIT longer than ");
+        line.append("Watching for sockets left in ");
+        append_state_list(line, states);
+        line.append(" longer than ");
         append_threshold(line, threshold_ns_);
         line.append("; Ctrl-C to end.\n");
         err_.maybe_flush();
@@ -331,6 +349,8 @@ public:
         std::string& line = begin_line(leak.reported_mono_ns, "LEAK      ");
         append_leak_sentence(line, leak, close_wait_at_report_ns(leak));
         line.push_back('\n');
+        // Under the socket words, past the time and the event name.
+        append_explanation_lines(line, leak, "                       ");
         out_.maybe_flush();
     }
 
@@ -379,7 +399,7 @@ public:
             wrote_any_ = true;
         }
         table_printed_ = true;
-        append_screen(out, active, now_mono_ns, threshold_ns_, clock_, local_);
+        append_screen(out, active, now_mono_ns, threshold_ns_, states_, clock_, local_);
         out_.maybe_flush();
     }
 
@@ -387,12 +407,19 @@ public:
         std::string& out = err_.buffer();
         const std::uint64_t threshold = nonnegative_ns(summary.threshold);
         out.append("tcpleak leaks: ");
+        std::string where = " leaked in CLOSE_WAIT past ";
+        if (states_ != 1U << kTcpCloseWait) {
+            where = " stuck in ";
+            append_state_list(where, states_);
+            where += " past ";
+        }
         if (summary.leaks_reported == 0) {
-            out.append("no socket leaked in CLOSE_WAIT past ");
+            out.append("no socket");
+            out.append(where);
             append_threshold(out, threshold);
         } else {
             append_plural(out, summary.leaks_reported, "socket", "sockets");
-            out.append(" leaked in CLOSE_WAIT past ");
+            out.append(where);
             append_threshold(out, threshold);
             out.append(" (");
             append_decimal(out, summary.leaks_resolved);
@@ -438,6 +465,7 @@ private:
     const ClockMapping& clock_;
     const bool interactive_;
     std::uint64_t threshold_ns_ = 0;
+    std::uint32_t states_ = 1U << kTcpCloseWait;
     LocalTimeClock local_;
     // Non-interactive: what the last table showed, and spacing between
     // tables and event lines.

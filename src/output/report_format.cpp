@@ -1,5 +1,7 @@
 #include "tcpleak/output/report_format.hpp"
 
+#include "tcpleak/core/tcp_state.hpp"
+
 #include <algorithm>
 #include <optional>
 
@@ -76,16 +78,69 @@ void append_leaked_socket(std::string& out, const Leak& leak) {
     append_connection(out, leak.address);
 }
 
-void append_leak_sentence(std::string& out, const Leak& leak, std::uint64_t close_wait_ns) {
-    append_leaked_socket(out, leak);
-    out.append(leak.since_start ? " in CLOSE_WAIT for at least " : " in CLOSE_WAIT for ");
-    append_duration_short(out, close_wait_ns);
+void append_leak_sentence(std::string& out, const Leak& leak, std::uint64_t in_state_ns) {
+    if (leak.verdict == Verdict::Orphaned && leak.pid == 0) {
+        out.append("orphan ");
+        append_connection(out, leak.address);
+    } else {
+        append_leaked_socket(out, leak);
+    }
+    out.append(" in ");
+    out.append(tcp_state_name(leak.state));
+    out.append(leak.since_start ? " for at least " : " for ");
+    append_duration_short(out, in_state_ns);
     if (leak.rx_queue > 0) {
         out.append(", ");
         append_plural(out, leak.rx_queue, "byte unread", "bytes unread");
     }
+    if (leak.tcp && leak.state != kTcpCloseWait && leak.tcp->tx_queue > 0) {
+        out.append(", ");
+        append_plural(out, leak.tcp->tx_queue, "byte unsent", "bytes unsent");
+        if (leak.tcp->snd_wnd == 0)
+            out.append(" (peer window 0)");
+    }
     out.append(": ");
     append_verdict(out, leak, VerdictForm::Compact);
+    if (leak.peer) {
+        out.append("; the other end: ");
+        if (leak.peer->holder) {
+            out.append("pid ");
+            append_pid_comm(out, leak.peer->holder->pid, leak.peer->holder->comm);
+            out.append(" fd ");
+            append_decimal(out, leak.peer->holder->fd);
+        } else {
+            out.append("no process");
+        }
+        out.append(" in ");
+        out.append(tcp_state_name(leak.peer->state));
+    }
+}
+
+void append_explanation_lines(std::string& out, const Leak& leak, std::string_view indent) {
+    if (!leak.explanation || leak.explanation->why.empty())
+        return;
+    out.append(indent);
+    out.append("why: ");
+    append_printable(out, leak.explanation->why);
+    out.push_back('\n');
+    if (!leak.explanation->hint.empty()) {
+        out.append(indent);
+        out.append("hint: ");
+        append_printable(out, leak.explanation->hint);
+        out.push_back('\n');
+    }
+}
+
+void append_state_list(std::string& out, std::uint32_t states) {
+    std::vector<std::string_view> names;
+    for (std::uint8_t state = 1; state < 32; ++state)
+        if ((states >> state) & 1)
+            names.push_back(tcp_state_name(state));
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (i > 0)
+            out.append(i + 1 == names.size() ? " or " : ", ");
+        out.append(names[i]);
+    }
 }
 
 void append_closer(std::string& out, const ClosedBy& closed_by) {
@@ -148,6 +203,11 @@ void append_verdict(std::string& out, const Leak& leak, VerdictForm form) {
 }
 
 void append_resolution(std::string& out, const LeakResolved& r) {
+    if (r.how == ResolvedHow::StateChange && r.to_state) {
+        out.append("moved to ");
+        out.append(tcp_state_name(*r.to_state));
+        return;
+    }
     out.append(resolved_how_name(r.how));
     if (r.by_pid) {
         out.append(" by ");

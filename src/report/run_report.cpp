@@ -658,6 +658,12 @@ std::string render_json_report(const RunReport& report) {
     write_time_field(json, clock, "end_time", report.end_unix_ns);
     json.field("duration_ms", run_duration_ns(report) / 1'000'000);
     json.field("threshold_ms", threshold_ns(report) / 1'000'000);
+    json.key("states");
+    json.begin_array();
+    for (std::uint8_t state = 1; state < 32; ++state)
+        if ((report.states >> state) & 1)
+            json.string(tcp_state_name(state));
+    json.end_array();
     json.field("exit_status", report.exit_status);
     json.field("command_exit_code", report.command_exit_code);
     json.field("command_signal", report.command_signal);

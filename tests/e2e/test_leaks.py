@@ -37,7 +37,7 @@ def start_leaks(*args, threshold=THRESHOLD, json_mode=True, wrapper=()):
     if json_mode:
         start = tl.wait_started()
         assert start["tool"] == "tcpleak" and start["mode"] == "leaks", start
-        assert start["schema_version"] == 2, start
+        assert start["schema_version"] == 3, start
         assert start["threshold_ms"] == duration_ms(threshold), start
     else:
         wait_watching_line(tl, threshold)

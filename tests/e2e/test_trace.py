@@ -54,7 +54,7 @@ def start_trace(*args, json_mode=True, wrapper=()):
     start = tl.wait_started()
     if json_mode:
         assert start["tool"] == "tcpleak" and start["mode"] == "trace", start
-        assert start["schema_version"] == 2, start
+        assert start["schema_version"] == 3, start
     return tl
 
 

@@ -26,6 +26,7 @@ struct TraceOptions {
 };
 
 struct LeaksOptions {
+    std::uint32_t states = 1U << 8;    // --state: a bit per state (default CLOSE_WAIT)
     std::vector<std::uint32_t> pids;   // -p: holders/owners to report
     std::optional<std::string> comm;   // -c
     Duration threshold = std::chrono::seconds(5); // --threshold
@@ -36,6 +37,7 @@ struct LeaksOptions {
 };
 
 struct RunOptions {
+    std::uint32_t states = 1U << 8;         // --state: a bit per state (default CLOSE_WAIT)
     Duration threshold = std::chrono::seconds(5);
     std::optional<std::string> json_report; // --json-report FILE
     std::optional<std::string> junit;       // --junit FILE

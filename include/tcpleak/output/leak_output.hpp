@@ -4,6 +4,7 @@
 
 #include "tcpleak/core/leak.hpp"
 #include "tcpleak/core/leak_events.hpp"
+#include "tcpleak/core/tcp_state.hpp"
 #include "tcpleak/output/output_buffer.hpp"
 #include "tcpleak/output/run_info.hpp"
 #include "tcpleak/sys/clock.hpp"
@@ -29,7 +30,8 @@ struct LeakSummary : SummaryBase {
 // prints them, framed by a start record, table refreshes and a summary.
 class LeakOutput : public LeakEvents {
 public:
-    virtual void start(const StartInfo& info, Duration threshold) = 0;
+    // states: watched, a bit per state (leaks --state).
+    virtual void start(const StartInfo& info, Duration threshold, std::uint32_t states = 1U << kTcpCloseWait) = 0;
     // Every --interval: the leaks still in CLOSE_WAIT (text: redraw the table).
     virtual void refresh(const std::vector<Leak>& active, std::uint64_t now_mono_ns) = 0;
     virtual void summary(const LeakSummary& summary) = 0;

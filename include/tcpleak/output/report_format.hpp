@@ -25,7 +25,7 @@
 namespace tcpleak {
 
 // The version of docs/tcpleak-events.schema.json the NDJSON records follow.
-inline constexpr int kEventsSchemaVersion = 2;
+inline constexpr int kEventsSchemaVersion = 3;
 
 inline std::uint64_t elapsed_ns(std::int64_t start_unix_ns, std::int64_t end_unix_ns) {
     return end_unix_ns > start_unix_ns ? static_cast<std::uint64_t>(end_unix_ns - start_unix_ns) : 0;
@@ -89,14 +89,23 @@ void append_verdict(std::string& out, const Leak& leak, VerdictForm form);
 
 // One leak in one sentence, the same in every text that tells of it (the
 // LEAK line of `tcpleak leaks`, `tcpleak run`'s announcement and its JUnit
-// failure message). close_wait_ns is the time it says: in CLOSE_WAIT when
-// reported, or (run's report) until it ended.
-//   "pid 1234 server fd 7 127.0.0.1:8080 -> 127.0.0.1:50312 in CLOSE_WAIT for 5.00s: never closed"
+// failure message). in_state_ns is the time it says: in its state when
+// reported, or (run's report) until it ended. The other end, when on this
+// host, closes it.
+//   "pid 1234 server fd 7 127.0.0.1:8080 -> 127.0.0.1:50312 in CLOSE_WAIT for 5.00s: never closed;
+//    the other end: pid 812 client fd 5 in FIN_WAIT2" (one line)
 //   "pid 1240 worker fd 9 [::1]:443 -> [::1]:40000 in CLOSE_WAIT for at least 3m00s, 12 bytes unread:
 //    closed by 1233 server (fd 7, close); held by 1240 worker fd 9" (one line)
-void append_leak_sentence(std::string& out, const Leak& leak, std::uint64_t close_wait_ns);
+//   "pid 1234 server fd - 10.0.0.1:80 -> 10.0.0.2:5000 in FIN_WAIT1 for 9.00s: orphaned (no descriptor holds it)"
+void append_leak_sentence(std::string& out, const Leak& leak, std::uint64_t in_state_ns);
 
-// How a leak ended: "close by 1234 server", "reset"
+// "why: ...\n", "hint: ...\n" after indent, when the leak has an explanation.
+void append_explanation_lines(std::string& out, const Leak& leak, std::string_view indent);
+
+// "CLOSE_WAIT", "FIN_WAIT1 or FIN_WAIT2": the watched states (a bit per state).
+void append_state_list(std::string& out, std::uint32_t states);
+
+// How a leak ended: "close by 1234 server", "reset", "moved to FIN_WAIT2"
 void append_resolution(std::string& out, const LeakResolved& r);
 
 // "tcpleak: 12 events lost (ring buffer full), 40 in total\n"

@@ -33,6 +33,7 @@ struct RunReport {
     std::int64_t start_unix_ns = 0;
     std::int64_t end_unix_ns = 0;
     Duration threshold{};
+    std::uint32_t states = 1U << 8;       // watched (--state), a bit per state; CLOSE_WAIT by default
     int exit_status = 0;                  // tcpleak's own exit status
     std::optional<int> command_exit_code; // COMMAND exited with this code...
     std::optional<int> command_signal;    // ...or was killed by this signal
@@ -46,7 +47,7 @@ struct RunReport {
     std::string hostname;                 // JUnit hostname; empty: gethostname() when rendering
 };
 
-inline constexpr int kRunReportSchemaVersion = 2;
+inline constexpr int kRunReportSchemaVersion = 3;
 
 // Several lines for stderr: the verdict, then each leak per process.
 void append_run_report_text(std::string& out, const RunReport& report);

@@ -423,7 +423,8 @@ TEST_CASE("each command has help with examples, defaults and exit status, exit 0
 
     const std::string leaks = help_of({"leaks", "--help"});
     CHECK(contains(leaks, "sudo tcpleak leaks --threshold 30s"));
-    CHECK(contains(leaks, "CLOSE_WAIT for DUR [default: 5s]"));
+    CHECK(contains(leaks, "state for DUR [default: 5s]"));
+    CHECK(contains(leaks, "--state NAME..."));
     CHECK(contains(leaks, "[default: 2s]"));
     CHECK(contains(leaks, "  0  no leak reported\n  3  at least one leak reported\n"));
 

@@ -96,7 +96,7 @@ TEST_CASE("JSON trace output: start line") {
     auto output = make_json_trace_output(out.buffer());
     output->start({"trace", kSample, "0.1.0"});
     CHECK(out.text() == R"({"type":"start","time":"2026-11-21T07:44:06.123456Z","tool":"tcpleak","version":"0.1.0",)"
-                        R"("schema_version":2,"mode":"trace"})"
+                        R"("schema_version":3,"mode":"trace"})"
                         "\n");
     CHECK(keys_in_order(out.lines().at(0)) ==
           std::vector<std::string>{"type", "time", "tool", "version", "schema_version", "mode"});
