@@ -31,9 +31,10 @@ Scenarios (setup times measured on a 2-core VM, kernel 6.18):
       kernel's time-wait socket with substate FIN_WAIT2, dropped fin_timeout
       after the close (Scenario.wait_gone()). ~0.3 s, then fin_timeout.
   last_ack_peer_gone()              two namespaces joined by a veth pair; the
-      client closes, the server sees EOF (CLOSE_WAIT), the client's side of
-      the veth goes down, the server closes: LAST_ACK retransmitting its FIN,
-      the retransmissions growing (200 ms, 400 ms, ... apart).
+      client closes, the server sees EOF (CLOSE_WAIT), the client's address
+      goes (its namespace drops what the server sends: no reset, no ICMP),
+      the server closes: LAST_ACK retransmitting its FIN, the
+      retransmissions growing (RTO 200 ms, doubling).
       ~0.9 s (two namespaces, the link, the first RTO).
 
 Topologies (where the two ends are): Loopback(family, netns=None) - both in
@@ -342,12 +343,35 @@ class Loopback:
         pass
 
 
+def netns_loopback(tag, family=4, **sysctls):
+    """A factory of Loopback(family) in a namespace of its own, with
+    net.ipv4 sysctls set there first: netns_loopback("fw1", tcp_orphan_retries=7)."""
+
+    def make():
+        ns = Netns(tag)
+        for name, value in sysctls.items():
+            ns.sysctl(name, value)
+        return Loopback(family, ns)
+
+    return make
+
+
 class VethPair:
     """Two namespaces of their own joined by a veth pair: the server at
     10.200.0.1/24 in one, the client at 10.200.0.2/24 in the other (the
-    addresses are private to the pair, each namespace has its own). cut()
-    takes the client's end down: the server's end loses its carrier, and
-    whatever it sends is dropped without an error (no reset, no ICMP)."""
+    addresses are private to the pair, each namespace has its own).
+
+    cut() makes the client unreachable. how="addr" (the default) removes
+    the client's address: the server's segments still cross the link and
+    are dropped by the client's namespace (not a local address, forwarding
+    off: no reset, no ICMP), and the server's sends all succeed, so it
+    retransmits (timer "on") from the first one. how="link" takes the
+    client's end down instead; the server's end then loses its carrier,
+    and until the kernel's linkwatch has deactivated its queue (up to 1 s
+    later) a send fails locally (veth: NET_XMIT_DROP): a FIN closed in that
+    second is not sent and waits under the probe timer ("persist", window
+    open: tcpleak's cannot_send), then is retransmitted - measured here,
+    every time. Hence "addr" for a peer that is gone."""
 
     SERVER_ADDR, CLIENT_ADDR = "10.200.0.1", "10.200.0.2"
     SERVER_DEV, CLIENT_DEV = "tlk-srv", "tlk-cli"
@@ -369,14 +393,20 @@ class VethPair:
         self.client = Place(self.client_ns.name, self.CLIENT_ADDR)
         self.is_cut = False
 
-    def cut(self):
-        self.client_ns.ip("link", "set", self.CLIENT_DEV, "down")
-        self.is_cut = True
+    def cut(self, how="addr"):
+        if how == "addr":
+            self.client_ns.ip("addr", "del", self.CLIENT_ADDR + "/24", "dev", self.CLIENT_DEV)
+        else:
+            self.client_ns.ip("link", "set", self.CLIENT_DEV, "down")
+        self.is_cut = how
 
     def mend(self):
         if self.is_cut and not self.client_ns.deleted:
-            self.client_ns.ip("link", "set", self.CLIENT_DEV, "up")
-            wait_link_up(self.server_ns.name, self.SERVER_DEV)
+            if self.is_cut == "addr":
+                self.client_ns.ip("addr", "add", self.CLIENT_ADDR + "/24", "dev", self.CLIENT_DEV)
+            else:
+                self.client_ns.ip("link", "set", self.CLIENT_DEV, "up")
+                wait_link_up(self.server_ns.name, self.SERVER_DEV)
             self.is_cut = False
 
 
@@ -613,20 +643,16 @@ def fin_wait2_orphaned(fin_timeout=5, family=4, **kw):
     net.ipv4.tcp_fin_timeout = fin_timeout: the client's orphaned FIN_WAIT2
     is dropped fin_timeout seconds after its close (Scenario.wait_gone)."""
 
-    def topology():
-        ns = Netns("fw2")
-        ns.sysctl("tcp_fin_timeout", fin_timeout)
-        return Loopback(family, ns)
-
-    return half_closed("close", topology, family, **kw)
+    return half_closed("close", netns_loopback("fw2", family, tcp_fin_timeout=fin_timeout), family, **kw)
 
 
 def last_ack_peer_gone(orphan_retries=None, server_comm="stuck-server", client_comm="stuck-client",
                        timeout=harness.DEFAULT_TIMEOUT):
     """LAST_ACK retransmitting to a peer that went away: a VethPair; the
-    client closes, the server reads the EOF (CLOSE_WAIT); the client's veth
-    end goes down; the server closes: its FIN is sent into the dead link and
-    retransmitted (RTO 200 ms, doubling). Ready when ss shows the server's
+    client closes, the server reads the EOF (CLOSE_WAIT); the client's
+    address goes (VethPair.cut: the server's segments are dropped in the
+    client's namespace, no reset, no ICMP); the server closes: its FIN is
+    sent, never acknowledged, and retransmitted (RTO 200 ms, doubling). Ready when ss shows the server's
     orphaned socket in LAST_ACK with at least one retransmission.
     orphan_retries: net.ipv4.tcp_orphan_retries set in the server's
     namespace first (0 there means 8: the kernel resets the socket after
