@@ -109,7 +109,7 @@ def test_fin_wait2_orphaned_is_reaped_after_fin_timeout():
         # Dropped, not moved to TIME_WAIT; the server's side stays in CLOSE_WAIT.
         assert sc.now() is None
         assert sc.now(sc.other).state == "CLOSE_WAIT"
-        assert reaped_after <= 3.5, reaped_after
+        assert reaped_after <= 3 + 2, reaped_after  # the 3 s from the close, and the polls
     assert name not in netns_names()
 
 
