@@ -7,13 +7,18 @@ it prints "ready pid=N". Descriptors are plain integers; nothing is closed
 behind the test's back (no garbage-collected socket objects).
 
 Commands (FAMILY is 4 or 6; port 0 = ephemeral):
-  listen FAMILY ADDR PORT [BACKLOG] [reuseport]  -> ok fd=N port=P
-  connect FAMILY ADDR PORT          -> ok fd=N sport=P
+  listen FAMILY ADDR PORT [BACKLOG] [reuseport] [OPTION=N...]  -> ok fd=N port=P
+  connect FAMILY ADDR PORT [OPTION=N...]  -> ok fd=N sport=P
+                                    OPTIONs, set before bind/connect (accepted sockets
+                                    inherit a listener's): sndbuf=BYTES rcvbuf=BYTES
+                                    (SO_SNDBUF, SO_RCVBUF: the kernel doubles them)
   accept LFD                        -> ok fd=N port=PEER_PORT lport=LOCAL_PORT
   accept-nowait LFD                 -> the same, or "ok none" when nothing is queued
   close FD                          -> ok
   shutdown FD [wr|rd|rdwr]          -> ok            (default wr: SHUT_WR)
   send FD NBYTES                    -> ok n=NBYTES
+  fill FD                           -> ok n=BYTES    (non-blocking writes until EAGAIN: the send
+                                                      buffer is full; the fd is blocking again after)
   recv FD                           -> ok n=BYTES [eof]   (what is there, no wait)
   wait-eof FD [TIMEOUT_S]           -> ok eof n=BYTES_DRAINED   (peer's FIN arrived)
   dup FD                            -> ok fd=M
@@ -29,6 +34,7 @@ Commands (FAMILY is 4 or 6; port 0 = ephemeral):
   getcomm                           -> ok hex=HEX
   cookie FD                         -> ok cookie=N   (SO_COOKIE, = tcpleak's "sock")
   state FD                          -> ok state=NAME (TCP_INFO tcpi_state)
+  bufs FD                           -> ok sndbuf=N rcvbuf=N   (SO_SNDBUF, SO_RCVBUF as the kernel keeps them)
   linger FD SECONDS                 -> ok            (SO_LINGER on; 0 = RST on close)
   unix-listen NAME                  -> ok fd=N      (abstract unix stream socket "@NAME")
   unix-connect NAME                 -> ok fd=N
@@ -105,13 +111,41 @@ def new_socket(family):
     return s
 
 
-def cmd_listen(family, addr, port, backlog="128", option=None):
+BUFFER_OPTIONS = {"sndbuf": socket.SO_SNDBUF, "rcvbuf": socket.SO_RCVBUF}
+
+
+def split_options(words):
+    """(positional words, {name: int}) of a command's trailing NAME=N words."""
+    positional, options = [], {}
+    for w in words:
+        if "=" in w:
+            name, value = w.split("=", 1)
+            if name not in BUFFER_OPTIONS:
+                raise CommandError("unknown option %r" % name)
+            options[name] = int(value)
+        else:
+            positional.append(w)
+    return positional, options
+
+
+def apply_options(s, options):
+    for name, value in options.items():
+        s.setsockopt(socket.SOL_SOCKET, BUFFER_OPTIONS[name], value)
+
+
+def cmd_listen(family, addr, port, *rest):
+    words, options = split_options(rest)
+    if len(words) > 2:
+        raise TypeError("listen: too many arguments")
+    backlog = words[0] if words else "128"
+    option = words[1] if len(words) > 1 else None
     s = new_socket(family_of(family))
     try:
         if option == "reuseport":
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         elif option is not None:
             raise ValueError("unknown listen option %r" % option)
+        apply_options(s, options)
         s.bind((addr, int(port)))
         s.listen(int(backlog))
         bound = s.getsockname()[1]
@@ -121,9 +155,13 @@ def cmd_listen(family, addr, port, backlog="128", option=None):
     return "fd=%d port=%d" % (s.detach(), bound)
 
 
-def cmd_connect(family, addr, port):
+def cmd_connect(family, addr, port, *rest):
+    words, options = split_options(rest)
+    if words:
+        raise TypeError("connect: unexpected %r" % words[0])
     s = socket.socket(family_of(family), socket.SOCK_STREAM)
     try:
+        apply_options(s, options)
         s.connect((addr, int(port)))
         sport = s.getsockname()[1]
     except BaseException:
@@ -172,6 +210,22 @@ def cmd_send(fd, nbytes):
     with Borrowed(fd) as s:
         s.sendall(b"x" * n)
     return "n=%d" % n
+
+
+def cmd_fill(fd):
+    total = 0
+    chunk = b"x" * 65536
+    with Borrowed(fd) as s:
+        s.setblocking(False)
+        try:
+            while True:
+                try:
+                    total += s.send(chunk)
+                except BlockingIOError:
+                    break
+        finally:
+            s.setblocking(True)
+    return "n=%d" % total
 
 
 def cmd_recv(fd):
@@ -350,6 +404,13 @@ def cmd_state(fd):
     return "state=%s" % TCP_STATES.get(info[0], str(info[0]))
 
 
+def cmd_bufs(fd):
+    with Borrowed(fd) as s:
+        snd = s.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        rcv = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    return "sndbuf=%d rcvbuf=%d" % (snd, rcv)
+
+
 def cmd_linger(fd, seconds):
     with Borrowed(fd) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, int(seconds)))
@@ -418,6 +479,7 @@ COMMANDS = {
     "close": cmd_close,
     "shutdown": cmd_shutdown,
     "send": cmd_send,
+    "fill": cmd_fill,
     "recv": cmd_recv,
     "wait-eof": cmd_wait_eof,
     "dup": cmd_dup,
@@ -432,6 +494,7 @@ COMMANDS = {
     "getcomm": cmd_getcomm,
     "cookie": cmd_cookie,
     "state": cmd_state,
+    "bufs": cmd_bufs,
     "linger": cmd_linger,
     "unix-listen": cmd_unix_listen,
     "unix-connect": cmd_unix_connect,

@@ -221,3 +221,20 @@ def test_netns_peer():
         assert harness.cleanup_all() == []
     finally:
         subprocess.run(["ip", "netns", "delete", name], check=True)
+
+
+def test_buffer_options_and_fill():
+    server, client = Peer(), Peer()
+    lst = server.cmd("listen 4 127.0.0.1 0 128 sndbuf=4096")
+    conn = client.cmd("connect 4 127.0.0.1 %d rcvbuf=4096" % lst["port"])
+    a = server.accept(lst["fd"])
+    # The kernel doubles what is asked; accepted sockets inherit the listener's.
+    assert server.cmd("bufs %d" % a["fd"])["sndbuf"] == 8192
+    assert client.cmd("bufs %d" % conn["fd"])["rcvbuf"] == 8192
+    n = server.cmd("fill %d" % a["fd"])["n"]
+    assert 0 < n < 1 << 20, n
+    assert server.state(a["fd"]) == "ESTABLISHED"  # blocking again, nothing closed
+    with pytest.raises(harness.PeerError, match="unknown option"):
+        client.cmd("connect 4 127.0.0.1 %d nodelay=1" % lst["port"])
+    with pytest.raises(harness.PeerError, match="usage"):
+        client.cmd("connect 4 127.0.0.1 %d 7" % lst["port"])
