@@ -347,6 +347,10 @@ int iter_tcp_sockets(struct bpf_iter__tcp *ctx)
 	if (record.family != AF_INET && record.family != AF_INET6)
 		return 0;
 	record.state = skc->skc_state;
+	/* A time-wait socket is filtered by its substate, the state it reports:
+	 * an orphaned FIN_WAIT2 lives on as one. */
+	if (record.state == TCP_TIME_WAIT)
+		read_time_wait(skc, &record);
 	if (tcp_iter_states && !((tcp_iter_states >> (record.state & 31)) & 1))
 		return 0;
 	record.kind = TL_REC_TCP_SOCKET;
@@ -355,11 +359,9 @@ int iter_tcp_sockets(struct bpf_iter__tcp *ctx)
 	record.uid = ctx->uid;
 	record.cookie = bpf_get_socket_cookie(skc);
 	record.read_ns = bpf_ktime_get_ns();
-	if (record.state == TCP_TIME_WAIT)
-		read_time_wait(skc, &record);
-	else if (record.state == TCP_NEW_SYN_RECV)
+	if (record.state == TCP_NEW_SYN_RECV)
 		read_request(skc, &record);
-	else
+	else if (!(record.flags & TL_TCP_TIME_WAIT))
 		read_full_socket(skc, &record);
 	bpf_seq_write(ctx->meta->seq, &record, sizeof(record));
 	return 0;

@@ -197,7 +197,8 @@ int run_run(const RunOptions& options) {
     Coverage coverage(options.threshold);
     KernelScanner machine(session.bpf());
     TreeScanner tree(machine, recorder);
-    LeakWatch watch(tree, tracker, coverage, recorder);
+    // Reports name the other end of a connection wherever it is.
+    LeakWatch watch(tree, tracker, coverage, recorder, {}, {}, &machine);
     const ClockMapping clock = ClockMapping::current();
 
     session.bpf().select_pid(static_cast<std::uint32_t>(child.pid()));

@@ -183,7 +183,6 @@ std::optional<LeakResolved> LeakTracker::leave(Socket& s, const Transition& t) {
         // The other closing states end by the peer's doing (an ACK, a FIN),
         // a timer or a reset: where it went is what there is to say.
         r.how = ResolvedHow::StateChange;
-        r.to_state = t.new_state;
         if (t.file_released)
             closer = t.ctx_pid;
     } else if (t.file_released) {
@@ -201,6 +200,7 @@ std::optional<LeakResolved> LeakTracker::leave(Socket& s, const Transition& t) {
     }
     r.resolved_mono_ns = t.mono_ns;
     r.in_state_ns = in_state_ns;
+    r.to_state = t.new_state;
 
     if (s.phase == Phase::Reported) {
         r.leak = *s.leak;
@@ -410,7 +410,8 @@ void LeakTracker::recheck_time_wait(Socket& s, std::uint64_t now_ns, const TcpTa
     }
     if (s.phase == Phase::Reported) {
         LeakResolved r = resolution(s, ResolvedHow::StateChange, now_ns);
-        r.to_state = tcp != nullptr && tcp->time_wait ? kTcpTimeWait : kTcpClose;
+        if (tcp != nullptr && tcp->time_wait)
+            r.to_state = kTcpTimeWait; // gone from the tables: no state to go to (nullopt)
         ++resolved_total_;
         result.resolved.push_back(std::move(r));
     }

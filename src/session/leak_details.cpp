@@ -14,6 +14,9 @@ namespace tcpleak {
 
 namespace {
 
+constexpr std::uint32_t kPeerStates = (1U << kTcpFinWait1) | (1U << kTcpFinWait2) | (1U << kTcpLastAck) |
+                                      (1U << kTcpClosing) | (1U << kTcpCloseWait);
+
 bool loopback(const SocketAddress& a) {
     if (a.family == kFamilyIpv4)
         return a.daddr[0] == 127;
@@ -60,9 +63,9 @@ void LeakDetails::fill(std::span<Leak> leaks, std::span<const SocketHolder> hold
         may_cross |= !loopback(leak.address);
         stuck_other |= leak.state != kTcpCloseWait;
     }
-    if (may_cross)
-        for (const SocketHolder& h : holders)
-            namespaces.insert(h.netns);
+    if (may_cross) // the other end may be in any namespace of this host
+        for (const std::uint32_t netns : scanner_.namespaces())
+            namespaces.insert(netns);
 
     std::vector<TcpSocket> sockets;
     std::unordered_map<std::uint32_t, TcpSysctls> sysctls;
@@ -73,9 +76,14 @@ void LeakDetails::fill(std::span<Leak> leaks, std::span<const SocketHolder> hold
             sysctls.emplace(netns, *values);
     }
     std::vector<SocketHolder> more;
-    if (stuck_other) {
+    if (holders.empty()) {
+        // No scan behind this report (a leak reported as it left its state,
+        // or a caller whose scans see only some processes): read them.
+        more = scanner_.holders_in_states(kPeerStates | (1U << kTcpEstablished));
+        holders = more;
+    } else if (stuck_other) {
         // A FIN_WAIT1 or LAST_ACK whose peer stopped reading: the peer is
-        // ESTABLISHED (or FIN_WAIT2), which the scan's states did not cover.
+        // ESTABLISHED, which the scan's states did not cover.
         more.assign(holders.begin(), holders.end());
         for (const SocketHolder& h : scanner_.holders_in_states(1U << kTcpEstablished))
             more.push_back(h);

@@ -35,8 +35,9 @@ std::uint64_t bounds_hit(const KernelCounters& counters) {
 } // namespace
 
 LeakWatch::LeakWatch(SocketScanner& scanner, LeakTracker& tracker, Coverage& coverage, LeakEvents& events,
-                     ScanPolicy policy, Clock clock)
-    : scanner_(scanner), details_(scanner), tracker_(tracker), coverage_(coverage), events_(events), schedule_(policy),
+                     ScanPolicy policy, Clock clock, SocketScanner* details_from)
+    : scanner_(scanner), details_(details_from != nullptr ? *details_from : scanner),
+      own_details_holders_(details_from != nullptr), tracker_(tracker), coverage_(coverage), events_(events), schedule_(policy),
       clock_(clock ? std::move(clock) : Clock(monotonic_now_ns)) {}
 
 TrackingState LeakWatch::tracking_state() const {
@@ -136,9 +137,12 @@ void LeakWatch::scan(EventSource& source) {
         ++stats_.reconciliations;
         events_.reconciled(notice);
     }
-    schedule_.ran(began, read);
+    // Its cost includes the reports' details and the reconciliation: the
+    // schedule keeps all of it a bounded share of a core.
+    const std::uint64_t ended = std::max(clock_(), read);
+    schedule_.ran(began, ended);
     ++stats_.scans;
-    stats_.last_scan_ns = read - began;
+    stats_.last_scan_ns = ended - began;
     stats_.scan_busy_ns += stats_.last_scan_ns;
 }
 
@@ -180,7 +184,7 @@ std::optional<TcpTables> LeakWatch::read_tables(std::uint64_t now_ns, bool all) 
 }
 
 void LeakWatch::report_all(std::vector<Leak>& leaks, std::span<const SocketHolder> holders) {
-    details_.fill(leaks, holders);
+    details_.fill(leaks, own_details_holders_ ? std::span<const SocketHolder>{} : holders);
     std::unordered_map<std::uint32_t, std::string> cmdlines;
     for (Leak& leak : leaks) {
         auto [it, fresh] = cmdlines.try_emplace(leak.pid);

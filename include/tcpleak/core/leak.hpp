@@ -118,7 +118,8 @@ struct LeakResolved {
     Comm by_comm{};
     std::uint64_t resolved_mono_ns = 0;
     std::uint64_t in_state_ns = 0;       // total time it spent in its state (leak.state)
-    std::optional<std::uint8_t> to_state; // StateChange: where it went
+    std::optional<std::uint8_t> to_state; // where it went (the transition's new state); nullopt: it
+                                          // vanished from the tables (reaped by the kernel's timer)
     // The leak was not reported before: it crossed the threshold but left
     // CLOSE_WAIT before it was confirmed. Print the leak, then this.
     bool newly_reported = false;

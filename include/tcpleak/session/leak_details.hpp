@@ -4,9 +4,9 @@
 // end when it is a socket of this host (core/peers.hpp).
 //
 // Only new reports pay for it (leaks are few; a mass leak is one batch):
-// one TCP-table read per network namespace of the batch — plus, for
-// addresses that may lead to another namespace of this host, those of the
-// descriptor holders — one peer index, one sysctl read per namespace.
+// one TCP-table read per network namespace of the batch — of every
+// namespace of this host when an address may lead to another one (not
+// loopback) — one peer index, one sysctl read per namespace.
 #pragma once
 
 #include "tcpleak/core/leak.hpp"
@@ -23,7 +23,7 @@ public:
 
     // holders: the descriptor records the scan read (the peers' holders
     // among them); more are read when a stuck state's peer may be in a
-    // state they do not cover.
+    // state they do not cover, and all of them when holders is empty.
     void fill(std::span<Leak> leaks, std::span<const SocketHolder> holders);
 
 private:

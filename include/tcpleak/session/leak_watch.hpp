@@ -40,8 +40,10 @@ class LeakWatch : public RecordSink {
 public:
     using Clock = std::function<std::uint64_t()>; // CLOCK_MONOTONIC ns; injected for tests
 
+    // details_from: where a report's details (peer, TCP record) are read
+    // when scanner sees only some processes (run's tree); null: scanner.
     LeakWatch(SocketScanner& scanner, LeakTracker& tracker, Coverage& coverage, LeakEvents& events,
-              ScanPolicy policy = {}, Clock clock = {});
+              ScanPolicy policy = {}, Clock clock = {}, SocketScanner* details_from = nullptr);
 
     // Sockets already in CLOSE_WAIT, from the descriptor tables. Call once,
     // after attaching, before the ring buffer is read.
@@ -71,6 +73,7 @@ private:
 
     SocketScanner& scanner_;
     LeakDetails details_;
+    bool own_details_holders_; // details_ reads its own holders (another scanner)
     LeakTracker& tracker_;
     Coverage& coverage_;
     LeakEvents& events_;
