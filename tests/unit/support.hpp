@@ -5,6 +5,7 @@
 
 #include "tcpleak/sys/clock.hpp"
 #include "tcpleak/core/leak.hpp"
+#include "tcpleak/core/records.hpp"
 #include "tcpleak/output/output_buffer.hpp"
 
 #include <doctest/doctest.h>
@@ -18,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace tcpleak::test {
@@ -42,6 +44,23 @@ inline SocketAddress loopback(std::uint16_t sport, std::uint16_t dport) {
     a.dport = dport;
     a.netns = 4026531840u;
     return a;
+}
+
+// A socket of pid 1234 "server" (127.0.0.1:8080 -> 127.0.0.1:dport) held by
+// its descriptor fd alone: what the sample leaks of the output and report
+// tests start from.
+inline Leak server_leak(std::uint64_t cookie, std::uint16_t dport, std::uint32_t fd, std::string cmdline,
+                        Verdict verdict) {
+    Leak leak;
+    leak.cookie = cookie;
+    leak.address = loopback(8080, dport);
+    leak.pid = 1234;
+    leak.comm = make_comm("server");
+    leak.fd = fd;
+    leak.holders = {{1234, make_comm("server"), fd}};
+    leak.cmdline = std::move(cmdline);
+    leak.verdict = verdict;
+    return leak;
 }
 
 // An OutputBuffer that never flushes by itself, so tests read what was formatted.

@@ -212,32 +212,16 @@ RunReport leaking_report() {
     RunReport report = clean_report();
     report.exit_status = 3;
 
-    Leak never;
-    never.cookie = 4101;
-    never.address = loopback(8080, 50312);
-    never.pid = 1234;
-    never.comm = make_comm("server");
-    never.fd = 5;
-    never.holders = {{1234, make_comm("server"), 5}};
-    never.cmdline = "./server --port 8080";
+    Leak never = server_leak(4101, 50312, 5, "./server --port 8080", Verdict::NeverClosed);
     never.owner_pid = 1234;
     never.owner_comm = make_comm("server");
-    never.verdict = Verdict::NeverClosed;
     never.entered_mono_ns = kMono - 6 * kSecond - 100 * kMs;
     never.reported_mono_ns = kMono;
     never.rx_queue = 0;
 
-    Leak closed;
-    closed.cookie = 4102;
-    closed.address = loopback(8080, 50314);
-    closed.pid = 1234;
-    closed.comm = make_comm("server");
-    closed.fd = 7;
-    closed.holders = {{1234, make_comm("server"), 7}};
-    closed.cmdline = "./server --port 8080";
+    Leak closed = server_leak(4102, 50314, 7, "./server --port 8080", Verdict::ClosedStillReferenced);
     closed.owner_pid = 1233;
     closed.owner_comm = make_comm("sh");
-    closed.verdict = Verdict::ClosedStillReferenced;
     closed.closed_by = ClosedBy{1233, make_comm("sh"), 4, ReleaseVia::Close};
     closed.entered_mono_ns = kMono - 5 * kSecond;
     closed.reported_mono_ns = kMono;
