@@ -1,5 +1,7 @@
 #include "tcpleak/core/census.hpp"
 
+#include "support/tcp_sockets.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -45,18 +47,8 @@ TcpSocket orphaned(std::uint64_t cookie, std::uint8_t state) {
     return s;
 }
 
-// Orphan FIN_WAIT1 as ss showed one on this machine: the peer's window is 0,
-// 2,803,712 bytes and the FIN unsent, probing.
-TcpSocket zero_window_fin_wait1(std::uint64_t cookie) {
-    TcpSocket s = orphaned(cookie, kTcpFinWait1);
-    s.tx_queue = 2'803'713;
-    s.snd_wnd = 0;
-    s.timer = TcpTimer::Probe;
-    s.timer_left_ms = 748;
-    s.probes_out = 1;
-    s.backoff = 2;
-    return s;
-}
+// Orphan FIN_WAIT1 whose peer stopped reading (support/tcp_sockets.hpp).
+TcpSocket zero_window_fin_wait1(std::uint64_t cookie) { return test::with_zero_window(orphaned(cookie, kTcpFinWait1)); }
 
 TcpSocket time_wait(std::uint64_t cookie, std::uint8_t substate) {
     TcpSocket s = full(cookie, substate, 58270, 40003);

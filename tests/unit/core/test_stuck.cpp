@@ -1,6 +1,8 @@
 #include "tcpleak/core/stuck.hpp"
 #include "tcpleak/core/tcp_state.hpp"
 
+#include "support/tcp_sockets.hpp"
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -41,19 +43,9 @@ TcpSocket socket_in(std::uint8_t state, bool orphan) {
     return s;
 }
 
-// FIN_WAIT1 after close() with 2.8 MB unsent to a peer that stopped reading,
-// as `ss -tanoie` showed it on this machine:
-//   FIN-WAIT-1 0 2803713 ... timer:(persist,748ms,1) ino:0 ... backoff:2 ... notsent:2803713
-TcpSocket zero_window(bool orphan) {
-    TcpSocket s = socket_in(kTcpFinWait1, orphan);
-    s.tx_queue = 2'803'713;
-    s.snd_wnd = 0;
-    s.timer = TcpTimer::Probe;
-    s.timer_left_ms = 748;
-    s.probes_out = 1;
-    s.backoff = 2;
-    return s;
-}
+// FIN_WAIT1 after close() with 2.8 MB unsent to a peer that stopped reading
+// (support/tcp_sockets.hpp).
+TcpSocket zero_window(bool orphan) { return test::with_zero_window(socket_in(kTcpFinWait1, orphan)); }
 
 // LAST_ACK whose FIN the peer (gone) never acknowledges:
 //   LAST-ACK 1 1 10.9.0.1:40010 10.9.0.2:58096 timer:(on,5.256ms,5) ... rto:6528 backoff:5 ... retrans:1/6

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,35 +83,31 @@ Leak low_pid_leak() {
     return leak;
 }
 
-LeakResolved resolved_by_close() {
+// How leak left CLOSE_WAIT: how, when, after how long in it, and by whom.
+LeakResolved resolution(const Leak& leak, ResolvedHow how, std::uint64_t resolved_mono_ns, std::uint64_t in_state_ns,
+                        std::optional<std::uint32_t> by_pid = std::nullopt, const char* by_comm = "") {
     LeakResolved r;
-    r.leak = never_closed_leak();
-    r.how = ResolvedHow::Close;
-    r.by_pid = 1234;
-    r.by_comm = make_comm("server");
-    r.resolved_mono_ns = kMono + 13 * kSecond + 345 * kMs;
-    r.in_state_ns = 13 * kSecond + 345 * kMs + 678;
+    r.leak = leak;
+    r.how = how;
+    r.by_pid = by_pid;
+    if (by_pid)
+        r.by_comm = make_comm(by_comm);
+    r.resolved_mono_ns = resolved_mono_ns;
+    r.in_state_ns = in_state_ns;
     return r;
+}
+
+LeakResolved resolved_by_close() {
+    return resolution(never_closed_leak(), ResolvedHow::Close, kMono + 13 * kSecond + 345 * kMs,
+                      13 * kSecond + 345 * kMs + 678, 1234, "server");
 }
 
 LeakResolved resolved_by_exit() {
-    LeakResolved r;
-    r.leak = closed_leak();
-    r.how = ResolvedHow::Exit;
-    r.by_pid = 1240;
-    r.by_comm = make_comm("worker");
-    r.resolved_mono_ns = kMono + 70 * kSecond;
-    r.in_state_ns = 18 * kSecond + 500 * kMs;
-    return r;
+    return resolution(closed_leak(), ResolvedHow::Exit, kMono + 70 * kSecond, 18 * kSecond + 500 * kMs, 1240, "worker");
 }
 
 LeakResolved resolved_by_reset() {
-    LeakResolved r;
-    r.leak = since_start_leak();
-    r.how = ResolvedHow::Reset;
-    r.resolved_mono_ns = kMono + 2 * kSecond;
-    r.in_state_ns = 182 * kSecond;
-    return r;
+    return resolution(since_start_leak(), ResolvedHow::Reset, kMono + 2 * kSecond, 182 * kSecond);
 }
 
 LeakSummary sample_summary() {
@@ -225,12 +222,8 @@ TEST_CASE_FIXTURE(JsonLeakOutput, "JSON leak output: an orphaned FIN_WAIT1 with 
                                         {{"tcp_orphan_retries", 0}, {"tcp_max_orphans", std::nullopt}}};
     leak.peer = LeakPeer{4200, kTcpEstablished, 4026531840, Holder{1300, make_comm("reader"), 5}};
     output->leak(leak);
-    LeakResolved r;
-    r.leak = leak;
-    r.how = ResolvedHow::StateChange;
+    LeakResolved r = resolution(leak, ResolvedHow::StateChange, leak.reported_mono_ns + 1'000'000'000, 6'000'000'000);
     r.to_state = kTcpFinWait2;
-    r.resolved_mono_ns = leak.reported_mono_ns + 1'000'000'000;
-    r.in_state_ns = 6'000'000'000;
     output->resolved(r);
     check_golden("leak_orphaned_fin_wait1.ndjson", out.text());
     CHECK(keys_in_order(out.lines().at(0)) == kLeakKeys);

@@ -360,22 +360,19 @@ TEST_CASE("run report: junit without a hostname uses the local one") {
 }
 
 TEST_CASE("run report: xml escaping keeps hostile names well-formed") {
-    std::string out;
-    append_xml_escaped(out, "a<b>&\"c'", true);
-    CHECK(out == "a&lt;b&gt;&amp;&quot;c&apos;");
-    out.clear();
-    append_xml_escaped(out, "tab\tnl\ncr\r", true);
-    CHECK(out == "tab&#9;nl&#10;cr&#13;");
-    out.clear();
-    append_xml_escaped(out, "tab\tnl\ncr\r", false);
-    CHECK(out == "tab\tnl\ncr&#13;");
-    out.clear();
-    append_xml_escaped(out, "]]>", false);
-    CHECK(out == "]]&gt;");
-    out.clear();
+    const auto escaped = [](std::string_view text, bool attribute) {
+        std::string out;
+        append_xml_escaped(out, text, attribute);
+        return out;
+    };
+    CHECK(escaped("a<b>&\"c'", true) == "a&lt;b&gt;&amp;&quot;c&apos;");
+    CHECK(escaped("tab\tnl\ncr\r", true) == "tab&#9;nl&#10;cr&#13;");
+    CHECK(escaped("tab\tnl\ncr\r", false) == "tab\tnl\ncr&#13;");
+    CHECK(escaped("]]>", false) == "]]&gt;");
     // Control bytes, DEL, ill-formed UTF-8, C1 controls and the noncharacters
     // XML forbids become visible escapes; good UTF-8 passes.
-    append_xml_escaped(out, "\x01\x1b\x7f|\xff|\xc0\xaf|\xc2\x85|\xef\xbf\xbe|\xef\xbf\xbf|\xed\xa0\x80|é€😀", false);
+    const std::string out =
+        escaped("\x01\x1b\x7f|\xff|\xc0\xaf|\xc2\x85|\xef\xbf\xbe|\xef\xbf\xbf|\xed\xa0\x80|é€😀", false);
     CHECK(out == "\\x01\\x1b\\x7f|\\xff|\\xc0\\xaf|\\xc2\\x85|\\xef\\xbf\\xbe|\\xef\\xbf\\xbf|\\xed\\xa0\\x80|é€😀");
     CHECK(well_formed("<a>" + out + "</a>"));
 
