@@ -1,6 +1,7 @@
 #include "tcpleak/core/census.hpp"
 
 #include "support/tcp_sockets.hpp"
+#include "support/names.hpp"
 
 #include <doctest/doctest.h>
 
@@ -179,11 +180,11 @@ TEST_CASE("census: the closing states") {
 }
 
 TEST_CASE("census: unheld kind names") {
-    CHECK(unheld_kind_name(UnheldKind::Orphaned) == "orphaned");
-    CHECK(unheld_kind_name(UnheldKind::TimeWait) == "time_wait");
-    CHECK(unheld_kind_name(UnheldKind::Request) == "request");
-    CHECK(unheld_kind_name(UnheldKind::NotAccepted) == "not_accepted");
-    CHECK(unheld_kind_name(UnheldKind::NoDescriptor) == "no_descriptor");
+    test::check_names<UnheldKind>(unheld_kind_name, {{UnheldKind::Orphaned, "orphaned"},
+                                                     {UnheldKind::TimeWait, "time_wait"},
+                                                     {UnheldKind::Request, "request"},
+                                                     {UnheldKind::NotAccepted, "not_accepted"},
+                                                     {UnheldKind::NoDescriptor, "no_descriptor"}});
 }
 
 TEST_CASE("census: a socket several processes hold counts once, for the lowest pid; the others see it in also_held") {

@@ -1,6 +1,8 @@
 #include "tcpleak/core/leak_tracker.hpp"
 #include "tcpleak/core/tcp_state.hpp"
 
+#include "support/names.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -122,19 +124,18 @@ std::vector<std::uint64_t> cookies_of(const ScanResult& result) {
 } // namespace
 
 TEST_CASE("verdict, resolution and seen-by names") {
-    CHECK(verdict_name(Verdict::NeverClosed) == "never_closed");
-    CHECK(verdict_name(Verdict::ClosedStillReferenced) == "closed_still_referenced");
-    CHECK(verdict_name(Verdict::Held) == "held");
-    CHECK(verdict_label(Verdict::NeverClosed) == "never closed");
-    CHECK(verdict_label(Verdict::ClosedStillReferenced) == "closed, still referenced");
-    CHECK(verdict_label(Verdict::Held) == "held (not watched since it entered CLOSE_WAIT)");
-    CHECK(resolved_how_name(ResolvedHow::Close) == "close");
-    CHECK(resolved_how_name(ResolvedHow::Shutdown) == "shutdown");
-    CHECK(resolved_how_name(ResolvedHow::Exit) == "exit");
-    CHECK(resolved_how_name(ResolvedHow::Reset) == "reset");
-    CHECK(resolved_how_name(ResolvedHow::Unknown) == "unknown");
-    CHECK(seen_by_name(SeenBy::Transition) == "transition");
-    CHECK(seen_by_name(SeenBy::SocketTable) == "socket_table");
+    test::check_names<Verdict>(verdict_name, {{Verdict::NeverClosed, "never_closed"},
+                                              {Verdict::ClosedStillReferenced, "closed_still_referenced"},
+                                              {Verdict::Held, "held"}});
+    test::check_names<Verdict>(verdict_label, {{Verdict::NeverClosed, "never closed"},
+                                               {Verdict::ClosedStillReferenced, "closed, still referenced"},
+                                               {Verdict::Held, "held (not watched since it entered CLOSE_WAIT)"}});
+    test::check_names<ResolvedHow>(resolved_how_name, {{ResolvedHow::Close, "close"},
+                                                       {ResolvedHow::Shutdown, "shutdown"},
+                                                       {ResolvedHow::Exit, "exit"}, {ResolvedHow::Reset, "reset"},
+                                                       {ResolvedHow::Unknown, "unknown"}});
+    test::check_names<SeenBy>(seen_by_name, {{SeenBy::Transition, "transition"},
+                                             {SeenBy::SocketTable, "socket_table"}});
 }
 
 // ---------------------------------------------------------------- the event path
