@@ -8,6 +8,8 @@
 #include "tcpleak/core/records.hpp"
 #include "tcpleak/output/output_buffer.hpp"
 
+#include "support/tcp_sockets.hpp"
+
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
@@ -37,12 +39,7 @@ inline ClockMapping sample_clock() {
 // 127.0.0.1:sport -> 127.0.0.1:dport in the initial network namespace.
 inline SocketAddress loopback(std::uint16_t sport, std::uint16_t dport) {
     SocketAddress a;
-    a.family = kFamilyIpv4;
-    a.saddr = {127, 0, 0, 1};
-    a.sport = sport;
-    a.daddr = {127, 0, 0, 1};
-    a.dport = dport;
-    a.netns = 4026531840u;
+    on_loopback(a, sport, dport);
     return a;
 }
 

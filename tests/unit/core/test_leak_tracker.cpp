@@ -2,6 +2,7 @@
 #include "tcpleak/core/tcp_state.hpp"
 
 #include "support/names.hpp"
+#include "support/tcp_sockets.hpp"
 
 #include <doctest/doctest.h>
 
@@ -32,11 +33,7 @@ Transition enter(std::uint64_t cookie, std::uint64_t mono_ns, std::uint32_t owne
     t.mono_ns = mono_ns;
     t.old_state = kTcpEstablished;
     t.new_state = kTcpCloseWait;
-    t.sport = 8080;
-    t.dport = 50000;
-    t.saddr = {127, 0, 0, 1};
-    t.daddr = {127, 0, 0, 1};
-    t.netns = 4026531840u;
+    test::on_loopback(t, 8080, 50000);
     if (owner != 0) {
         t.known_owner_pid = owner;
         t.known_owner_comm = make_comm(owner == kServer ? "server" : "other");
@@ -66,11 +63,7 @@ SocketHolder holder(std::uint64_t cookie, std::uint32_t pid, const char* comm, s
     SocketHolder h;
     h.cookie = cookie;
     h.state = kTcpCloseWait;
-    h.sport = 8080;
-    h.dport = 50000;
-    h.saddr = {127, 0, 0, 1};
-    h.daddr = {127, 0, 0, 1};
-    h.netns = 4026531840u;
+    test::on_loopback(h, 8080, 50000);
     h.pid = pid;
     h.comm = make_comm(comm);
     h.fd = fd;

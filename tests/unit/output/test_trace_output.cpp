@@ -26,16 +26,11 @@ Sample sample_transition() {
     Sample s;
     Transition& t = s.t;
     t.cookie = 4101;
-    t.family = kFamilyIpv4;
+    on_loopback(t, 45678, 54132);
     t.old_state = kTcpEstablished;
     t.new_state = kTcpCloseWait;
-    t.sport = 45678;
-    t.dport = 54132;
-    t.saddr = {127, 0, 0, 1};
-    t.daddr = {127, 0, 0, 1};
     t.ctx_pid = 2508;
     t.ctx_comm = make_comm("client");
-    t.netns = 4026531840u;
     s.a.owner = Owner{2506, make_comm("server"), 1234, OwnerVia::Accept};
     s.a.old_state_ns = 1'234'567;
     return s;

@@ -1,9 +1,23 @@
-// TCP table records in the shapes the census and stuck-state tests share.
+// Records of sockets in the shapes several tests share.
 #pragma once
 
 #include "tcpleak/core/records.hpp"
 
+#include <cstdint>
+
 namespace tcpleak::test {
+
+// 127.0.0.1:sport -> 127.0.0.1:dport in the initial network namespace, for
+// any record of a socket (SocketAddress, Transition, SocketHolder, TcpSocket).
+template <typename Record>
+void on_loopback(Record& r, std::uint16_t sport, std::uint16_t dport) {
+    r.family = kFamilyIpv4;
+    r.saddr = {127, 0, 0, 1};
+    r.sport = sport;
+    r.daddr = {127, 0, 0, 1};
+    r.dport = dport;
+    r.netns = 4026531840u;
+}
 
 // The peer stopped reading: its window is 0 with 2.8 MB and the FIN unsent,
 // the probe timer running, as `ss -tanoie` showed a FIN_WAIT1 on this machine:
