@@ -388,12 +388,14 @@ void write_leak_members(JsonWriter& json, const Leak& leak, std::uint64_t in_sta
     write_peer_field(json, leak.peer);
 }
 
-void append_lost_line(std::string& out, std::uint64_t count, std::uint64_t total) {
+void write_lost_line(OutputBuffer& err, std::uint64_t count, std::uint64_t total) {
+    std::string& out = err.buffer();
     out.append("tcpleak: ");
     append_plural(out, count, "event", "events");
     out.append(" lost (ring buffer full), ");
     append_decimal(out, total);
     out.append(" in total\n");
+    err.maybe_flush();
 }
 
 void append_reconciled_line(std::string& out, const ReconcileNotice& report) {

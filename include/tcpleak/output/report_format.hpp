@@ -108,8 +108,9 @@ void append_state_list(std::string& out, std::uint32_t states);
 // How a leak ended: "close by 1234 server", "reset", "moved to FIN_WAIT2"
 void append_resolution(std::string& out, const LeakResolved& r);
 
-// "tcpleak: 12 events lost (ring buffer full), 40 in total\n"
-void append_lost_line(std::string& out, std::uint64_t count, std::uint64_t total);
+// "tcpleak: 12 events lost (ring buffer full), 40 in total\n", written to
+// stderr at once: the text outputs' notice of lost events.
+void write_lost_line(OutputBuffer& err, std::uint64_t count, std::uint64_t total);
 
 // When the attribution table was full: a warning that some owners are unknown.
 void append_owners_evicted_warning(std::string& out, std::uint64_t evicted);

@@ -182,22 +182,11 @@ RunReport clean_report() {
     report.clock = sample_clock();
     report.hostname = "ci-runner-7";
 
-    TracedProcess sh;
-    sh.pid = 1233;
-    sh.ppid = 1200;
-    sh.comm = make_comm("sh");
-    sh.cmdline = "sh -c ./server --port 8080";
-    sh.exit_status = 0;
-    sh.start_mono_ns = kMono - 60 * kSecond;
-    sh.exit_mono_ns = kMono + 30 * kSecond;
-    TracedProcess server;
-    server.pid = 1234;
-    server.ppid = 1233;
-    server.comm = make_comm("server");
-    server.cmdline = "./server --port 8080";
-    server.exit_status = 0;
-    server.start_mono_ns = kMono - 59 * kSecond;
-    server.exit_mono_ns = kMono + 4 * kSecond + 200 * kMs;
+    // pid, ppid, comm, cmdline, wait status, start and exit (CLOCK_MONOTONIC).
+    const TracedProcess sh{1233, 1200, make_comm("sh"), "sh -c ./server --port 8080", 0, kMono - 60 * kSecond,
+                           kMono + 30 * kSecond};
+    const TracedProcess server{1234, 1233, make_comm("server"), "./server --port 8080", 0, kMono - 59 * kSecond,
+                               kMono + 4 * kSecond + 200 * kMs};
     report.processes = {sh, server};
 
     report.transitions[{kTcpEstablished, kTcpCloseWait}] = 600;
