@@ -380,22 +380,6 @@ std::string render(std::string_view pattern, const TcpSocket& s, const StuckCont
     return out;
 }
 
-std::optional<std::uint32_t> sysctl_value(std::string_view name, const TcpSysctls& k) {
-    if (name == "tcp_fin_timeout")
-        return k.fin_timeout_s;
-    if (name == "tcp_orphan_retries")
-        return k.orphan_retries;
-    if (name == "tcp_max_orphans")
-        return k.max_orphans;
-    if (name == "tcp_tw_reuse")
-        return k.tw_reuse;
-    if (name == "tcp_max_tw_buckets")
-        return k.max_tw_buckets;
-    if (name == "tcp_retries2")
-        return k.retries2;
-    return std::nullopt;
-}
-
 } // namespace
 
 std::string_view stuck_cause_name(StuckCause cause) {
@@ -450,7 +434,7 @@ StuckExplanation explain_stuck(const TcpSocket& socket, const StuckContext& cont
     e.hint = render(text.hint, socket, context);
     for (std::string_view name : text.sysctls)
         if (!name.empty())
-            e.sysctls.push_back({name, sysctl_value(name, context.sysctls)});
+            e.sysctls.push_back({name, tcp_sysctl(context.sysctls, name)});
     return e;
 }
 
