@@ -1,6 +1,6 @@
 // What the outputs of trace (trace_output.cpp), leaks (leak_output.cpp) and
-// run (src/report/run_report_*.cpp) print alike, written once so they cannot drift apart:
-// kernel counters, thresholds, ages, who closed or holds a socket, verdicts,
+// run (src/report/run_report_*.cpp) print alike, written once so they cannot
+// drift apart: kernel counters, thresholds, ages, who closed or holds a socket, verdicts,
 // and the members of a leak JSON object.
 //
 // Process names, command lines and `via` are attacker-controlled bytes: the
