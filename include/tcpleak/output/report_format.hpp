@@ -1,7 +1,7 @@
 // What the outputs of trace (trace_output.cpp), leaks (leak_output.cpp) and
 // run (src/report/run_report_*.cpp) print alike, written once so they cannot
-// drift apart: kernel counters, thresholds, ages, who closed or holds a socket, verdicts,
-// and the members of a leak JSON object.
+// drift apart: kernel counters, thresholds, ages, who closed or holds a
+// socket, verdicts, and the members of a leak JSON object.
 //
 // Process names, command lines and `via` are attacker-controlled bytes: the
 // text goes through append_printable, the JSON through JsonWriter.
