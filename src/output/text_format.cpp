@@ -93,14 +93,13 @@ void append_three_significant(std::string& out, std::uint64_t thousandths, std::
     out.append(unit);
 }
 
-// "2m03s": a count of a large unit and the two-digit remainder in a smaller one.
+} // namespace
+
 void append_hex_escape(std::string& out, unsigned char c) {
     constexpr std::string_view hex = "0123456789abcdef";
     const char escape[] = {'\\', 'x', hex[c >> 4], hex[c & 0xf]};
     out.append(escape, sizeof(escape));
 }
-
-} // namespace
 
 void Rfc3339Clock::append(std::string& out, std::int64_t unix_ns) {
     char text[kMaxSize];

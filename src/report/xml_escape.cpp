@@ -6,12 +6,6 @@
 
 namespace tcpleak {
 
-namespace {
-
-constexpr std::string_view kHexDigits = "0123456789abcdef"; // as append_printable
-
-} // namespace
-
 void append_xml_escaped(std::string& out, std::string_view text, bool attribute) {
     std::size_t i = 0;
     while (i < text.size()) {
@@ -32,13 +26,10 @@ void append_xml_escaped(std::string& out, std::string_view text, bool attribute)
                     out.push_back(static_cast<char>(c));
                 break;
             default:
-                if (c < 0x20 || c == 0x7f) {
-                    out.append("\\x");
-                    out.push_back(kHexDigits[c >> 4]);
-                    out.push_back(kHexDigits[c & 0xf]);
-                } else {
+                if (c < 0x20 || c == 0x7f)
+                    append_hex_escape(out, c);
+                else
                     out.push_back(static_cast<char>(c));
-                }
                 break;
             }
             ++i;
@@ -51,12 +42,8 @@ void append_xml_escaped(std::string& out, std::string_view text, bool attribute)
         if (allowed) {
             out.append(text.substr(i, seq.length));
         } else {
-            for (std::size_t k = 0; k < seq.length; ++k) {
-                const auto byte = static_cast<unsigned char>(text[i + k]);
-                out.append("\\x");
-                out.push_back(kHexDigits[byte >> 4]);
-                out.push_back(kHexDigits[byte & 0xf]);
-            }
+            for (std::size_t k = 0; k < seq.length; ++k)
+                append_hex_escape(out, static_cast<unsigned char>(text[i + k]));
         }
         i += seq.length;
     }
