@@ -70,6 +70,9 @@ std::string format_duration_short(std::uint64_t ns);
 // decimal, truncated).
 void append_bytes_iec(std::string& out, std::uint64_t bytes);
 
+// "\x1b": a byte as append_printable shows one it cannot print.
+void append_hex_escape(std::string& out, unsigned char c);
+
 // Appends untrusted bytes (process names) for a terminal: printable ASCII
 // passes; '\' becomes "\\" so escapes stay unambiguous; control bytes, DEL
 // and bytes of ill-formed UTF-8 become "\xNN" (no terminal escape injection).

@@ -44,6 +44,14 @@ std::vector<std::string> lines_of(std::string_view text) {
 
 bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
 
+// One CHECK per part that text must contain.
+void check_contains(std::string_view text, std::initializer_list<std::string_view> parts) {
+    for (const std::string_view part : parts) {
+        INFO("expected: " << part);
+        CHECK(contains(text, part));
+    }
+}
+
 // A usage error is exit 2 and exactly two lines: what is wrong, where to look.
 std::string usage_error(std::initializer_list<const char*> words, std::string_view command = "trace") {
     const ParseResult result = parse(words);
@@ -412,28 +420,22 @@ TEST_CASE("tcpleak --help gives the overview, exit 0") {
 TEST_CASE("each command has help with examples, defaults and exit status, exit 0") {
     const std::string trace = help_of({"trace", "--help"});
     CHECK(trace.starts_with("Usage: tcpleak trace [-p PID]... [-c COMM] [--port N]... [-4|-6]\n"));
-    CHECK(contains(trace, "sudo tcpleak trace -p $(pidof nginx) --state CLOSE_WAIT"));
-    CHECK(contains(trace, "sudo tcpleak trace --json | jq ."));
-    CHECK(contains(trace, "DUR is 500ms, 5s, 2m, 1h or plain seconds"));
-    CHECK(contains(trace, "Exit status:\n  0  stopped by --duration or Ctrl-C\n  1  error"));
-    CHECK(contains(trace, "ESTABLISHED")); // the state names
-    CHECK(contains(trace, "NEW_SYN_RECV"));
+    check_contains(trace, {"sudo tcpleak trace -p $(pidof nginx) --state CLOSE_WAIT",
+                           "sudo tcpleak trace --json | jq .",
+                           "DUR is 500ms, 5s, 2m, 1h or plain seconds",
+                           "Exit status:\n  0  stopped by --duration or Ctrl-C\n  1  error",
+                           "ESTABLISHED", "NEW_SYN_RECV"}); // and the state names
     CHECK(help_of({"trace", "-h"}) == trace);
     CHECK(help_of({"trace", "-p", "abc", "--help"}) == trace); // help wins over errors
 
     const std::string leaks = help_of({"leaks", "--help"});
-    CHECK(contains(leaks, "sudo tcpleak leaks --threshold 30s"));
-    CHECK(contains(leaks, "state for DUR [default: 5s]"));
-    CHECK(contains(leaks, "--state NAME..."));
-    CHECK(contains(leaks, "[default: 2s]"));
-    CHECK(contains(leaks, "  0  no leak reported\n  3  at least one leak reported\n"));
+    check_contains(leaks, {"sudo tcpleak leaks --threshold 30s", "state for DUR [default: 5s]", "--state NAME...",
+                           "[default: 2s]", "  0  no leak reported\n  3  at least one leak reported\n"});
 
     const std::string run = help_of({"run", "--help"});
     CHECK(run.starts_with("Usage: tcpleak run [OPTIONS] [--] COMMAND [ARGS...]\n"));
-    CHECK(contains(run, "sudo tcpleak run --junit leaks.xml -- ./soak-test.sh"));
-    CHECK(contains(run, "[default: 5s]"));
-    CHECK(contains(run, "[default: 3]"));
-    CHECK(contains(run, "128+N  COMMAND was killed by signal N"));
+    check_contains(run, {"sudo tcpleak run --junit leaks.xml -- ./soak-test.sh", "[default: 5s]", "[default: 3]",
+                         "128+N  COMMAND was killed by signal N"});
 }
 
 TEST_CASE("help fits in 80 columns") {
