@@ -1,6 +1,7 @@
 #include "tcpleak/core/top.hpp"
 
 #include <algorithm>
+#include <array>
 #include <string_view>
 #include <tuple>
 #include <utility>
@@ -21,6 +22,32 @@ std::uint32_t top_column(const StateCounts& counts, std::uint8_t state) {
     // A request socket is NEW_SYN_RECV in the kernel and SYN-RECV for ss and
     // for people: one column.
     return state == kTcpSynRecv ? counts[kTcpSynRecv] + counts[kTcpNewSynRecv] : counts[state];
+}
+
+std::span<const GoverningSysctl> governing_sysctls(UnheldKind kind) {
+    static constexpr std::array<GoverningSysctl, 3> orphaned = {{
+        {"tcp_max_orphans", &TcpSysctls::max_orphans, ""},
+        {"tcp_orphan_retries", &TcpSysctls::orphan_retries, ""},
+        {"tcp_fin_timeout", &TcpSysctls::fin_timeout_s, "s"}, // an orphaned FIN_WAIT2's lifetime
+    }};
+    static constexpr std::array<GoverningSysctl, 3> time_wait = {{
+        {"tcp_max_tw_buckets", &TcpSysctls::max_tw_buckets, ""},
+        {"tcp_fin_timeout", &TcpSysctls::fin_timeout_s, "s"}, // time-wait sockets in FIN_WAIT2
+        {"tcp_tw_reuse", &TcpSysctls::tw_reuse, ""},
+    }};
+    static constexpr std::array<GoverningSysctl, 3> request = {{
+        {"tcp_max_syn_backlog", &TcpSysctls::max_syn_backlog, ""},
+        {"tcp_synack_retries", &TcpSysctls::synack_retries, ""},
+        {"tcp_syncookies", &TcpSysctls::syncookies, ""},
+    }};
+    switch (kind) {
+    case UnheldKind::Orphaned: return orphaned;
+    case UnheldKind::TimeWait: return time_wait;
+    case UnheldKind::Request: return request;
+    case UnheldKind::NotAccepted:
+    case UnheldKind::NoDescriptor: break;
+    }
+    return {};
 }
 
 void GrowthWindow::record(std::uint64_t now_ns, std::unordered_map<std::string, std::uint32_t> counts) {

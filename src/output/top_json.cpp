@@ -53,26 +53,8 @@ void write_row(JsonWriter& json, const TopRow& row, TopGrouping by) {
 // The sysctls that govern a kind of unheld socket; the others are left out.
 void write_limits(JsonWriter& json, UnheldKind kind, const TcpSysctls& limits) {
     json.begin_object();
-    switch (kind) {
-    case UnheldKind::Orphaned:
-        json.field("tcp_max_orphans", limits.max_orphans);
-        json.field("tcp_orphan_retries", limits.orphan_retries);
-        json.field("tcp_fin_timeout", limits.fin_timeout_s);
-        break;
-    case UnheldKind::TimeWait:
-        json.field("tcp_max_tw_buckets", limits.max_tw_buckets);
-        json.field("tcp_fin_timeout", limits.fin_timeout_s);
-        json.field("tcp_tw_reuse", limits.tw_reuse);
-        break;
-    case UnheldKind::Request:
-        json.field("tcp_max_syn_backlog", limits.max_syn_backlog);
-        json.field("tcp_synack_retries", limits.synack_retries);
-        json.field("tcp_syncookies", limits.syncookies);
-        break;
-    case UnheldKind::NotAccepted:
-    case UnheldKind::NoDescriptor:
-        break; // no sysctl bounds them
-    }
+    for (const GoverningSysctl& sysctl : governing_sysctls(kind))
+        json.field(sysctl.name, limits.*sysctl.value);
     json.end_object();
 }
 

@@ -97,47 +97,37 @@ void append_row(std::string& out, const TopRow& row, TopGrouping by, bool rates_
     out.push_back('\n');
 }
 
-void append_limit(std::string& out, std::string_view name, const std::optional<std::uint32_t>& value,
-                  std::string_view unit = {}) {
-    out.append(out.back() == ' ' ? "" : ", ");
-    out.append(name);
-    out.push_back(' ');
-    if (value)
-        append_decimal(out, *value);
-    else
-        out.push_back('?');
-    out.append(unit);
-}
-
 // The sysctls that decide how many of them there may be and how long they stay.
 void append_limits(std::string& out, const TopUnheldRow& row) {
     out.append("  netns ");
     append_decimal(out, row.netns);
+    if (row.kind == UnheldKind::NotAccepted) {
+        out.append(" (in a listener's accept queue: its backlog bounds them)");
+        return;
+    }
+    if (row.kind == UnheldKind::NoDescriptor) {
+        out.append(" (a file no descriptor table holds: unix socket, io_uring, kernel)");
+        return;
+    }
     if (!row.limits) {
         out.append(": limits unknown (namespace not entered)");
         return;
     }
-    out.push_back(' ');
-    const TcpSysctls& l = *row.limits;
-    switch (row.kind) {
-    case UnheldKind::Orphaned:
-        append_limit(out, "tcp_max_orphans", l.max_orphans, " (host-wide)");
-        append_limit(out, "tcp_orphan_retries", l.orphan_retries);
-        append_limit(out, "tcp_fin_timeout", l.fin_timeout_s, "s");
-        break;
-    case UnheldKind::TimeWait:
-        append_limit(out, "tcp_max_tw_buckets", l.max_tw_buckets);
-        append_limit(out, "tcp_fin_timeout", l.fin_timeout_s, "s");
-        append_limit(out, "tcp_tw_reuse", l.tw_reuse);
-        break;
-    case UnheldKind::Request:
-        append_limit(out, "tcp_max_syn_backlog", l.max_syn_backlog);
-        append_limit(out, "tcp_synack_retries", l.synack_retries);
-        append_limit(out, "tcp_syncookies", l.syncookies);
-        break;
-    case UnheldKind::NotAccepted: out.append("(in a listener's accept queue: its backlog bounds them)"); break;
-    case UnheldKind::NoDescriptor: out.append("(a file no descriptor table holds: unix socket, io_uring, kernel)"); break;
+    std::string_view separator = " ";
+    for (const GoverningSysctl& sysctl : governing_sysctls(row.kind)) {
+        out.append(separator);
+        separator = ", ";
+        out.append(sysctl.name);
+        out.push_back(' ');
+        if (const std::optional<std::uint32_t>& value = (*row.limits).*sysctl.value) {
+            append_decimal(out, *value);
+            out.append(sysctl.unit);
+        } else {
+            out.push_back('?');
+        }
     }
+    if (row.kind == UnheldKind::Orphaned)
+        out.append(" (tcp_max_orphans: host-wide)");
 }
 
 void append_unheld_row(std::string& out, const TopUnheldRow& row) {

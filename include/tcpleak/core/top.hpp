@@ -14,6 +14,8 @@
 #include <deque>
 #include <functional>
 #include <optional>
+#include <span>
+#include <string_view>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -96,6 +98,19 @@ struct TopUnheldRow {
     StateCounts sockets;
     std::optional<TcpSysctls> limits; // nullopt: the namespace could not be entered
 };
+
+// A sysctl that governs a kind of unheld socket: its name in /proc/sys/net/ipv4,
+// where read_tcp_sysctls puts it, and its unit ("s", or none).
+struct GoverningSysctl {
+    std::string_view name;
+    std::optional<std::uint32_t> TcpSysctls::*value;
+    std::string_view unit;
+};
+// orphaned: tcp_max_orphans (host-wide), tcp_orphan_retries, tcp_fin_timeout;
+// time_wait: tcp_max_tw_buckets, tcp_fin_timeout, tcp_tw_reuse; request:
+// tcp_max_syn_backlog, tcp_synack_retries, tcp_syncookies; none for the
+// others (a listener's backlog bounds what waits in its queue).
+std::span<const GoverningSysctl> governing_sysctls(UnheldKind kind);
 
 struct TopSnapshot {
     std::uint64_t taken_ns = 0;

@@ -39,23 +39,9 @@ public:
         h.netns = kHostNetns;
         holders_.push_back(h);
     }
-    void add_time_wait(std::uint64_t cookie, std::uint32_t netns) {
-        TcpSocket s;
-        s.cookie = cookie;
-        s.state = kTcpTimeWait;
-        s.time_wait = true;
-        s.orphan = true;
-        s.netns = netns;
-        sockets_.push_back(s);
-    }
-    void add_orphan(std::uint64_t cookie, std::uint8_t state) {
-        TcpSocket s;
-        s.cookie = cookie;
-        s.state = state;
-        s.orphan = true;
-        s.netns = kHostNetns;
-        sockets_.push_back(s);
-    }
+    // Nobody holds these: a time-wait socket, or one its program closed.
+    void add_time_wait(std::uint64_t cookie, std::uint32_t netns) { add_unheld(cookie, kTcpTimeWait, netns, true); }
+    void add_orphan(std::uint64_t cookie, std::uint8_t state) { add_unheld(cookie, state, kHostNetns, false); }
     Census census(std::uint64_t at) {
         for (TcpSocket& s : sockets_)
             s.read_mono_ns = at;
@@ -65,6 +51,16 @@ public:
     }
 
 private:
+    void add_unheld(std::uint64_t cookie, std::uint8_t state, std::uint32_t netns, bool time_wait) {
+        TcpSocket s;
+        s.cookie = cookie;
+        s.state = state;
+        s.time_wait = time_wait;
+        s.orphan = true;
+        s.netns = netns;
+        sockets_.push_back(s);
+    }
+
     std::vector<TcpSocket> sockets_;
     std::vector<SocketHolder> holders_;
 };
