@@ -18,7 +18,8 @@ namespace tcpleak {
 
 namespace {
 
-constexpr std::size_t kKeyWidth = 12;  // PID, PROCS, or the unheld kind
+constexpr std::size_t kKeyWidth = 9;   // PID, PROCS, or the unheld kind
+constexpr std::string_view kLimitsIndent = "           "; // under the state columns
 constexpr std::size_t kCountWidth = 7; // one state
 constexpr std::size_t kRateWidth = 8;  // NEW/s, CW/MIN
 constexpr std::size_t kAgeWidth = 10;  // OLDEST_CW
@@ -97,23 +98,23 @@ void append_row(std::string& out, const TopRow& row, TopGrouping by, bool rates_
     out.push_back('\n');
 }
 
-// The sysctls that decide how many of them there may be and how long they stay.
+// The sysctls that decide how many of them there may be and how long they
+// stay, on a line of their own (they would not fit beside the counts).
 void append_limits(std::string& out, const TopUnheldRow& row) {
-    out.append("  netns ");
-    append_decimal(out, row.netns);
+    out.append(kLimitsIndent);
     if (row.kind == UnheldKind::NotAccepted) {
-        out.append(" (in a listener's accept queue: its backlog bounds them)");
+        out.append("in a listener's accept queue: its backlog bounds them");
         return;
     }
     if (row.kind == UnheldKind::NoDescriptor) {
-        out.append(" (a file no descriptor table holds: unix socket, io_uring, kernel)");
+        out.append("a file no descriptor table holds: in flight over a unix socket, io_uring, the kernel's");
         return;
     }
     if (!row.limits) {
-        out.append(": limits unknown (namespace not entered)");
+        out.append("limits unknown: the namespace could not be entered");
         return;
     }
-    std::string_view separator = " ";
+    std::string_view separator = "";
     for (const GoverningSysctl& sysctl : governing_sysctls(row.kind)) {
         out.append(separator);
         separator = ", ";
@@ -130,10 +131,15 @@ void append_limits(std::string& out, const TopUnheldRow& row) {
         out.append(" (tcp_max_orphans: host-wide)");
 }
 
+// Two lines: the counts, then the limits.
+constexpr std::size_t kLinesPerUnheldRow = 2;
+
 void append_unheld_row(std::string& out, const TopUnheldRow& row) {
     append_right(out, unheld_kind_label(row.kind), kKeyWidth);
     append_state_cells(out, row.sockets);
-    append_right(out, "", kRateWidth * 2 + kAgeWidth);
+    out.append("  netns ");
+    append_decimal(out, row.netns);
+    out.push_back('\n');
     append_limits(out, row);
     out.push_back('\n');
 }
@@ -160,7 +166,8 @@ public:
         append_right(out, "all", kKeyWidth);
         append_state_cells(out, snap.all);
         out.append("  (every socket of the host)\n");
-        const std::size_t fixed_lines = 5 + (snap.unheld.empty() ? 0 : 1 + snap.unheld.size());
+        const std::size_t fixed_lines =
+            5 + (snap.unheld.empty() ? 0 : 2 + kLinesPerUnheldRow * snap.unheld.size());
         const std::size_t shown = rows_that_fit(snap.rows.size(), fixed_lines);
         for (std::size_t i = 0; i < shown; ++i)
             append_row(out, snap.rows[i], snap.by, snap.interval_ns > 0);
@@ -214,7 +221,7 @@ private:
     }
 
     void append_unheld(std::string& out, const TopSnapshot& snap) {
-        out.append("held by no process (orphans, time-wait, requests, queued), per network namespace, and their limits:\n");
+        out.append("\nheld by no process, per network namespace, with the sysctls that limit them:\n");
         for (const TopUnheldRow& row : snap.unheld)
             append_unheld_row(out, row);
     }
@@ -244,7 +251,7 @@ std::string_view unheld_kind_label(UnheldKind kind) {
     case UnheldKind::Orphaned: return "orphaned";
     case UnheldKind::TimeWait: return "time-wait";
     case UnheldKind::Request: return "request";
-    case UnheldKind::NotAccepted: return "not-accepted";
+    case UnheldKind::NotAccepted: return "queued";
     case UnheldKind::NoDescriptor: return "no-fd";
     }
     return "unknown";
