@@ -49,6 +49,8 @@ constexpr std::string_view kClosingStateNoun =
 constexpr std::array<std::string_view, 5> kClosingStateNames = {"CLOSE_WAIT", "FIN_WAIT1", "FIN_WAIT2", "LAST_ACK",
                                                                 "CLOSING"};
 constexpr std::string_view kCommNoun = "a process name";
+constexpr std::string_view kGroupingNoun = "process or container"; // top --by
+constexpr std::array<std::string_view, 2> kGroupingNames = {"process", "container"};
 constexpr std::string_view kDurationNoun = "a duration (e.g. 500ms, 5s, 2m, 1h)";
 constexpr std::string_view kFileNoun = "a file name";
 constexpr std::string_view kExitCodeNoun = "an exit status (0-255)";
@@ -742,7 +744,7 @@ void define_top(CLI::App& command, TopArgs& args) {
     const TopOptions defaults;
     add_value_option(command, "--interval", args.interval, "DUR", kDurationNoun,
                      "One census every DUR" + default_note(defaults.interval));
-    add_value_option(command, "--by", args.by, "WHAT", "process or container",
+    add_value_option(command, "--by", args.by, "WHAT", kGroupingNoun,
                      "A row per process, or per container\n(cgroup) [default: process]");
     add_process_filters(command, args.processes, "held by");
     add_value_option(command, "--count", args.count, "N", "a number of censuses (1 or more)",
@@ -753,11 +755,11 @@ void define_top(CLI::App& command, TopArgs& args) {
 
 bool by_container_value(const CLI::App& command, const std::vector<std::string>& values) {
     const std::string* by = single_value("--by", values);
-    if (by == nullptr || *by == "process")
+    if (by == nullptr || *by == kGroupingNames[0])
         return false;
     reject_option_as_value(command, "--by", *by);
-    if (*by != "container")
-        throw UsageError(concat({"--by ", shown(*by), ": not process or container"}));
+    if (*by != kGroupingNames[1])
+        throw UsageError(concat({"--by ", shown(*by), ": not ", kGroupingNoun}));
     return true;
 }
 
@@ -1018,6 +1020,8 @@ OptionDescription describe_option(const CLI::Option& option) {
     if (option.get_type_name() == kClosingStateNoun) {
         described.values.assign(kClosingStateNames.begin(), kClosingStateNames.end());
         described.values.emplace_back("closing");
+    } else if (option.get_type_name() == kGroupingNoun) {
+        described.values.assign(kGroupingNames.begin(), kGroupingNames.end());
     } else if (described.kind == ValueKind::TcpState)
         for (int state = 1; state < 256; ++state)
             if (const std::string_view name = tcp_state_name(static_cast<std::uint8_t>(state)); !name.empty())
