@@ -78,6 +78,24 @@ def test_close_wait_counted_and_growth_visible(family):
     assert summary["mode"] == "top" and summary["snapshots"] >= 2
 
 
+def test_growing_close_wait_ranks_above_a_larger_steady_one():
+    steady = Peer(comm="tl-top-steady")
+    growing = Peer(comm="tl-top-grow")
+    client = Peer(comm="tl-top-gcli")
+    close_wait_server(steady, client, 5)
+    listener = close_wait_server(growing, client, 1)
+    tl = Tcpleak(["top", "--json", "--interval", INTERVAL, "-p", "%d,%d" % (steady.pid, growing.pid)])
+    tl.wait_started()
+    first = wait_row(tl, growing.pid, lambda row: row["states"]["CLOSE_WAIT"] == 1, "1 CLOSE_WAIT")
+    assert [r["pid"] for r in first["rows"]] == [steady.pid, growing.pid]  # the most CLOSE_WAIT first
+    close_wait_server(growing, client, 2, listener=listener)
+    census = wait_row(tl, growing.pid, lambda row: row["states"]["CLOSE_WAIT"] == 3, "3 CLOSE_WAIT")
+    assert row_of(census, growing.pid)["close_wait_growth"] == 2
+    assert row_of(census, steady.pid)["close_wait_growth"] == 0
+    assert [r["pid"] for r in census["rows"]] == [growing.pid, steady.pid]  # growing first
+    assert tl.stop() == 0
+
+
 def test_new_connections_per_second_and_sigterm_exit():
     server = Peer(comm="tl-top-new")
     client = Peer(comm="tl-top-newc")
