@@ -162,19 +162,7 @@ public:
         out.append(redraw_ ? kClearScreen : (first_ ? "" : "\n"));
         first_ = false;
         append_header(out, snap, unix_ns, scan);
-        append_heading(out, snap.by);
-        append_right(out, "all", kKeyWidth);
-        append_state_cells(out, snap.all);
-        out.append("  (every socket of the host)\n");
-        const std::size_t fixed_lines =
-            5 + (snap.unheld.empty() ? 0 : 2 + kLinesPerUnheldRow * snap.unheld.size());
-        const std::size_t shown = rows_that_fit(snap.rows.size(), fixed_lines);
-        for (std::size_t i = 0; i < shown; ++i)
-            append_row(out, snap.rows[i], snap.by, snap.interval_ns > 0);
-        if (shown < snap.rows.size()) {
-            append_right_number(out, snap.rows.size() - shown, kKeyWidth);
-            out.append(" more rows (a taller terminal, -p/-c, or --json shows them)\n");
-        }
+        append_rows(out, snap);
         if (!snap.unheld.empty())
             append_unheld(out, snap);
         out_.maybe_flush();
@@ -218,6 +206,25 @@ private:
         out.append("; scan ");
         append_duration_short(out, scan.took_ns);
         out.append("\n\n");
+    }
+
+    // The heading, the host's totals, and the rows that fit.
+    void append_rows(std::string& out, const TopSnapshot& snap) const {
+        append_heading(out, snap.by);
+        append_right(out, "all", kKeyWidth);
+        append_state_cells(out, snap.all);
+        out.append("  (every socket of the host)\n");
+        const std::size_t other_lines =
+            5 + (snap.unheld.empty() ? 0 : 2 + kLinesPerUnheldRow * snap.unheld.size());
+        const std::size_t shown = rows_that_fit(snap.rows.size(), other_lines);
+        for (std::size_t i = 0; i < shown; ++i)
+            append_row(out, snap.rows[i], snap.by, snap.interval_ns > 0);
+        if (shown == snap.rows.size())
+            return;
+        std::string more;
+        append_plural(more, snap.rows.size() - shown, "more row", "more rows");
+        append_right(out, more, kKeyWidth);
+        out.append(" (a taller terminal, -p/-c, or --json shows them)\n");
     }
 
     void append_unheld(std::string& out, const TopSnapshot& snap) {
