@@ -17,6 +17,7 @@ import pytest
 
 import harness
 from harness import Peer, Tcpleak, open_connection
+import stuck
 from stuck import Netns, read_sysctl
 
 INTERVAL = "300ms"
@@ -143,6 +144,40 @@ def test_time_wait_counted_in_the_unheld_row_of_its_namespace():
     assert row_of(census, server.pid)["total"] == 1  # its listener
     assert tl.wait_exit() == 0  # --count 5
     assert len(tl.records("census")) == 5
+
+
+def test_orphaned_fin_wait1_in_the_orphaned_row_with_its_limits():
+    with stuck.fin_wait1_peer_not_reading(held=False, topology=stuck.netns_loopback("toporph", tcp_orphan_retries=7)) \
+            as sc:
+        tl = Tcpleak(["top", "--json", "--interval", INTERVAL, "-p", str(sc.other.pid)])
+        tl.wait_started()
+        netns = sc.stuck.netns
+
+        def orphaned(census):
+            rows = [u for u in census["unheld"] if u["netns"] == netns and u["kind"] == "orphaned"]
+            return rows[0] if rows else None
+
+        census = tl.wait_for(lambda c: c.get("type") == "census" and orphaned(c) is not None,
+                             what="the orphaned row of the scenario's namespace")
+        row = orphaned(census)
+        assert row["states"]["FIN_WAIT1"] == 1 and row["total"] == 1
+        assert row["limits"]["tcp_orphan_retries"] == 7
+        assert row["limits"]["tcp_max_orphans"] == read_sysctl("tcp_max_orphans")  # host-wide
+        assert census["orphans"] >= 1
+        # The reader still holds its end, ESTABLISHED with unread bytes.
+        assert row_of(census, sc.other.pid)["states"]["ESTABLISHED"] == 1
+        assert tl.stop() == 0
+
+
+def test_half_closed_pair_each_end_in_its_holders_row():
+    with stuck.half_closed("shutdown") as sc:
+        tl = Tcpleak(["top", "--json", "--interval", INTERVAL, "-p", "%d,%d" % (sc.stuck.pid, sc.other.pid)])
+        tl.wait_started()
+        client, server = sc.stuck, sc.other
+        census = wait_row(tl, client.pid, lambda row: row["states"]["FIN_WAIT2"] == 1, "the client's FIN_WAIT2")
+        assert row_of(census, server.pid)["states"]["CLOSE_WAIT"] == 1
+        assert [r["pid"] for r in census["rows"]] == [server.pid, client.pid]  # CLOSE_WAIT ranks first
+        assert tl.stop() == 0
 
 
 def test_terminal_screen_read_through_tmux():
