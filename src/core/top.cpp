@@ -51,23 +51,26 @@ std::span<const GoverningSysctl> governing_sysctls(UnheldKind kind) {
 }
 
 void GrowthWindow::record(std::uint64_t now_ns, std::unordered_map<std::string, std::uint32_t> counts) {
-    samples_.push_back({now_ns, std::move(counts)});
-    // Keep the newest sample at least a window old as the baseline; older
-    // ones are no longer needed.
+    latest_ = {now_ns, std::move(counts)};
+    if (baselines_.empty() || now_ns - baselines_.back().taken_ns >= window_ns_ / kBaselinesPerWindow)
+        baselines_.push_back(latest_);
+    // Keep the newest baseline at least a window old; older ones are no
+    // longer needed.
     const std::uint64_t cutoff = now_ns > window_ns_ ? now_ns - window_ns_ : 0;
-    while (samples_.size() > 2 && samples_[1].taken_ns <= cutoff)
-        samples_.pop_front();
+    while (baselines_.size() > 1 && baselines_[1].taken_ns <= cutoff)
+        baselines_.pop_front();
+}
+
+std::int64_t GrowthWindow::count_in(const Sample& sample, const std::string& key) {
+    const auto it = sample.counts.find(key);
+    return it == sample.counts.end() ? 0 : it->second;
 }
 
 Growth GrowthWindow::growth(const std::string& key) const {
-    if (samples_.size() < 2)
+    if (baselines_.empty() || baselines_.front().taken_ns >= latest_.taken_ns)
         return {};
-    const auto count_in = [&key](const Sample& sample) -> std::int64_t {
-        const auto it = sample.counts.find(key);
-        return it == sample.counts.end() ? 0 : it->second;
-    };
-    return {count_in(samples_.back()) - count_in(samples_.front()),
-            samples_.back().taken_ns - samples_.front().taken_ns};
+    const Sample& baseline = baselines_.front();
+    return {count_in(latest_, key) - count_in(baseline, key), latest_.taken_ns - baseline.taken_ns};
 }
 
 void rank_rows(std::vector<TopRow>& rows) {

@@ -53,21 +53,30 @@ struct Growth {
 
 // CLOSE_WAIT per row key over time. Growth over a window rather than over
 // one interval: a leak of one socket every 10 s shows as +6/min instead of
-// flickering between +30/min and 0 with a 2 s interval.
+// flickering between +30/min and 0 with a 2 s interval. Memory is bounded
+// whatever the interval: a census is kept as a baseline at most every
+// window / kBaselinesPerWindow, so there are at most that many (+1).
 class GrowthWindow {
 public:
+    static constexpr std::uint64_t kBaselinesPerWindow = 32;
+
     explicit GrowthWindow(std::uint64_t window_ns) : window_ns_(window_ns) {}
+    // The latest census's counts.
     void record(std::uint64_t now_ns, std::unordered_map<std::string, std::uint32_t> counts);
     // A key the baseline census lacks had none then (a new process or container).
     Growth growth(const std::string& key) const;
     std::uint64_t window_ns() const { return window_ns_; }
+    std::size_t baselines() const { return baselines_.size(); }
 
 private:
     struct Sample {
         std::uint64_t taken_ns = 0;
         std::unordered_map<std::string, std::uint32_t> counts;
     };
-    std::deque<Sample> samples_;
+    static std::int64_t count_in(const Sample& sample, const std::string& key);
+
+    std::deque<Sample> baselines_; // the oldest: the newest one at least a window old, or the first
+    Sample latest_;
     std::uint64_t window_ns_;
 };
 

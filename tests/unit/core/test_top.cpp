@@ -136,6 +136,20 @@ TEST_CASE("top: CLOSE_WAIT growth is measured over the window, not over one inte
     CHECK(row_of(snap, 100).close_wait() == 12);
 }
 
+TEST_CASE("top: the growth window keeps a bounded number of baselines, however short the interval") {
+    GrowthWindow window(60 * kSec);
+    Growth growth;
+    for (std::uint64_t t = 0; t <= 180 * 10; ++t) { // every 100 ms for 3 minutes, +1 every second
+        window.record(kT0 + t * kSec / 10, {{"api", static_cast<std::uint32_t>(t / 10)}});
+        growth = window.growth("api");
+        CHECK(window.baselines() <= GrowthWindow::kBaselinesPerWindow + 1);
+    }
+    CHECK(growth.over_ns >= 60 * kSec);
+    CHECK(growth.over_ns <= 60 * kSec + 60 * kSec / GrowthWindow::kBaselinesPerWindow + kSec / 10);
+    CHECK(growth.per_minute() == doctest::Approx(60.0).epsilon(0.05));
+    CHECK(window.growth("gone").change == 0);
+}
+
 TEST_CASE("top: growing CLOSE_WAIT ranks first, then the most CLOSE_WAIT, then closing states, then sockets") {
     FakeHost host;
     for (std::uint64_t c = 1; c <= 50; ++c)
