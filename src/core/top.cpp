@@ -11,7 +11,7 @@ namespace tcpleak {
 bool TopFilter::keeps(const CensusProcess& p) const {
     if (!pids.empty() && std::find(pids.begin(), pids.end(), p.pid) == pids.end())
         return false;
-    return !comm || std::string_view(p.comm.data()) == *comm;
+    return !comm || comm_view(p.comm) == *comm;
 }
 
 double Growth::per_minute() const {
