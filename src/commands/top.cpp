@@ -1,6 +1,7 @@
 // tcpleak top: a live census of every TCP socket, per process or container.
 #include "tcpleak/cli/options.hpp"
 #include "tcpleak/commands/commands.hpp"
+#include "tcpleak/identity/container_label.hpp"
 #include "tcpleak/identity/error.hpp"
 #include "tcpleak/identity/identity.hpp"
 #include "tcpleak/kernel/preflight.hpp"
@@ -30,19 +31,6 @@ std::size_t terminal_rows() {
     return ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 ? size.ws_row : 0;
 }
 
-// The name people know a container by: the Kubernetes pod and container,
-// else the runtime's container id (short, as docker ps shows it), else the
-// systemd unit, else the cgroup path ("" for the root: the host).
-std::string container_label(const identity::Identity& id) {
-    if (!id.pod.empty())
-        return id.namespace_name + "/" + id.pod + (id.container_name.empty() ? "" : "/" + id.container_name);
-    if (!id.container_id.empty())
-        return id.container_id.substr(0, 12);
-    if (!id.systemd_unit.empty())
-        return id.systemd_unit;
-    return id.cgroup_path == "/" ? "" : id.cgroup_path;
-}
-
 // Labels from the cgroup each holder record carries; built only for --by
 // container (it walks the cgroup tree once).
 class ContainerLabels {
@@ -51,7 +39,7 @@ public:
     } catch (const identity::IdentityError& error) {
         throw UserError(std::string("--by container: ") + error.what());
     }
-    std::string operator()(const CensusProcess& p) { return container_label(*resolver_.of_cgroup(p.cgroup)); }
+    std::string operator()(const CensusProcess& p) { return identity::container_label(*resolver_.of_cgroup(p.cgroup)); }
 
 private:
     identity::CgroupPaths cgroups_;
