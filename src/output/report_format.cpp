@@ -108,10 +108,10 @@ void append_leak_sentence(std::string& out, const Leak& leak, std::uint64_t in_s
             append_pid_comm(out, leak.peer->holder->pid, leak.peer->holder->comm);
             out.append(" fd ");
             append_decimal(out, leak.peer->holder->fd);
+            out.append(" in ");
         } else {
-            out.append("no process");
+            out.append("orphaned in "); // no descriptor holds it
         }
-        out.append(" in ");
         out.append(tcp_state_name(leak.peer->state));
     }
 }

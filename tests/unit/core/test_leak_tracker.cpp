@@ -855,3 +855,47 @@ TEST_CASE("random enter/leave sequences keep the index and the schedule consiste
     CHECK(tracker.next_deadline() == UINT64_MAX);
     CHECK(tracker.schedule_slots() == 0);
 }
+
+TEST_CASE("a held FIN_WAIT2 leak ends when its holder exits, though the socket lives on as an orphan") {
+    LeakTrackerPolicy policy;
+    policy.states = 1U << kTcpFinWait2;
+    LeakTracker tracker(kThreshold, {}, policy);
+    Transition half_closed = enter(7, kT0);
+    half_closed.old_state = kTcpFinWait1;
+    half_closed.new_state = kTcpFinWait2;
+    CHECK_FALSE(tracker.on_transition(half_closed).has_value());
+    SocketHolder held = holder(7, kServer, "server", 9);
+    held.state = kTcpFinWait2;
+    const Leak leak = only_leak(scan(tracker, {held}, kT0 + 5 * kSec));
+    CHECK(leak.verdict == Verdict::NeverClosed);
+
+    // tcp_close() at exit: orphaned first (no file to see), then handed to a
+    // time-wait socket in FIN_WAIT2; the exiting task is on the CPU.
+    Transition handed_over = leave(7, kT0 + 8 * kSec, kTcpClose, false, kServer, "server", true);
+    handed_over.old_state = kTcpFinWait2;
+    handed_over.has_file = false;
+    const auto resolved = tracker.on_transition(handed_over);
+    REQUIRE(resolved.has_value());
+    CHECK(resolved->how == ResolvedHow::Exit);
+    CHECK(resolved->by_pid == kServer);
+    CHECK(resolved->to_state == kTcpFinWait2);
+    CHECK(resolved->in_state_ns == 8 * kSec);
+    CHECK(tracker.tracked() == 0);
+    CHECK(tracker.resolved_total() == 1);
+}
+
+TEST_CASE("an orphaned FIN_WAIT2 handed to a time-wait socket stays tracked, unresolved") {
+    LeakTrackerPolicy policy;
+    policy.states = 1U << kTcpFinWait2;
+    LeakTracker tracker(kThreshold, {}, policy);
+    Transition half_closed = enter(7, kT0);
+    half_closed.old_state = kTcpFinWait1;
+    half_closed.new_state = kTcpFinWait2;
+    half_closed.has_file = false;
+    tracker.on_transition(half_closed);
+    Transition handed_over = leave(7, kT0 + 1 * kSec, kTcpClose, false, kClient, "client");
+    handed_over.old_state = kTcpFinWait2;
+    handed_over.has_file = false;
+    CHECK_FALSE(tracker.on_transition(handed_over).has_value());
+    CHECK(tracker.tracked() == 1);
+}
