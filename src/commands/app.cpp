@@ -29,6 +29,8 @@ int dispatch(const CommandOptions& options) {
                 return run_trace(o);
             else if constexpr (std::is_same_v<T, LeaksOptions>)
                 return run_leaks(o);
+            else if constexpr (std::is_same_v<T, TopOptions>)
+                return run_top(o);
             else
                 return run_run(o);
         },

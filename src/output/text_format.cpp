@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 
@@ -266,6 +267,17 @@ void append_state(std::string& out, std::uint8_t state) {
 
 void append_padding(std::string& out, std::size_t used, std::size_t width) {
     out.append(used < width ? width - used : 1, ' ');
+}
+
+void append_fixed(std::string& out, double value, int decimals) {
+    if (!std::isfinite(value))
+        value = 0;
+    char digits[64];
+    const auto result = std::to_chars(digits, digits + sizeof(digits), value, std::chars_format::fixed, decimals);
+    if (result.ec != std::errc{})
+        out.push_back('0'); // beyond 64 digits: no rate is that large
+    else
+        out.append(digits, result.ptr);
 }
 
 } // namespace tcpleak
