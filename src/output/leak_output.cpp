@@ -406,12 +406,9 @@ public:
         std::string& out = err_.buffer();
         const std::uint64_t threshold = nonnegative_ns(summary.threshold);
         out.append("tcpleak leaks: ");
-        std::string where = " leaked in CLOSE_WAIT past ";
-        if (states_ != 1U << kTcpCloseWait) {
-            where = " stuck in ";
-            append_state_list(where, states_);
-            where += " past ";
-        }
+        std::string where;
+        append_leaked_in(where, states_);
+        where += " past ";
         if (summary.leaks_reported == 0) {
             out.append("no socket");
             out.append(where);

@@ -149,6 +149,11 @@ void append_state_list(std::string& out, std::uint32_t states) {
     }
 }
 
+void append_leaked_in(std::string& out, std::uint32_t states) {
+    out.append(states == 1U << kTcpCloseWait ? " leaked in " : " stuck in ");
+    append_state_list(out, states);
+}
+
 void append_closer(std::string& out, const ClosedBy& closed_by) {
     append_pid_comm(out, closed_by.pid, closed_by.comm);
     out.append(" (");

@@ -5,6 +5,7 @@
 
 #include "report_model.hpp"
 
+#include "tcpleak/core/tcp_state.hpp"
 #include "tcpleak/output/report_format.hpp"
 #include "tcpleak/output/text_format.hpp"
 
@@ -117,7 +118,7 @@ std::string failure_details(const RunReport& report, Rfc3339Clock& clock, const 
     label("verdict:");
     text.append(verdict_label(leak.verdict));
     text.push_back('\n');
-    label("CLOSE_WAIT:");
+    label(std::string(tcp_state_name(leak.state)) + ":");
     append_close_wait_duration(text, view);
     text.append(" (entered ");
     clock.append(text, report.clock.to_unix_ns(leak.entered_mono_ns));
@@ -151,9 +152,13 @@ std::string failure_details(const RunReport& report, Rfc3339Clock& clock, const 
         clock.append(text, report.clock.to_unix_ns(view.resolved->resolved_mono_ns));
         text.append(" after ");
         append_duration_short(text, view.resolved->in_state_ns);
-        text.append(" in CLOSE_WAIT\n");
+        text.append(" in ");
+        text.append(tcp_state_name(leak.state));
+        text.push_back('\n');
     } else {
-        text.append("still in CLOSE_WAIT at the end of the run\n");
+        text.append("still in ");
+        text.append(tcp_state_name(leak.state));
+        text.append(" at the end of the run\n");
     }
     return text;
 }
@@ -184,12 +189,15 @@ std::string process_summary(const RunReport& report, const ProcessView& p) {
         summary.append("still running or exit not seen");
     summary.push_back('\n');
     if (p.leaks.empty()) {
-        summary.append("no socket left in CLOSE_WAIT past ");
+        summary.append("no socket left in ");
+        append_state_list(summary, report.states);
+        summary.append(" past ");
         append_threshold(summary, threshold_ns(report));
         summary.push_back('\n');
     } else {
         append_plural(summary, p.leaks.size(), "socket", "sockets");
-        summary.append(" leaked in CLOSE_WAIT past ");
+        append_leaked_in(summary, report.states);
+        summary.append(" past ");
         append_threshold(summary, threshold_ns(report));
         summary.append(":\n");
         append_leak_rows(summary, p, "  ");

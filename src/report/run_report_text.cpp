@@ -37,7 +37,9 @@ void append_run_report_text(std::string& out, const RunReport& report) {
     const std::size_t traced = report.processes.size();
 
     if (model.leaks.empty()) {
-        out.append("tcpleak: no socket left in CLOSE_WAIT past ");
+        out.append("tcpleak: no socket left in ");
+        append_state_list(out, report.states);
+        out.append(" past ");
         append_threshold(out, threshold);
         out.append(" by ");
         append_plural(out, traced, "traced process", "traced processes");
@@ -48,7 +50,8 @@ void append_run_report_text(std::string& out, const RunReport& report) {
 
     out.append("tcpleak: ");
     append_plural(out, model.leaks.size(), "socket", "sockets");
-    out.append(" leaked in CLOSE_WAIT by ");
+    append_leaked_in(out, report.states);
+    out.append(" by ");
     append_plural(out, model.leaking_processes, "process", "processes");
     out.append(" (threshold ");
     append_threshold(out, threshold);

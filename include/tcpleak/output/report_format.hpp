@@ -105,6 +105,9 @@ void append_explanation_lines(std::string& out, const Leak& leak, std::string_vi
 
 // "CLOSE_WAIT", "FIN_WAIT1 or FIN_WAIT2": the watched states (a bit per state).
 void append_state_list(std::string& out, std::uint32_t states);
+// " leaked in CLOSE_WAIT" (the default) or " stuck in FIN_WAIT1 or FIN_WAIT2":
+// what a summary says its sockets did.
+void append_leaked_in(std::string& out, std::uint32_t states);
 
 // How a leak ended: "close by 1234 server", "reset", "moved to FIN_WAIT2"
 void append_resolution(std::string& out, const LeakResolved& r);

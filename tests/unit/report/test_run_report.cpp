@@ -533,3 +533,26 @@ TEST_CASE("run report: text when COMMAND was killed by a signal") {
     CHECK(j2["processes"][0]["exit_signal"] == 11);
     CHECK(j2["processes"][0]["exit_code"].is_null());
 }
+
+TEST_CASE("run report: --state FIN_WAIT2 says stuck in FIN_WAIT2 in the text and JUnit, never CLOSE_WAIT") {
+    RunReport report = leaking_report();
+    report.states = 1U << kTcpFinWait2;
+    for (Leak& leak : report.leaks)
+        leak.state = kTcpFinWait2;
+    for (LeakResolved& resolved : report.resolved)
+        resolved.leak.state = kTcpFinWait2;
+    std::string text;
+    append_run_report_text(text, report);
+    CHECK(text.find("2 sockets stuck in FIN_WAIT2 by 1 process") != std::string::npos);
+    const std::string xml = render_junit(report);
+    CHECK(xml.find("FIN_WAIT2:") != std::string::npos);
+    CHECK(xml.find("sockets stuck in FIN_WAIT2 past") != std::string::npos);
+    CHECK(text.find("CLOSE_WAIT") == std::string::npos);
+    CHECK(xml.find("CLOSE_WAIT") == std::string::npos);
+
+    RunReport clean = clean_report();
+    clean.states = (1U << kTcpFinWait1) | (1U << kTcpLastAck);
+    std::string clean_text;
+    append_run_report_text(clean_text, clean);
+    CHECK(clean_text.find("no socket left in FIN_WAIT1 or LAST_ACK past") != std::string::npos);
+}
