@@ -57,20 +57,30 @@ void LeakDetails::fill(std::span<Leak> leaks, std::span<const SocketHolder> hold
         return;
     std::unordered_set<std::uint32_t> namespaces;
     bool may_cross = false;  // an address another namespace of this host may have
-    bool stuck_other = false; // a state whose peer may hold a socket in a state the scan did not read
+    bool stuck_other = false; // a state whose peer may be ESTABLISHED, which the scan did not read
     for (const Leak& leak : leaks) {
         namespaces.insert(leak.address.netns);
         may_cross |= !loopback(leak.address);
-        stuck_other |= leak.state != kTcpCloseWait;
+        // Their peer may not be reading, and so still ESTABLISHED.
+        stuck_other |= leak.state == kTcpFinWait1 || leak.state == kTcpLastAck || leak.state == kTcpClosing;
     }
     if (may_cross) // the other end may be in any namespace of this host
         for (const std::uint32_t netns : scanner_.namespaces())
             namespaces.insert(netns);
 
+    // Only the states a report or its peer can be in: the kernel filters
+    // the walk, so a host's thousands of ESTABLISHED connections are not
+    // copied out for every batch of reports - unless a FIN_WAIT1, LAST_ACK
+    // or CLOSING is among them, whose peer may be ESTABLISHED (not reading).
+    std::uint32_t states = kPeerStates;
+    for (const Leak& leak : leaks)
+        states |= 1U << leak.state;
+    if (stuck_other)
+        states |= 1U << kTcpEstablished;
     std::vector<TcpSocket> sockets;
     std::unordered_map<std::uint32_t, TcpSysctls> sysctls;
     for (const std::uint32_t netns : namespaces) {
-        if (auto table = scanner_.tcp_table(netns, 0))
+        if (auto table = scanner_.tcp_table(netns, states))
             sockets.insert(sockets.end(), table->begin(), table->end());
         if (auto values = scanner_.tcp_sysctls(netns))
             sysctls.emplace(netns, *values);

@@ -21,9 +21,9 @@ constexpr std::uint32_t kClosingStates = (1U << kTcpFinWait1) | (1U << kTcpFinWa
 // follows a loss within this, and so does the reconciliation scan.
 constexpr std::uint64_t kCountersEveryNs = 100'000'000;
 // Leaks found as they end (no scan got to them: a late leak) wait this long
-// at most for their details, read for all of them at once: one read of the
-// tables per batch, not one per leak, which a stream of them on a loaded
-// machine would turn into a scan per event.
+// for their details, which the next scan reads for all of them at once -
+// within the scans' share of a core. One read per leak would turn a stream
+// of them on a loaded machine into a scan per event.
 constexpr std::uint64_t kLateLeaksEveryNs = 500'000'000;
 
 // A leak report names the process's command line; a mass leak of one
@@ -82,11 +82,10 @@ void LeakWatch::start() {
 }
 
 void LeakWatch::tick(std::uint64_t now_mono_ns, EventSource& source) {
-    if (!late_.empty() && now_mono_ns - late_since_ns_ >= kLateLeaksEveryNs)
-        report_late();
     if (now_mono_ns - last_check_ns_ >= kCountersEveryNs)
         check_losses(now_mono_ns);
-    const bool due = tracker_.next_deadline() <= now_mono_ns;
+    const bool due = tracker_.next_deadline() <= now_mono_ns ||
+                     (!late_.empty() && now_mono_ns - late_since_ns_ >= kLateLeaksEveryNs);
     if (schedule_.should_scan(now_mono_ns, due, coverage_.reconcile_needed()))
         scan(source);
 }
@@ -95,9 +94,8 @@ void LeakWatch::finish(EventSource& source) {
     source.drain();
     const std::uint64_t now = clock_();
     check_losses(now);
-    if (tracker_.next_deadline() <= now || coverage_.reconcile_needed())
+    if (tracker_.next_deadline() <= now || coverage_.reconcile_needed() || !late_.empty())
         scan(source);
-    report_late();
 }
 
 // A loss opens a gap from the last check that found none: the tracker marks
@@ -138,6 +136,7 @@ void LeakWatch::scan(EventSource& source) {
     for (LeakResolved& resolved : result.resolved)
         report(resolved);
     report_all(result.leaks, holders);
+    report_late(holders);
 
     if (reconciling) {
         const Reconciliation reconciliation = coverage_.on_reconciled(began);
@@ -224,14 +223,14 @@ void LeakWatch::report(LeakResolved& resolved) {
 
 // The late leaks, each told as a leak and at once its resolution (its
 // record's times are the kernel's, not the time of this batch).
-void LeakWatch::report_late() {
+void LeakWatch::report_late(std::span<const SocketHolder> holders) {
     if (late_.empty())
         return;
     std::vector<Leak> leaks;
     leaks.reserve(late_.size());
     for (const LeakResolved& resolved : late_)
         leaks.push_back(resolved.leak);
-    details_.fill(leaks, {});
+    details_.fill(leaks, own_details_holders_ ? std::span<const SocketHolder>{} : holders);
     std::unordered_map<std::uint32_t, std::string> cmdlines;
     for (std::size_t i = 0; i < late_.size(); ++i) {
         leaks[i].cmdline = cached_cmdline(cmdlines, leaks[i].pid);

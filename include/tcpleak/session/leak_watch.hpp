@@ -70,7 +70,7 @@ private:
     void find_vanished(std::uint64_t read_ns);
     void report_all(std::vector<Leak>& leaks, std::span<const SocketHolder> holders);
     void report(LeakResolved& resolved);
-    void report_late();
+    void report_late(std::span<const SocketHolder> holders);
 
     SocketScanner& scanner_;
     LeakDetails details_;
