@@ -262,7 +262,7 @@ TEST_CASE("unknown options and stray arguments are named") {
     CHECK(usage_error({"trace", "--frobnicate"}) == "--frobnicate: unknown option");
     CHECK(usage_error({"leaks", "--frobnicate"}, "leaks") == "--frobnicate: unknown option");
     CHECK(usage_error({"run", "--frobnicate", "--", "x"}, "run") == "--frobnicate: unknown option");
-    CHECK(usage_error({"trace", "--threshold", "5s"}) == "--threshold: not an option of trace (only of leaks, run)");
+    CHECK(usage_error({"trace", "--threshold", "5s"}) == "--threshold: not an option of trace (only of leaks, run, agent)");
     CHECK(usage_error({"trace", "foo"}) == "unexpected argument 'foo'; trace takes only options");
     CHECK(usage_error({"trace", "--", "foo"}) == "unexpected argument 'foo'; trace takes only options");
     CHECK(usage_error({"trace", "leaks"}) == "unexpected argument 'leaks'; trace takes only options");
@@ -363,7 +363,7 @@ TEST_CASE("run refuses bad values and a missing COMMAND") {
     CHECK(usage_error({"run", "--threshold", "0", "--", "x"}, "run") == "--threshold 0: must be greater than zero");
     CHECK(usage_error({"run", "--junit", "-q", "--", "x"}, "run") == "--junit needs a file name, not the option -q");
     CHECK(usage_error({"run", "--junit"}, "run") == "--junit needs a file name");
-    CHECK(usage_error({"run", "--json", "--", "x"}, "run") == "--json: not an option of run (only of trace, leaks)");
+    CHECK(usage_error({"run", "--json", "--", "x"}, "run") == "--json: not an option of run (only of trace, leaks, agent)");
 }
 
 // --- the program as a whole --------------------------------------------------
