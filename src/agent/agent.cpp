@@ -62,14 +62,20 @@ BpfConfig agent_bpf_config(const AgentOptions& options) {
     return config;
 }
 
+LeakTrackerPolicy tracker_policy(const AgentOptions& options) {
+    LeakTrackerPolicy policy;
+    policy.releases_watched = options.exact;
+    return policy;
+}
+
 class Agent {
 public:
     Agent(const AgentOptions& options, CommandSession& session, http::Server& server)
         : options_(options), session_(session), server_(server), clock_(ClockMapping::current()),
           identifier_(options.pods_dir), metrics_(options.metrics_pid, TCPLEAK_VERSION, kernel_release()),
           json_(options.json ? make_json_leak_output(session.out(), clock_) : nullptr),
-          events_(metrics_, identifier_, json_.get(), options.exact, options.metrics_pid),
-          tracker_(options.threshold, LeakFilter{options.pids, options.comm, {}}),
+          events_(metrics_, identifier_, json_.get(), options.metrics_pid),
+          tracker_(options.threshold, LeakFilter{options.pids, options.comm, {}}, tracker_policy(options)),
           coverage_(options.threshold), scanner_(session.bpf()), watch_(scanner_, tracker_, coverage_, events_),
           tap_(watch_, metrics_), census_(session.bpf()) {}
 

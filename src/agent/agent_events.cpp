@@ -5,15 +5,13 @@
 
 namespace tcpleak {
 
-AgentLeakEvents::AgentLeakEvents(AgentMetrics& metrics, WorkloadIdentifier& identifier, LeakEvents* next, bool exact,
+AgentLeakEvents::AgentLeakEvents(AgentMetrics& metrics, WorkloadIdentifier& identifier, LeakEvents* next,
                                  bool pid_label)
-    : metrics_(metrics), identifier_(identifier), next_(next), exact_(exact), pid_label_(pid_label) {}
+    : metrics_(metrics), identifier_(identifier), next_(next), pid_label_(pid_label) {}
 
 void AgentLeakEvents::leak(const Leak& leak) {
     Leak told = leak;
     told.workload = identifier_.of_pid(leak.pid);
-    if (!exact_ && told.verdict == Verdict::NeverClosed)
-        told.verdict = Verdict::Held; // no release hook watched it: not known
     const std::optional<std::uint32_t> pid = pid_label_ ? std::optional(leak.pid) : std::nullopt;
     Known known{*told.workload, process_labels(comm_view(leak.comm), *told.workload, pid), told.verdict};
     metrics_.count_leak(known.labels, known.verdict);
@@ -27,10 +25,8 @@ void AgentLeakEvents::resolved(const LeakResolved& resolved) {
     const auto it = reported_.find(resolved.leak.cookie);
     if (next_ != nullptr) {
         LeakResolved told = resolved;
-        if (it != reported_.end()) {
+        if (it != reported_.end())
             told.leak.workload = it->second.workload;
-            told.leak.verdict = it->second.verdict;
-        }
         next_->resolved(told);
     }
     if (it != reported_.end())

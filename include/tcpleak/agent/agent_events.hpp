@@ -20,11 +20,8 @@ namespace tcpleak {
 
 class AgentLeakEvents final : public LeakEvents {
 public:
-    // next: the NDJSON output, or null. exact: releases are watched (--exact);
-    // without, "never closed" cannot be told from "closed, still
-    // referenced", so such leaks are reported as held.
-    AgentLeakEvents(AgentMetrics& metrics, WorkloadIdentifier& identifier, LeakEvents* next, bool exact,
-                    bool pid_label);
+    // next: the NDJSON output, or null.
+    AgentLeakEvents(AgentMetrics& metrics, WorkloadIdentifier& identifier, LeakEvents* next, bool pid_label);
 
     void leak(const Leak& leak) override;
     void resolved(const LeakResolved& resolved) override;
@@ -44,7 +41,6 @@ private:
     AgentMetrics& metrics_;
     WorkloadIdentifier& identifier_;
     LeakEvents* next_;
-    bool exact_;
     bool pid_label_;
     std::unordered_map<std::uint64_t, Known> reported_; // by cookie, until resolved
 };
