@@ -5,6 +5,7 @@
 #include "tcpleak/agent/agent_events.hpp"
 #include "tcpleak/agent/agent_metrics.hpp"
 #include "tcpleak/agent/textfile.hpp"
+#include "tcpleak/agent/workload_events.hpp"
 #include "tcpleak/agent/workload_identifier.hpp"
 #include "tcpleak/core/coverage.hpp"
 #include "tcpleak/core/leak_tracker.hpp"
@@ -74,9 +75,9 @@ public:
         : options_(options), session_(session), server_(server), clock_(ClockMapping::current()),
           identifier_(options.pods_dir), metrics_(options.metrics_pid, TCPLEAK_VERSION, kernel_release()),
           json_(options.json ? make_json_leak_output(session.out(), clock_) : nullptr),
-          events_(metrics_, identifier_, json_.get(), options.metrics_pid),
+          events_(metrics_, json_.get(), options.metrics_pid), identified_(identifier_, events_),
           tracker_(options.threshold, LeakFilter{options.pids, options.comm, {}}, tracker_policy(options)),
-          coverage_(options.threshold), scanner_(session.bpf()), watch_(scanner_, tracker_, coverage_, events_),
+          coverage_(options.threshold), scanner_(session.bpf()), watch_(scanner_, tracker_, coverage_, identified_),
           tap_(watch_, metrics_), census_(session.bpf()) {}
 
     int run();
@@ -96,6 +97,7 @@ private:
     AgentMetrics metrics_;
     std::unique_ptr<LeakOutput> json_;
     AgentLeakEvents events_;
+    WorkloadLeakEvents identified_; // -> events_
     LeakTracker tracker_;
     Coverage coverage_;
     KernelScanner scanner_;

@@ -5,32 +5,23 @@
 
 namespace tcpleak {
 
-AgentLeakEvents::AgentLeakEvents(AgentMetrics& metrics, WorkloadIdentifier& identifier, LeakEvents* next,
-                                 bool pid_label)
-    : metrics_(metrics), identifier_(identifier), next_(next), pid_label_(pid_label) {}
+AgentLeakEvents::AgentLeakEvents(AgentMetrics& metrics, LeakEvents* next, bool pid_label)
+    : metrics_(metrics), next_(next), pid_label_(pid_label) {}
 
 void AgentLeakEvents::leak(const Leak& leak) {
-    Leak told = leak;
-    told.workload = identifier_.of_pid(leak.pid);
     const std::optional<std::uint32_t> pid = pid_label_ ? std::optional(leak.pid) : std::nullopt;
-    Known known{*told.workload, process_labels(comm_view(leak.comm), *told.workload, pid), told.verdict};
+    Known known{process_labels(comm_view(leak.comm), leak.workload.value_or(Workload{}), pid), leak.verdict};
     metrics_.count_leak(known.labels, known.verdict);
     reported_.insert_or_assign(leak.cookie, std::move(known));
     if (next_ != nullptr)
-        next_->leak(told);
+        next_->leak(leak);
 }
 
 void AgentLeakEvents::resolved(const LeakResolved& resolved) {
     metrics_.count_resolved(resolved.how);
-    const auto it = reported_.find(resolved.leak.cookie);
-    if (next_ != nullptr) {
-        LeakResolved told = resolved;
-        if (it != reported_.end())
-            told.leak.workload = it->second.workload;
-        next_->resolved(told);
-    }
-    if (it != reported_.end())
-        reported_.erase(it);
+    reported_.erase(resolved.leak.cookie);
+    if (next_ != nullptr)
+        next_->resolved(resolved);
 }
 
 void AgentLeakEvents::lost(std::uint64_t count, std::uint64_t total, std::uint64_t mono_ns) {

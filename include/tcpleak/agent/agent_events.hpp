@@ -1,13 +1,12 @@
-// What the agent does with the leak watch's events: each leak gets its
-// process's workload (container, pod, namespace), is counted in the
-// metrics, and goes on to the NDJSON output when there is one. And the
+// What the agent does with the leak watch's events, once WorkloadLeakEvents
+// has given each leak its workload (container, pod, namespace): count it in
+// the metrics, and pass it on to the NDJSON output when there is one. And the
 // ring buffer's transitions, before the leak watch sees them, time every
 // socket's CLOSE_WAIT (the close-latency histogram) and count the state
 // changes.
 #pragma once
 
 #include "tcpleak/agent/agent_metrics.hpp"
-#include "tcpleak/agent/workload_identifier.hpp"
 #include "tcpleak/core/leak_events.hpp"
 #include "tcpleak/core/records.hpp"
 #include "tcpleak/kernel/ring_reader.hpp"
@@ -21,7 +20,7 @@ namespace tcpleak {
 class AgentLeakEvents final : public LeakEvents {
 public:
     // next: the NDJSON output, or null.
-    AgentLeakEvents(AgentMetrics& metrics, WorkloadIdentifier& identifier, LeakEvents* next, bool pid_label);
+    AgentLeakEvents(AgentMetrics& metrics, LeakEvents* next, bool pid_label);
 
     void leak(const Leak& leak) override;
     void resolved(const LeakResolved& resolved) override;
@@ -33,13 +32,11 @@ public:
 
 private:
     struct Known {
-        Workload workload;
         ProcessLabels labels;
         Verdict verdict;
     };
 
     AgentMetrics& metrics_;
-    WorkloadIdentifier& identifier_;
     LeakEvents* next_;
     bool pid_label_;
     std::unordered_map<std::uint64_t, Known> reported_; // by cookie, until resolved

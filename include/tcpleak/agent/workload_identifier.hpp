@@ -13,6 +13,9 @@
 
 namespace tcpleak {
 
+// The kubelet's, where `leaks` looks (the agent: --pods-dir).
+inline constexpr const char* kDefaultPodsDir = "/var/log/pods";
+
 class WorkloadIdentifier {
 public:
     // pods_dir: the kubelet's pod log directories (--pods-dir); container
