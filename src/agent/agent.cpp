@@ -176,12 +176,7 @@ void Agent::summarize() {
     LeakSummary summary;
     session_.fill(summary);
     summary.threshold = options_.threshold;
-    summary.leaks_reported = tracker_.reported_total();
-    summary.leaks_resolved = tracker_.resolved_total();
-    summary.still_leaked = tracker_.active();
-    summary.close_wait_seen = watch_.stats().close_wait_seen;
-    summary.close_wait_unheld = tracker_.ever_unheld();
-    summary.tracking = watch_.tracking_state();
+    fill_leak_summary(summary, tracker_, watch_);
     if (const std::uint64_t late = CommandSession::untold_lost(summary, watch_.lost_total()))
         json_->lost(late, summary.kernel.lost(), monotonic_now_ns());
     json_->summary(summary);

@@ -70,12 +70,7 @@ int run_leaks(const LeaksOptions& options) {
     LeakSummary summary;
     session.fill(summary);
     summary.threshold = options.threshold;
-    summary.leaks_reported = tracker.reported_total();
-    summary.leaks_resolved = tracker.resolved_total();
-    summary.still_leaked = tracker.active();
-    summary.close_wait_seen = watch.stats().close_wait_seen;
-    summary.close_wait_unheld = tracker.ever_unheld();
-    summary.tracking = watch.tracking_state();
+    fill_leak_summary(summary, tracker, watch);
     if (const std::uint64_t late = CommandSession::untold_lost(summary, watch.lost_total()))
         output->lost(late, summary.kernel.lost(), monotonic_now_ns());
     output->summary(summary);
