@@ -122,6 +122,7 @@ void Agent::refresh(std::uint64_t now) {
     cgroups_.clear();
     metrics_.set_census(census, [&](const CensusProcess& p) { return labels_of(p); }, monotonic_now_ns() - began);
     metrics_.set_leaks(events_.active(tracker_.active()), now);
+    metrics_.set_untimed(tap_.untimed());
     if (options_.textfile) {
         metrics_.set_tracking(watch_.lost_total(), !watch_.tracking_state().complete);
         metrics_.render(exposition_);

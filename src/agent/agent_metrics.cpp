@@ -132,6 +132,10 @@ void AgentMetrics::render(std::string& out) const {
     w.family("tcpleak_close_wait_duration_seconds", MetricType::histogram,
              "Time sockets spent in CLOSE_WAIT, observed when they left it: the applications' close latency.");
     w.histogram({}, close_wait_duration_);
+    w.family("tcpleak_close_wait_untimed_total", MetricType::counter,
+             "Sockets that entered CLOSE_WAIT while the most the agent times at once were timed: not in "
+             "tcpleak_close_wait_duration_seconds.");
+    w.sample({}, untimed_);
     w.family("tcpleak_events_lost_total", MetricType::counter,
              "Kernel records lost (ring buffer full); the agent reconciles with the socket tables after them.");
     w.sample({}, events_lost_);

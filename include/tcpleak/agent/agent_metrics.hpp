@@ -53,6 +53,8 @@ public:
     void set_census(const Census& census, const CgroupLabels& labels_of, std::uint64_t scan_ns);
     void set_leaks(std::span<const ActiveLeak> leaks, std::uint64_t now_mono_ns);
     void set_tracking(std::uint64_t events_lost, bool incomplete);
+    // Sockets not timed for the duration histogram (TransitionTap's bound).
+    void set_untimed(std::uint64_t untimed) { untimed_ = untimed; }
 
     // The exposition (format 0.0.4), into out (cleared first).
     void render(std::string& out) const;
@@ -73,6 +75,7 @@ private:
     metrics::Histogram close_wait_duration_;
     std::uint64_t events_lost_ = 0;
     bool incomplete_ = false;
+    std::uint64_t untimed_ = 0;
     std::optional<double> scan_seconds_; // none before the first census
 };
 
