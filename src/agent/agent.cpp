@@ -85,6 +85,7 @@ public:
 private:
     void start();
     void refresh(std::uint64_t now);
+    void write_textfile_now();
     void summarize();
     http::Response metrics_response();
     ProcessLabels labels_of(const CensusProcess& process);
@@ -104,7 +105,9 @@ private:
     LeakWatch watch_;
     TransitionTap tap_;
     CensusReader census_;
-    std::string exposition_; // reused across scrapes
+    std::string exposition_; // for --textfile, reused across writes
+    bool textfile_written_ = false;
+    std::string textfile_error_; // the last write's, told once
     std::unordered_map<std::uint64_t, Workload> cgroups_; // this refresh's, by cgroup id
 };
 
@@ -123,11 +126,28 @@ void Agent::refresh(std::uint64_t now) {
     metrics_.set_census(census, [&](const CensusProcess& p) { return labels_of(p); }, monotonic_now_ns() - began);
     metrics_.set_leaks(events_.active(tracker_.active()), now);
     metrics_.set_untimed(tap_.untimed());
-    if (options_.textfile) {
-        metrics_.set_tracking(watch_.lost_total(), !watch_.tracking_state().complete);
-        metrics_.render(exposition_);
+    if (options_.textfile)
+        write_textfile_now();
+}
+
+// The first write fails the start (a path that cannot take the file is the
+// user's to fix); a later failure (a full disk) is told on stderr, once per
+// new error, and the agent keeps serving /metrics.
+void Agent::write_textfile_now() {
+    metrics_.set_tracking(watch_.lost_total(), !watch_.tracking_state().complete);
+    metrics_.render(exposition_);
+    try {
         write_textfile(*options_.textfile, exposition_);
+        textfile_error_.clear();
+    } catch (const UserError& error) {
+        if (!textfile_written_)
+            throw;
+        if (textfile_error_ != error.what())
+            std::fprintf(stderr, "tcpleak agent: %s (retried every --interval)\n", error.what());
+        textfile_error_ = error.what();
+        return;
     }
+    textfile_written_ = true;
 }
 
 http::Response Agent::metrics_response() {

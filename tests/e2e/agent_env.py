@@ -157,7 +157,8 @@ class Prometheus:
             if len(got) == 1 and got[0][1] == want:
                 return got
             time.sleep(0.5)
-        raise AssertionError("prometheus: %s is %r, not %r, after %ds" % (expr, got, want, timeout))
+        raise AssertionError("prometheus: %s is %r, not %r, after %ds (up: %r, scrape_duration_seconds: %r)"
+                             % (expr, got, want, timeout, self.query("up"), self.query("scrape_duration_seconds")))
 
     def log(self):
         with open(os.path.join(self.dir, "log")) as f:
