@@ -297,13 +297,20 @@ int iter_socket_holders(struct bpf_iter__task_file *ctx)
 	family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
-	tp = bpf_skc_to_tcp_sock(sk);
-	if (!tp)
-		return 0;
+	/* A socket reached from a file is not trusted by the verifier (since
+	 * 6.18.44 and other stable kernels): no helper takes it, so it is read
+	 * as a tcp_sock directly (checked to be TCP above), and its cookie is
+	 * the one the kernel holds. A socket without one yet has never been in
+	 * a transition or a TCP-table walk since tcpleak started; every walk of
+	 * the descriptor tables follows a TCP-table walk that gives one to every
+	 * socket of the namespaces it covers, so none of those is missed here. */
+	tp = tl_read_only_cast(sk, struct tcp_sock);
 	record.state = sk->__sk_common.skc_state;
 	if (iter_mode == TL_ITER_STATES && !((iter_states >> (record.state & 31)) & 1))
 		return 0;
-	record.cookie = bpf_get_socket_cookie(sk);
+	record.cookie = sk->__sk_common.skc_cookie.counter;
+	if (!record.cookie)
+		return 0;
 
 	record.kind = TL_REC_SOCKET;
 	record.family = family;
@@ -346,6 +353,9 @@ int iter_tcp_sockets(struct bpf_iter__tcp *ctx)
 	record.family = skc->skc_family;
 	if (record.family != AF_INET && record.family != AF_INET6)
 		return 0;
+	/* Before the filter: every walk gives each socket of its namespace the
+	 * cookie the descriptor walk then reads (it cannot create one). */
+	record.cookie = bpf_get_socket_cookie(skc);
 	record.state = skc->skc_state;
 	/* A time-wait socket is filtered by its substate, the state it reports:
 	 * an orphaned FIN_WAIT2 lives on as one. */
@@ -357,7 +367,6 @@ int iter_tcp_sockets(struct bpf_iter__tcp *ctx)
 	record.dport = bpf_ntohs(skc->skc_dport);
 	record.netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
 	record.uid = ctx->uid;
-	record.cookie = bpf_get_socket_cookie(skc);
 	record.read_ns = bpf_ktime_get_ns();
 	if (record.state == TCP_NEW_SYN_RECV)
 		read_request(skc, &record);

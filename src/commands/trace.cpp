@@ -7,6 +7,7 @@
 #include "tcpleak/kernel/preflight.hpp"
 #include "tcpleak/output/trace_output.hpp"
 #include "tcpleak/session/command_session.hpp"
+#include "tcpleak/session/socket_scanner.hpp"
 #include "tcpleak/sys/clock.hpp"
 #include "tcpleak/sys/errors.hpp"
 
@@ -101,8 +102,10 @@ int run_trace(const TraceOptions& options) {
     session.load(trace_config(options));
     Attributor attributor;
     // Attached first, then the descriptor tables (owners of sockets older
-    // than tcpleak), then the ring buffer: what happens in between is in
-    // both, and hooks win over the tables.
+    // than tcpleak; named by a TCP-table walk first), then the ring buffer:
+    // what happens in between is in both, and hooks win over the tables.
+    NetnsLocator namespaces;
+    name_every_socket(session.bpf(), namespaces);
     for (const SocketHolder& holder : session.bpf().seed_existing_sockets())
         attributor.on_existing_socket(holder);
 

@@ -113,7 +113,7 @@ std::optional<LeakResolved> LeakTracker::on_transition(const Transition& t) {
         s = nullptr;
     }
     if (s != nullptr && became_time_wait(*s, t))
-        return std::nullopt;
+        return held_leak_released(*s, t);
     std::optional<LeakResolved> left;
     std::optional<Socket> carried; // what is known of it goes on into the next watched state
     if (s != nullptr) {
@@ -143,6 +143,23 @@ bool LeakTracker::became_time_wait(Socket& s, const Transition& t) {
     deadlines_.schedule(s.cookie, std::max(add_sat(s.entered_ns, threshold_ns_),
                                            add_sat(t.mono_ns, nonnegative_ns(policy_.time_wait_recheck))));
     return true;
+}
+
+// A held leak in FIN_WAIT2 whose last descriptor goes (close, exit):
+// tcp_close() orphans the socket before the event (no file left to see) and
+// hands it to a time-wait socket in FIN_WAIT2. The leak - a descriptor
+// holding it - ended with that release, in the releasing task's context; the
+// kernel reaps what is left after tcp_fin_timeout.
+std::optional<LeakResolved> LeakTracker::held_leak_released(Socket& s, const Transition& t) {
+    if (s.phase != Phase::Reported || !s.leak || s.leak->verdict == Verdict::Orphaned)
+        return std::nullopt;
+    LeakResolved r = resolution(s, t.task_exiting ? ResolvedHow::Exit : ResolvedHow::Close, t.mono_ns);
+    r.by_pid = t.ctx_pid;
+    r.by_comm = t.ctx_comm;
+    r.to_state = kTcpFinWait2; // an orphan now, in the time-wait socket's substate
+    forget(s);
+    ++resolved_total_;
+    return r;
 }
 
 void LeakTracker::enter(const Transition& t, Socket* carried) {

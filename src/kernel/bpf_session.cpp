@@ -1,4 +1,5 @@
 #include "tcpleak/kernel/bpf_session.hpp"
+#include "tcpleak/kernel/preflight.hpp"
 #include "tcpleak/sys/netns.hpp"
 #include "tcpleak/kernel/decode.hpp"
 
@@ -46,9 +47,15 @@ std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
 [[noreturn]] void fail_to_load(const char* what, int err) {
     err = err < 0 ? -err : err;
-    if (err == EPERM || err == EACCES)
+    // With the capabilities held, EACCES/EPERM is the verifier refusing a
+    // program (or a security module): saying "needs CAP_BPF" to root would
+    // send the user the wrong way.
+    if ((err == EPERM || err == EACCES) && !missing_capabilities(effective_capabilities()).empty())
         throw UserError(std::string(what) + ": permission denied by the kernel; tcpleak needs CAP_BPF and " +
                         "CAP_PERFMON (run it as root, e.g. with sudo)");
+    if (err == EPERM || err == EACCES)
+        throw UserError(std::string(what) + ": the kernel refused them although tcpleak holds CAP_BPF and "
+                        "CAP_PERFMON: " + errno_text(err) + " (run with -vv for the verifier's log)");
     throw UserError(std::string(what) + ": " + errno_text(err) + " (run with -vv for libbpf's log)");
 }
 
@@ -353,6 +360,11 @@ std::vector<TcpSocket> BpfSession::tcp_table(std::uint32_t states, int netns_fd)
         iterator = create_iterator(skeleton_->links.iter_tcp_sockets, "the TCP socket table");
     }
     return read_records<TcpSocket>(iterator.get(), tcp_socket_record_size());
+}
+
+void BpfSession::name_sockets(int netns_fd) {
+    constexpr std::uint32_t kNoState = 1U; // bit 0: no TCP state is 0
+    tcp_table(kNoState, netns_fd);
 }
 
 // Every link but the iterators': they produce no events, and the stop path

@@ -65,7 +65,8 @@ void TracefsAccess::leave() { return_home(true); }
 void TracefsAccess::mount_privately() {
     original_mount_ns_ = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
     original_cwd_ = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (original_mount_ns_ < 0 || original_cwd_ < 0 || unshare(CLONE_NEWNS) != 0) {
+    original_root_ = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (original_mount_ns_ < 0 || original_cwd_ < 0 || original_root_ < 0 || unshare(CLONE_NEWNS) != 0) {
         unavailable_reason_ = std::string("tracefs is not mounted, and no private mount namespace: ") +
                               std::strerror(errno);
         return_home(true);
@@ -84,8 +85,10 @@ bool TracefsAccess::has_event(std::string_view category, std::string_view name) 
     return available() && can_open(events_dir_ + "/" + std::string(category) + "/" + std::string(name) + "/id", O_RDONLY);
 }
 
-// Back to the mount namespace we came from; setns() also moves the working
-// directory to that namespace's root, so restore it.
+// Back to the mount namespace we came from. setns() also moves the root and
+// the working directory to that namespace's root: a tcpleak started in a
+// chroot would leave it, so the root is restored (chroot into the directory
+// kept open, which CAP_SYS_CHROOT allows) and then the working directory.
 void TracefsAccess::return_home(bool throw_on_failure) {
     std::string failure;
     if (original_mount_ns_ >= 0) {
@@ -95,6 +98,13 @@ void TracefsAccess::return_home(bool throw_on_failure) {
                       kTracefs + ")";
         close(original_mount_ns_);
         original_mount_ns_ = -1;
+    }
+    if (original_root_ >= 0) {
+        if (failure.empty() && (fchdir(original_root_) != 0 || chroot(".") != 0))
+            failure = std::string("cannot return to the root directory after mounting tracefs privately: ") +
+                      std::strerror(errno);
+        close(original_root_);
+        original_root_ = -1;
     }
     if (original_cwd_ >= 0) {
         if (failure.empty() && fchdir(original_cwd_) != 0)

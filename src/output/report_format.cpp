@@ -94,8 +94,14 @@ void append_leak_sentence(std::string& out, const Leak& leak, std::uint64_t in_s
         append_plural(out, leak.rx_queue, "byte unread", "bytes unread");
     }
     if (leak.tcp && leak.state != kTcpCloseWait && leak.tcp->tx_queue > 0) {
+        // After close() the FIN takes one sequence number of the queue.
+        const bool fin_queued = leak.state == kTcpFinWait1 || leak.state == kTcpClosing || leak.state == kTcpLastAck;
+        const std::uint32_t data = fin_queued ? leak.tcp->tx_queue - 1 : leak.tcp->tx_queue;
         out.append(", ");
-        append_plural(out, leak.tcp->tx_queue, "byte unsent", "bytes unsent");
+        if (data > 0)
+            append_plural(out, data, "byte", "bytes");
+        out.append(data > 0 && fin_queued ? " and the FIN" : fin_queued ? "the FIN" : "");
+        out.append(" unacknowledged");
         if (leak.tcp->snd_wnd == 0)
             out.append(" (peer window 0)");
     }
@@ -108,10 +114,10 @@ void append_leak_sentence(std::string& out, const Leak& leak, std::uint64_t in_s
             append_pid_comm(out, leak.peer->holder->pid, leak.peer->holder->comm);
             out.append(" fd ");
             append_decimal(out, leak.peer->holder->fd);
+            out.append(" in ");
         } else {
-            out.append("no process");
+            out.append("orphaned in "); // no descriptor holds it
         }
-        out.append(" in ");
         out.append(tcp_state_name(leak.peer->state));
     }
 }

@@ -21,6 +21,20 @@ constexpr std::uint32_t kClosingStates = (1U << kTcpFinWait1) | (1U << kTcpFinWa
 // The kernel's counters are read this often: the in-stream "lost" record
 // follows a loss within this, and so does the reconciliation scan.
 constexpr std::uint64_t kCountersEveryNs = 100'000'000;
+// Leaks found as they end (no scan got to them: a late leak) wait this long
+// at most for their details, read for all of them at once: one read of the
+// tables per batch, not one per leak, which a stream of them on a loaded
+// machine would turn into a scan per event.
+constexpr std::uint64_t kLateLeaksEveryNs = 500'000'000;
+
+// A leak report names the process's command line; a mass leak of one
+// process reads it once.
+const std::string& cached_cmdline(std::unordered_map<std::uint32_t, std::string>& cache, std::uint32_t pid) {
+    auto [it, fresh] = cache.try_emplace(pid);
+    if (fresh)
+        it->second = read_cmdline(pid);
+    return it->second;
+}
 
 // Events that never reached user space: records the ring buffer had no room
 // for, and program runs the kernel skipped (a program already running on
@@ -69,6 +83,8 @@ void LeakWatch::start() {
 }
 
 void LeakWatch::tick(std::uint64_t now_mono_ns, EventSource& source) {
+    if (!late_.empty() && now_mono_ns - late_since_ns_ >= kLateLeaksEveryNs)
+        report_late();
     if (now_mono_ns - last_check_ns_ >= kCountersEveryNs)
         check_losses(now_mono_ns);
     const bool due = tracker_.next_deadline() <= now_mono_ns;
@@ -82,6 +98,7 @@ void LeakWatch::finish(EventSource& source) {
     check_losses(now);
     if (tracker_.next_deadline() <= now || coverage_.reconcile_needed())
         scan(source);
+    report_late();
 }
 
 // A loss opens a gap from the last check that found none: the tracker marks
@@ -197,10 +214,7 @@ void LeakWatch::report_all(std::vector<Leak>& leaks, std::span<const SocketHolde
     details_.fill(leaks, own_details_holders_ ? std::span<const SocketHolder>{} : holders);
     std::unordered_map<std::uint32_t, std::string> cmdlines;
     for (Leak& leak : leaks) {
-        auto [it, fresh] = cmdlines.try_emplace(leak.pid);
-        if (fresh)
-            it->second = read_cmdline(leak.pid);
-        leak.cmdline = it->second;
+        leak.cmdline = cached_cmdline(cmdlines, leak.pid);
         tracker_.set_cmdline(leak.cookie, leak.cmdline);
         events_.leak(leak);
         if (const std::uint64_t now = clock_(); now - last_check_ns_ >= kCountersEveryNs)
@@ -209,12 +223,33 @@ void LeakWatch::report_all(std::vector<Leak>& leaks, std::span<const SocketHolde
 }
 
 void LeakWatch::report(LeakResolved& resolved) {
-    if (resolved.newly_reported) {
-        details_.fill(std::span(&resolved.leak, 1), {});
-        resolved.leak.cmdline = read_cmdline(resolved.leak.pid);
-        events_.leak(resolved.leak);
+    if (!resolved.newly_reported) {
+        events_.resolved(resolved);
+        return;
     }
-    events_.resolved(resolved);
+    if (late_.empty())
+        late_since_ns_ = clock_();
+    late_.push_back(std::move(resolved));
+}
+
+// The late leaks, each told as a leak and at once its resolution (its
+// record's times are the kernel's, not the time of this batch).
+void LeakWatch::report_late() {
+    if (late_.empty())
+        return;
+    std::vector<Leak> leaks;
+    leaks.reserve(late_.size());
+    for (const LeakResolved& resolved : late_)
+        leaks.push_back(resolved.leak);
+    details_.fill(leaks, {});
+    std::unordered_map<std::uint32_t, std::string> cmdlines;
+    for (std::size_t i = 0; i < late_.size(); ++i) {
+        leaks[i].cmdline = cached_cmdline(cmdlines, leaks[i].pid);
+        late_[i].leak = std::move(leaks[i]);
+        events_.leak(late_[i].leak);
+        events_.resolved(late_[i]);
+    }
+    late_.clear();
 }
 
 void LeakWatch::on_record(std::span<const std::byte> raw) {

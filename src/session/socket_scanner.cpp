@@ -2,6 +2,21 @@
 
 namespace tcpleak {
 
+void name_every_socket(BpfSession& session, NetnsLocator& namespaces) {
+    for (const std::uint32_t netns : namespaces.discover()) {
+        if (netns == namespaces.own()) {
+            session.name_sockets();
+        } else if (const std::optional<UniqueFd> fd = namespaces.open(netns)) {
+            session.name_sockets(fd->get());
+        }
+    }
+}
+
+std::vector<SocketHolder> KernelScanner::existing_sockets() {
+    name_every_socket(session_, namespaces_);
+    return session_.seed_existing_sockets();
+}
+
 std::optional<std::vector<TcpSocket>> KernelScanner::tcp_table(std::uint32_t netns, std::uint32_t states) {
     if (netns == namespaces_.own())
         return session_.tcp_table(states);

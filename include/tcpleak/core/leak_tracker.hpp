@@ -243,6 +243,7 @@ private:
                                 std::uint64_t now_ns, const TcpSocket* tcp);
     void look_at_unheld(Socket& s, std::uint64_t now_ns, const TcpTables* tables, ScanResult& result);
     bool became_time_wait(Socket& s, const Transition& t);
+    std::optional<LeakResolved> held_leak_released(Socket& s, const Transition& t);
     void recheck_time_wait(Socket& s, std::uint64_t now_ns, const TcpTables& tables, ScanResult& result);
     LeakResolved resolution(const Socket& s, ResolvedHow how, std::uint64_t now_ns) const;
     void retry_unheld(Socket& s, std::uint64_t now_ns);

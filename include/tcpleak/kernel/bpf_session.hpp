@@ -83,6 +83,10 @@ public:
     // /proc/PID/ns/net), or this process's own when -1; only sockets in
     // `states` (bit per state; 0: all).
     std::vector<TcpSocket> tcp_table(std::uint32_t states, int netns_fd = -1);
+    // A TCP-table walk that returns nothing: it gives every socket of the
+    // namespace a cookie, which a later descriptor walk needs to name it
+    // (the kernel does not let the descriptor walk create one).
+    void name_sockets(int netns_fd = -1);
     // Who connected or accepted the socket, as the kernel's owners LRU
     // (leaks/run) still remembers; nullopt when it does not.
     std::optional<SocketOwner> remembered_owner(std::uint64_t cookie) const;

@@ -43,6 +43,7 @@ private:
     std::string unavailable_reason_;
     int original_mount_ns_ = -1;
     int original_cwd_ = -1;
+    int original_root_ = -1; // a chrooted tcpleak stays in its chroot after setns()
 };
 
 } // namespace tcpleak

@@ -93,7 +93,8 @@ void append_verdict(std::string& out, const Leak& leak, VerdictForm form);
 // reported, or (run's report) until it ended. The other end, when on this
 // host, closes it.
 //   "pid 1234 server fd 7 127.0.0.1:8080 -> 127.0.0.1:50312 in CLOSE_WAIT for 5.00s: never closed;
-//    the other end: pid 812 client fd 5 in FIN_WAIT2" (one line)
+//    the other end: pid 812 client fd 5 in FIN_WAIT2" (one line; "the other end:
+//    orphaned in FIN_WAIT2" when no descriptor holds it)
 //   "pid 1240 worker fd 9 [::1]:443 -> [::1]:40000 in CLOSE_WAIT for at least 3m00s, 12 bytes unread:
 //    closed by 1233 server (fd 7, close); held by 1240 worker fd 9" (one line)
 //   "pid 1234 server fd - 10.0.0.1:80 -> 10.0.0.2:5000 in FIN_WAIT1 for 9.00s: orphaned (no descriptor holds it)"

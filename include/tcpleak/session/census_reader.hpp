@@ -10,6 +10,7 @@
 #include "tcpleak/sys/netns.hpp"
 
 #include <cstdint>
+#include <unordered_set>
 #include <vector>
 
 namespace tcpleak {
@@ -29,13 +30,17 @@ class CensusReader {
 public:
     explicit CensusReader(BpfSession& session) : session_(session) {}
 
-    // Descriptors first, then the TCP tables: a socket closed in between is
-    // a stale holder (counted), never a socket counted twice.
+    // The TCP tables first (their walk gives every socket the cookie the
+    // descriptor walk needs to name it), then the descriptors: a socket
+    // opened in between waits for the next census (a holder of it is
+    // counted stale), one closed in between counts as unheld; none twice.
     CensusInput read();
     // read(), joined (take_census).
     Census take();
 
 private:
+    void walk_table(std::uint32_t netns, CensusInput& input, std::unordered_set<std::uint32_t>& walked);
+
     BpfSession& session_;
     NetnsLocator namespaces_;
 };

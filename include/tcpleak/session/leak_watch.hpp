@@ -76,6 +76,7 @@ private:
     void find_vanished(std::uint64_t read_ns);
     void report_all(std::vector<Leak>& leaks, std::span<const SocketHolder> holders);
     void report(LeakResolved& resolved);
+    void report_late();
 
     SocketScanner& scanner_;
     LeakDetails details_;
@@ -92,6 +93,8 @@ private:
     std::uint64_t lost_seen_ = 0;     // ring buffer losses already told
     std::uint64_t missed_seen_ = 0;   // lost + program runs skipped, already counted in a gap
     std::uint64_t bounds_seen_ = 0;   // selected_full + pids_full already told
+    std::vector<LeakResolved> late_;  // late leaks waiting for their details (report_late)
+    std::uint64_t late_since_ns_ = 0; // when the first of them came
 };
 
 } // namespace tcpleak

@@ -39,12 +39,16 @@ public:
     virtual KernelCounters counters() = 0;
 };
 
+// Gives every socket of every namespace tcpleak can enter its cookie, so
+// that the descriptor walk that follows sees the sockets older than tcpleak.
+void name_every_socket(BpfSession& session, NetnsLocator& namespaces);
+
 // The real kernel: a loaded BpfSession.
 class KernelScanner final : public SocketScanner {
 public:
     explicit KernelScanner(BpfSession& session) : session_(session) {}
 
-    std::vector<SocketHolder> existing_sockets() override { return session_.seed_existing_sockets(); }
+    std::vector<SocketHolder> existing_sockets() override;
     std::vector<SocketHolder> holders_in_states(std::uint32_t states) override {
         return session_.holders_in_states(states);
     }

@@ -865,3 +865,55 @@ TEST_CASE("random enter/leave sequences keep the index and the schedule consiste
     CHECK(tracker.next_deadline() == UINT64_MAX);
     CHECK(tracker.schedule_slots() == 0);
 }
+
+// A tracker watching FIN_WAIT2 that has seen socket 7 enter it (FIN_WAIT1
+// -> FIN_WAIT2) at kT0, held or not.
+LeakTracker& watching_fin_wait2(LeakTracker& tracker, bool held) {
+    Transition half_closed = enter(7, kT0);
+    half_closed.old_state = kTcpFinWait1;
+    half_closed.new_state = kTcpFinWait2;
+    half_closed.has_file = held;
+    CHECK_FALSE(tracker.on_transition(half_closed).has_value());
+    return tracker;
+}
+
+// FIN_WAIT2 -> CLOSE with no file left: tcp_close() orphaned it and handed it
+// to a time-wait socket in FIN_WAIT2 (or an orphan's end).
+Transition handed_to_time_wait(std::uint64_t mono_ns, std::uint32_t ctx_pid, const char* ctx_comm, bool exiting) {
+    Transition t = leave(7, mono_ns, kTcpClose, false, ctx_pid, ctx_comm, exiting);
+    t.old_state = kTcpFinWait2;
+    t.has_file = false;
+    return t;
+}
+
+LeakTrackerPolicy fin_wait2_policy() {
+    LeakTrackerPolicy policy;
+    policy.states = 1U << kTcpFinWait2;
+    return policy;
+}
+
+TEST_CASE("a held FIN_WAIT2 leak ends when its holder exits, though the socket lives on as an orphan") {
+    LeakTracker tracker(kThreshold, {}, fin_wait2_policy());
+    watching_fin_wait2(tracker, true);
+    SocketHolder held = holder(7, kServer, "server", 9);
+    held.state = kTcpFinWait2;
+    const Leak leak = only_leak(scan(tracker, {held}, kT0 + 5 * kSec));
+    CHECK(leak.verdict == Verdict::NeverClosed);
+
+    // At exit the exiting task is on the CPU.
+    const auto resolved = tracker.on_transition(handed_to_time_wait(kT0 + 8 * kSec, kServer, "server", true));
+    REQUIRE(resolved.has_value());
+    CHECK(resolved->how == ResolvedHow::Exit);
+    CHECK(resolved->by_pid == kServer);
+    CHECK(resolved->to_state == kTcpFinWait2);
+    CHECK(resolved->in_state_ns == 8 * kSec);
+    CHECK(tracker.tracked() == 0);
+    CHECK(tracker.resolved_total() == 1);
+}
+
+TEST_CASE("an orphaned FIN_WAIT2 handed to a time-wait socket stays tracked, unresolved") {
+    LeakTracker tracker(kThreshold, {}, fin_wait2_policy());
+    watching_fin_wait2(tracker, false);
+    CHECK_FALSE(tracker.on_transition(handed_to_time_wait(kT0 + 1 * kSec, kClient, "client", false)).has_value());
+    CHECK(tracker.tracked() == 1);
+}

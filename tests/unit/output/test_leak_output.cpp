@@ -398,6 +398,37 @@ TEST_CASE("text leak output: a line per leak and per resolution when not interac
     CHECK(err.text().empty());
 }
 
+TEST_CASE("text leak output: stuck states say what waits in the queue and name the other end") {
+    const ScopedTimeZone utc("UTC");
+    CapturedOutput out, err;
+    auto output = make_text_leak_output(out.buffer(), err.buffer(), sample_clock(), false);
+    Leak fin_wait1 = never_closed_leak(); // orphaned behind a zero window, the reader on this host
+    fin_wait1.state = kTcpFinWait1;
+    fin_wait1.verdict = Verdict::Orphaned;
+    fin_wait1.holders.clear();
+    fin_wait1.fd.reset();
+    fin_wait1.tcp = TcpSocket{};
+    fin_wait1.tcp->tx_queue = 6145; // 6144 bytes and the FIN
+    fin_wait1.tcp->snd_wnd = 0;
+    fin_wait1.explanation = StuckExplanation{StuckCause::PeerNotReading, true, "The peer stopped reading.",
+                                             "Find why the peer stops reading.", {}};
+    fin_wait1.peer = LeakPeer{4200, kTcpEstablished, 4026531840, Holder{1300, make_comm("reader"), 5}};
+    output->leak(fin_wait1);
+    Leak last_ack = fin_wait1; // only the FIN left, the peer gone and its end orphaned
+    last_ack.state = kTcpLastAck;
+    last_ack.tcp->tx_queue = 1;
+    last_ack.tcp->snd_wnd = 65536;
+    last_ack.explanation.reset();
+    last_ack.peer = LeakPeer{4201, kTcpFinWait2, 4026531840, std::nullopt};
+    output->leak(last_ack);
+    Leak fin_wait2 = never_closed_leak(); // held after shutdown(), nothing queued
+    fin_wait2.state = kTcpFinWait2;
+    fin_wait2.tcp = TcpSocket{};
+    fin_wait2.peer = LeakPeer{4202, kTcpCloseWait, 4026531840, Holder{1301, make_comm("api"), 7}};
+    output->leak(fin_wait2);
+    check_golden("leaks_stuck_lines.txt", out.text());
+}
+
 TEST_CASE("text leak output: the table") {
     const ScopedTimeZone utc("UTC");
     CapturedOutput out, err;

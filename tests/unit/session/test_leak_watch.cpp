@@ -250,3 +250,39 @@ TEST_CASE("leak watch: a loss while the start-up scan ran is a loss like any oth
     CHECK(s.events.lost_counts == std::vector<std::uint64_t>{10});
     CHECK(s.events.reconciliations.size() == 1);
 }
+
+TEST_CASE("leak watch: a stream of late leaks gets its details in batches, not a scan per leak") {
+    Setup s;
+    s.watch.start();
+    const std::uint64_t entered = s.now;
+    for (std::uint64_t cookie = 1; cookie <= 50; ++cookie)
+        s.kernel.transition(cookie, kTcpEstablished, kTcpCloseWait, entered);
+    // Each closed 2 s later (past the 1 s threshold) before any scan got to it.
+    for (std::uint64_t cookie = 1; cookie <= 50; ++cookie)
+        s.kernel.transition(cookie, kTcpCloseWait, kTcpLastAck, entered + 2 * kSec, TL_F_FILE_RELEASED);
+    s.now = entered + 2 * kSec;
+    const int scans_before = s.kernel.holder_scans;
+    s.kernel.drain();
+    CHECK(s.events.leaks.empty()); // waiting for their details
+    s.advance_to(s.now + 600 * kMs);
+    REQUIRE(s.events.leaks.size() == 50);
+    REQUIRE(s.events.resolutions.size() == 50);
+    CHECK(s.kernel.holder_scans - scans_before <= 2); // the batch's read, and at most one periodic scan
+    for (std::size_t i = 0; i < 50; ++i) {
+        CHECK(s.events.leaks[i].cookie == i + 1);
+        CHECK(s.events.resolutions[i].leak.cookie == i + 1);
+        CHECK(s.events.resolutions[i].how == ResolvedHow::Close);
+    }
+}
+
+TEST_CASE("leak watch: finish tells the late leaks still waiting for their details") {
+    Setup s;
+    s.watch.start();
+    s.kernel.transition(7, kTcpEstablished, kTcpCloseWait, s.now);
+    s.kernel.transition(7, kTcpCloseWait, kTcpLastAck, s.now + 2 * kSec, TL_F_FILE_RELEASED);
+    s.now += 2 * kSec;
+    s.watch.finish(s.kernel);
+    REQUIRE(s.events.leaks.size() == 1);
+    REQUIRE(s.events.resolutions.size() == 1);
+    CHECK(s.events.resolutions[0].leak.cookie == 7);
+}
