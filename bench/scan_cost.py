@@ -16,6 +16,13 @@ share of one core. The summary record gives the scans and their time.
 
 Run as root (scripts/bench --scans does, with the build's binary; add
 --compare OTHER_BINARY for a side by side).
+
+--top: the same population (no leaker), measured under `tcpleak top --json
+--interval INTERVAL` instead: per census, the wall time of the reads (the
+census record's scan.us) and the CPU time of the whole interval (reads,
+join, ranking, output: utime + stime over the censuses written). Sockets on
+the machine: 2 x PROCESSES x CONNECTIONS plus the listeners, e.g.
+  bench/scan_cost.py --tcpleak build/tcpleak --top --connections 250   # ~100,000 sockets
 """
 
 import argparse
@@ -75,6 +82,13 @@ def start_population(processes, connections):
     return pids
 
 
+def stop_population(pids):
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    for pid in pids:
+        os.waitpid(pid, 0)
+
+
 def descriptors_on_machine():
     total = 0
     for pid in os.listdir("/proc"):
@@ -92,13 +106,15 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
-def measure(binary, seconds):
-    out = open("/tmp/tcpleak-scan-cost.ndjson", "w+")
-    proc = subprocess.Popen([binary, "leaks", "--json", "--threshold", "1s"], stdout=out, stderr=subprocess.DEVNULL)
+def run_measured(argv, output, seconds):
+    """Runs argv (its NDJSON to `output`) for `seconds` once it has written its
+    start record; returns its records and (CPU seconds, wall seconds) of the span."""
+    out = open(output, "w+")
+    proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while os.path.getsize(out.name) == 0:  # the start record: attached
         if time.monotonic() > deadline or proc.poll() is not None:
-            raise SystemExit("scan_cost: %s did not start" % binary)
+            raise SystemExit("scan_cost: %s did not start" % argv[0])
         time.sleep(0.01)
     cpu0, wall0 = cpu_seconds(proc.pid), time.monotonic()
     time.sleep(seconds)
@@ -106,15 +122,57 @@ def measure(binary, seconds):
     proc.send_signal(signal.SIGINT)
     proc.wait(60)
     out.seek(0)
-    records = [json.loads(line) for line in out if line.strip()]
+    return [json.loads(line) for line in out if line.strip()], (cpu1 - cpu0, wall1 - wall0)
+
+
+def measure(binary, seconds):
+    records, (cpu, wall) = run_measured([binary, "leaks", "--json", "--threshold", "1s"],
+                                        "/tmp/tcpleak-scan-cost.ndjson", seconds)
     summary = next((r for r in records if r.get("type") == "summary"), {})
     leaks = sum(1 for r in records if r.get("type") == "leak")
     return {
-        "cpu_share": (cpu1 - cpu0) / (wall1 - wall0),
+        "cpu_share": cpu / wall,
         "leaks": leaks,
         "scans": summary.get("scans"),
         "scan_ms": summary.get("scan_ms"),
     }
+
+
+def measure_top(binary, seconds, interval):
+    """CPU and scan time per census of `tcpleak top` over `seconds`."""
+    records, (cpu, wall) = run_measured([binary, "top", "--json", "--interval", interval],
+                                        "/tmp/tcpleak-top-cost.ndjson", seconds)
+    censuses = [r for r in records if r.get("type") == "census"]
+    # The censuses of the measured span: all but the first, which top takes
+    # as it starts, about when the span begins.
+    measured = max(1, len(censuses) - 1)
+    scan_us = sorted(c["scan"]["us"] for c in censuses)
+    return {
+        "sockets": censuses[-1]["sockets"] if censuses else 0,
+        "holders": censuses[-1]["scan"]["holders"] if censuses else 0,
+        "censuses": len(censuses),
+        "cpu_share": cpu / wall,
+        "cpu_ms_per_census": 1000 * cpu / measured,
+        "scan_ms_median": scan_us[len(scan_us) // 2] / 1000 if scan_us else None,
+        "scan_ms_max": scan_us[-1] / 1000 if scan_us else None,
+    }
+
+
+def main_top(args, binaries):
+    for b in binaries:
+        runs = [measure_top(b, args.seconds, args.interval) for _ in range(args.rounds)]
+        runs.sort(key=lambda r: r["cpu_ms_per_census"])
+        mid = runs[len(runs) // 2]
+        line = dict(binary=b, interval=args.interval, **mid,
+                    runs_cpu_ms_per_census=[round(r["cpu_ms_per_census"], 1) for r in runs])
+        if args.json:
+            print(json.dumps(line))
+        else:
+            print("%-30s %7d sockets %7d holders  census every %s: scan %.1f ms (max %.1f), CPU %.1f ms per census "
+                  "(%.1f%% of a core; runs: %s)"
+                  % (b, mid["sockets"], mid["holders"], args.interval, mid["scan_ms_median"], mid["scan_ms_max"],
+                     mid["cpu_ms_per_census"], 100 * mid["cpu_share"],
+                     ", ".join("%.1f" % r for r in line["runs_cpu_ms_per_census"])))
 
 
 def main():
@@ -128,9 +186,17 @@ def main():
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="one JSON line per binary")
+    parser.add_argument("--top", action="store_true", help="measure `tcpleak top` instead (no leaker)")
+    parser.add_argument("--interval", default="2s", help="with --top: its --interval")
     args = parser.parse_args()
 
     population = start_population(args.processes, args.connections)
+    if args.top:
+        try:
+            main_top(args, [args.tcpleak] + args.compare)
+        finally:
+            stop_population(population)
+        return
     leaker = subprocess.Popen([sys.executable, LEAKER, "steady", str(args.rate), str(args.hold)],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     leaker.stdout.readline()  # ready
@@ -158,10 +224,7 @@ def main():
                          scans, line["ms_per_scan"]))
     finally:
         leaker.kill()
-        for pid in population:
-            os.kill(pid, signal.SIGKILL)
-        for pid in population:
-            os.waitpid(pid, 0)
+        stop_population(population)
 
 
 if __name__ == "__main__":

@@ -277,9 +277,12 @@ std::string joined_words(const std::vector<std::string>& words) {
     return out;
 }
 
-// The bash function of the completion's prelude that completes a value of this kind.
-std::string_view bash_completer(ValueKind kind) {
-    switch (kind) {
+// The bash function of the completion's prelude that completes a value of
+// this option: by its kind, or from its fixed words (top --by).
+std::string_view bash_completer(const OptionDescription& option) {
+    if (option.kind == ValueKind::Other && !option.values.empty())
+        return "words";
+    switch (option.kind) {
     case ValueKind::Pid: return "pids";
     case ValueKind::ProcessName: return "comms";
     case ValueKind::TcpState: return "states";
@@ -360,7 +363,7 @@ std::string bash_completion(const CommandDescription& root) {
         for (const OptionDescription& option : command.options) {
             if (!option.positional.empty() || option.kind == ValueKind::None)
                 continue;
-            out << "        " << names_pattern(option) << ") kind=" << bash_completer(option.kind);
+            out << "        " << names_pattern(option) << ") kind=" << bash_completer(option);
             if (option.repeatable)
                 out << " list=1";
             if (!option.values.empty())
@@ -429,7 +432,7 @@ std::string zsh_action(const OptionDescription& option) {
         return (option.repeatable ? "_values -s , state " : "_values state ") + joined_words(option.values);
     case ValueKind::Duration: return "(500ms 1s 5s 10s 30s 1m 5m 10m 1h)";
     case ValueKind::File: return "_files";
-    default: return " ";
+    default: return option.values.empty() ? " " : "(" + joined_words(option.values) + ")";
     }
 }
 

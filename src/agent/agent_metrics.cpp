@@ -32,7 +32,7 @@ std::vector<double> close_wait_bounds() { return metrics::exponential_bounds(0.1
 } // namespace
 
 ProcessLabels process_labels(std::string_view comm, const Workload& workload, std::optional<std::uint32_t> pid) {
-    return {std::string(comm), container_label(workload), workload.pod, workload.namespace_name,
+    return {std::string(comm), container_metric_label(workload), workload.pod, workload.namespace_name,
             pid ? std::to_string(*pid) : std::string()};
 }
 

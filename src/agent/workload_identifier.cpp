@@ -53,7 +53,7 @@ Workload WorkloadIdentifier::of_cgroup(std::uint64_t cgroup_id) {
     return resolvers_ ? to_workload(*resolvers_->resolver.of_cgroup(cgroup_id)) : Workload{};
 }
 
-std::string container_label(const Workload& workload) {
+std::string container_metric_label(const Workload& workload) {
     if (!workload.container.empty())
         return workload.container;
     return workload.container_id.substr(0, 12);

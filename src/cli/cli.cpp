@@ -29,6 +29,8 @@ namespace tcpleak {
 namespace {
 
 constexpr std::string_view kProgram = "tcpleak";
+// The commands, as usage errors list them.
+constexpr std::string_view kCommandList = "trace, leaks, run or top";
 
 // The kernel stores a task's comm in 16 bytes including the NUL, so a longer
 // -c could never match anything.
@@ -48,6 +50,8 @@ constexpr std::string_view kClosingStateNoun =
 constexpr std::array<std::string_view, 5> kClosingStateNames = {"CLOSE_WAIT", "FIN_WAIT1", "FIN_WAIT2", "LAST_ACK",
                                                                 "CLOSING"};
 constexpr std::string_view kCommNoun = "a process name";
+constexpr std::string_view kGroupingNoun = "process or container"; // top --by
+constexpr std::array<std::string_view, 2> kGroupingNames = {"process", "container"};
 constexpr std::string_view kDurationNoun = "a duration (e.g. 500ms, 5s, 2m, 1h)";
 constexpr std::string_view kFileNoun = "a file name";
 constexpr std::string_view kExitCodeNoun = "an exit status (0-255)";
@@ -200,6 +204,8 @@ CommandHelp root_help() {
         "      watch nginx's sockets enter and leave CLOSE_WAIT\n"
         "  sudo tcpleak run --junit leaks.xml -- ./soak-test.sh\n"
         "      fail a test run whose programs leak sockets\n"
+        "  sudo tcpleak top\n"
+        "      every process's sockets per state, live\n"
         "\n"
         "Run 'tcpleak COMMAND --help' for a command's options, examples and exit status.\n"
         "Tracing uses eBPF, so tcpleak needs root.",
@@ -779,6 +785,99 @@ AgentOptions agent_options(const CLI::App& command, const AgentArgs& args) {
 }
 
 // ---------------------------------------------------------------------------
+// tcpleak top: its help, options and checks together
+
+CommandHelp top_help() {
+    return {
+        "top",
+        "tcpleak top [--interval DUR] [--by process|container] [-p PID]... [-c COMM]\n"
+        "                     [--count N] [--json] [-v]",
+        "Show every process's TCP sockets per state, live, like top.",
+        "Every --interval, a census of the kernel's socket table (TIME_WAIT and\n"
+        "connection requests included) joined with the processes' descriptors.\n"
+        "Columns: SYN_S(ENT) SYN_R(ECV) ESTAB(LISHED) C_WAIT (CLOSE_WAIT) FIN_W1\n"
+        "FIN_W2 L_ACK (LAST_ACK) CLOSNG (CLOSING) T_WAIT (TIME_WAIT), TOTAL (with\n"
+        "LISTEN); NEW/s: new\n"
+        "connections per second; CW/MIN: CLOSE_WAIT growth per minute over the last\n"
+        "minute; OLDEST_CW: age of the oldest CLOSE_WAIT, at least (from the last\n"
+        "segment the socket received). Growing CLOSE_WAIT sorts first.\n"
+        "Sockets no process holds (orphans, TIME_WAIT, requests, unaccepted) have\n"
+        "rows of their own per network namespace, with the sysctls that limit them.\n"
+        "On a terminal the screen is redrawn; otherwise one table per census.\n" +
+            kDurationNote +
+            "\n"
+            "\n"
+            "Examples:\n"
+            "  sudo tcpleak top\n"
+            "      every process with sockets, refreshed every 2s\n"
+            "  sudo tcpleak top --by container --interval 5s\n"
+            "      per container (cgroup), every 5 seconds\n"
+            "  sudo tcpleak top --json --count 30 > census.ndjson\n"
+            "      a minute of censuses, one JSON object per line\n"
+            "\n"
+            "Exit status:\n"
+            "  0  stopped by Ctrl-C, SIGTERM or after --count censuses\n"
+            "  1  error (e.g. not root)\n"
+            "  2  usage error",
+    };
+}
+
+struct TopArgs {
+    ProcessFilterArgs processes;
+    std::vector<std::string> interval;
+    std::vector<std::string> by;
+    std::vector<std::string> count;
+    bool json = false;
+    int verbose = 0;
+};
+
+void define_top(CLI::App& command, TopArgs& args) {
+    const TopOptions defaults;
+    add_value_option(command, "--interval", args.interval, "DUR", kDurationNoun,
+                     "One census every DUR" + default_note(defaults.interval));
+    add_value_option(command, "--by", args.by, "WHAT", kGroupingNoun,
+                     "A row per process, or per container\n(cgroup) [default: process]");
+    add_process_filters(command, args.processes, "held by");
+    add_value_option(command, "--count", args.count, "N", "a number of censuses (1 or more)",
+                     "Stop after N censuses [default: until Ctrl-C]");
+    command.add_flag("--json", args.json, "One JSON census per line instead of a table");
+    add_verbose_flag(command, args.verbose);
+}
+
+bool by_container_value(const CLI::App& command, const std::vector<std::string>& values) {
+    const std::string* by = single_value("--by", values);
+    if (by == nullptr || *by == kGroupingNames[0])
+        return false;
+    reject_option_as_value(command, "--by", *by);
+    if (*by != kGroupingNames[1])
+        throw UsageError(concat({"--by ", shown(*by), ": not ", kGroupingNoun}));
+    return true;
+}
+
+std::optional<std::uint64_t> count_value(const CLI::App& command, const std::vector<std::string>& values) {
+    const std::string* text = single_value("--count", values);
+    if (text == nullptr)
+        return std::nullopt;
+    reject_option_as_value(command, "--count", *text);
+    const auto number = parse_decimal(*text);
+    if (!number || *number == 0)
+        throw UsageError(concat({"--count ", shown(*text), ": not a number of censuses (1 or more)"}));
+    return number;
+}
+
+TopOptions top_options(const CLI::App& command, const TopArgs& args) {
+    TopOptions options;
+    options.interval = duration_value(command, "--interval", args.interval).value_or(options.interval);
+    options.by_container = by_container_value(command, args.by);
+    options.pids = list_values(command, "-p", args.processes.pids, parse_pid);
+    options.comm = comm_value(command, args.processes.comm);
+    options.count = count_value(command, args.count);
+    options.json = args.json;
+    options.verbose = args.verbose;
+    return options;
+}
+
+// ---------------------------------------------------------------------------
 // Translating CLI11's errors into one line
 
 // The first word CLI11 could not place, skipping the "--" it keeps there.
@@ -852,6 +951,8 @@ public:
         define_leaks(*leaks_, leaks_args_);
         run_ = add_command(run_help());
         define_run(*run_, run_args_);
+        top_ = add_command(top_help());
+        define_top(*top_, top_args_);
         agent_ = add_command(agent_help());
         define_agent(*agent_, agent_args_);
     }
@@ -862,7 +963,7 @@ public:
 
     ParseResult parse(int argc, const char* const* argv) {
         if (argc < 2)
-            return usage_error("", "missing command (trace, leaks or run)");
+            return usage_error("", concat({"missing command (", kCommandList, ")"}));
         const std::string first = argv[1];
         // CLI11 answers --version whatever follows; "tcpleak --version extra"
         // is more likely a mistake than a question.
@@ -932,6 +1033,8 @@ private:
             return trace_options(command, trace_args_);
         if (&command == leaks_)
             return leaks_options(command, leaks_args_);
+        if (&command == top_)
+            return top_options(command, top_args_);
         if (&command == agent_)
             return agent_options(command, agent_args_);
         return run_options(command, run_args_);
@@ -941,10 +1044,10 @@ private:
         if (first.size() > 1 && first.front() == '-') {
             for (const CLI::App* command : root_.get_subcommands({}))
                 if (is_option_of(*command, first))
-                    return concat({"missing command before ", shown(first), " (trace, leaks or run)"});
+                    return concat({"missing command before ", shown(first), " (", kCommandList, ")"});
             return concat({shown(first), ": unknown option"});
         }
-        return concat({"unknown command ", quoted_word(first), " (expected trace, leaks or run)"});
+        return concat({"unknown command ", quoted_word(first), " (expected ", kCommandList, ")"});
     }
 
     static ParseResult usage_error(std::string_view command, std::string_view message) {
@@ -957,9 +1060,11 @@ private:
     CLI::App* trace_ = nullptr;
     CLI::App* leaks_ = nullptr;
     CLI::App* run_ = nullptr;
+    CLI::App* top_ = nullptr;
     TraceArgs trace_args_;
     LeaksArgs leaks_args_;
     RunArgs run_args_;
+    TopArgs top_args_;
     CLI::App* agent_ = nullptr;
     AgentArgs agent_args_;
 };
@@ -1012,6 +1117,8 @@ OptionDescription describe_option(const CLI::Option& option) {
     if (option.get_type_name() == kClosingStateNoun) {
         described.values.assign(kClosingStateNames.begin(), kClosingStateNames.end());
         described.values.emplace_back("closing");
+    } else if (option.get_type_name() == kGroupingNoun) {
+        described.values.assign(kGroupingNames.begin(), kGroupingNames.end());
     } else if (described.kind == ValueKind::TcpState)
         for (int state = 1; state < 256; ++state)
             if (const std::string_view name = tcp_state_name(static_cast<std::uint8_t>(state)); !name.empty())

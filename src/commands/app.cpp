@@ -30,6 +30,8 @@ int dispatch(const CommandOptions& options) {
                 return run_trace(o);
             else if constexpr (std::is_same_v<T, LeaksOptions>)
                 return run_leaks(o);
+            else if constexpr (std::is_same_v<T, TopOptions>)
+                return run_top(o);
             else if constexpr (std::is_same_v<T, AgentOptions>)
                 return run_agent(o);
             else

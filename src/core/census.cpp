@@ -101,7 +101,7 @@ void keep_oldest(std::optional<std::uint64_t>& oldest_age, std::uint64_t entered
 class CensusBuilder {
 public:
     CensusBuilder(std::span<const TcpSocket> sockets, std::span<const SocketHolder> holders, std::uint64_t now_ns)
-        : sockets_(sockets), holders_(holders), socket_of_(sockets.size()), row_of_pid_(256), walked_netns_(64) {
+        : sockets_(sockets), holders_(holders), socket_of_(sockets.size()), row_of_pid_(256), walked_netns_(64), netns_unheld_(64) {
         census_.taken_ns = now_ns;
     }
 
@@ -111,6 +111,8 @@ public:
         count_sockets();
         count_also_held();
         order_rows();
+        std::sort(census_.unheld_by_netns.begin(), census_.unheld_by_netns.end(),
+                  [](const NetnsUnheld& a, const NetnsUnheld& b) { return a.netns < b.netns; });
         return std::move(census_);
     }
 
@@ -182,6 +184,7 @@ private:
         census_.states.push_back(s.state);
         if (!where.held) {
             census_.unheld[where.kind].add(s.state);
+            unheld_of(s.netns)[where.kind].add(s.state);
             if (where.kind == UnheldKind::NotAccepted && s.state == kTcpCloseWait)
                 if (const auto entered = close_wait_entered_by(s, nullptr))
                     keep_oldest(census_.unheld.oldest_not_accepted_close_wait_ns, *entered, census_.taken_ns);
@@ -225,6 +228,15 @@ private:
                 continue; // another descriptor of the same socket in the same process
             census_.processes[row_for(pid, j)].also_held.add(sockets_[holder_socket_[j]].state);
         }
+    }
+
+    UnheldCensus& unheld_of(std::uint32_t netns) {
+        auto& list = census_.unheld_by_netns;
+        const auto [index, inserted] =
+            netns_unheld_.insert(std::uint64_t{netns} + 1, static_cast<std::uint32_t>(list.size()));
+        if (inserted)
+            list.push_back({netns, {}});
+        return list[*index].unheld;
     }
 
     // The row of pid; a new one takes its name and cgroup from `record`.
@@ -274,6 +286,7 @@ private:
     CookieIndex socket_of_;                  // cookie -> socket record
     CookieIndex row_of_pid_;                 // pid + 1 -> row (before ordering)
     CookieIndex walked_netns_;               // netns + 1 of every socket: the namespaces the TCP walk covered
+    CookieIndex netns_unheld_;               // netns + 1 -> index of unheld_by_netns
     std::vector<std::uint8_t> superseded_;   // per socket record: a duplicate that does not count
     struct First {
         std::uint32_t pid = 0;

@@ -1,6 +1,9 @@
 #include "tcpleak/core/records.hpp"
 
+#include "tcpleak/core/enum_names.hpp"
+
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace tcpleak {
@@ -16,28 +19,25 @@ Comm make_comm(std::string_view name) {
     return comm;
 }
 
-std::string_view owner_via_name(OwnerVia via) {
-    switch (via) {
-    case OwnerVia::None: return "none";
-    case OwnerVia::Connect: return "connect";
-    case OwnerVia::Listen: return "listen";
-    case OwnerVia::Accept: return "accept";
-    case OwnerVia::Listener: return "listener";
-    case OwnerVia::FdTable: return "fd_table";
-    }
-    return "none";
-}
+namespace {
 
-std::string_view release_via_name(ReleaseVia via) {
-    switch (via) {
-    case ReleaseVia::Close: return "close";
-    case ReleaseVia::CloseRange: return "close_range";
-    case ReleaseVia::Dup2: return "dup2";
-    case ReleaseVia::Dup3: return "dup3";
-    case ReleaseVia::Exit: return "exit";
-    case ReleaseVia::Exec: return "exec";
-    }
-    return "close";
-}
+// Every value named.
+constexpr std::array<EnumName<OwnerVia>, 6> kOwnerVias = {{
+    {OwnerVia::None, "none"}, {OwnerVia::Connect, "connect"}, {OwnerVia::Listen, "listen"},
+    {OwnerVia::Accept, "accept"}, {OwnerVia::Listener, "listener"}, {OwnerVia::FdTable, "fd_table"},
+}};
+static_assert(kOwnerVias.size() == static_cast<std::size_t>(OwnerVia::FdTable) + 1);
+
+constexpr std::array<EnumName<ReleaseVia>, 6> kReleaseVias = {{
+    {ReleaseVia::Close, "close"}, {ReleaseVia::CloseRange, "close_range"}, {ReleaseVia::Dup2, "dup2"},
+    {ReleaseVia::Dup3, "dup3"}, {ReleaseVia::Exit, "exit"}, {ReleaseVia::Exec, "exec"},
+}};
+static_assert(kReleaseVias.size() == static_cast<std::size_t>(ReleaseVia::Exec)); // from 1, as TL_VIA_*
+
+} // namespace
+
+std::string_view owner_via_name(OwnerVia via) { return name_in(kOwnerVias, via, "none"); }
+
+std::string_view release_via_name(ReleaseVia via) { return name_in(kReleaseVias, via, "close"); }
 
 } // namespace tcpleak

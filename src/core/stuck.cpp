@@ -1,5 +1,6 @@
 #include "tcpleak/core/stuck.hpp"
 
+#include "tcpleak/core/duration_text.hpp"
 #include "tcpleak/core/tcp_state.hpp"
 
 #include <arpa/inet.h>
@@ -219,21 +220,10 @@ const StuckText& text_for(StuckCause cause, bool orphaned) {
 
 // ---- rendering ----
 
-void append_two_units(std::string& out, std::uint64_t ms, std::uint64_t big, char big_unit, std::uint64_t small,
-                      char small_unit) {
-    out += std::to_string(ms / big);
-    out += big_unit;
-    const std::uint64_t rest = ms % big / small;
-    if (rest < 10)
-        out += '0';
-    out += std::to_string(rest);
-    out += small_unit;
-}
-
 // The style of output's format_duration_short, at millisecond resolution:
 // "350ms", "2.5s", "12.3s", "2m03s", "1h02m", "3d04h"; truncated.
 std::string format_ms(std::uint64_t ms) {
-    constexpr std::uint64_t s = 1000, minute = 60 * s, hour = 60 * minute, day = 24 * hour;
+    constexpr std::uint64_t s = 1000, minute = 60 * s;
     std::string out;
     if (ms < s) {
         out = std::to_string(ms) + "ms";
@@ -243,12 +233,8 @@ std::string format_ms(std::uint64_t ms) {
         if (tenths % 10 != 0)
             out += "." + std::to_string(tenths % 10);
         out += 's';
-    } else if (ms < hour) {
-        append_two_units(out, ms, minute, 'm', s, 's');
-    } else if (ms < day) {
-        append_two_units(out, ms, hour, 'h', minute, 'm');
     } else {
-        append_two_units(out, ms, day, 'd', hour, 'h');
+        append_minutes_and_up(out, ms, s);
     }
     return out;
 }
@@ -380,22 +366,6 @@ std::string render(std::string_view pattern, const TcpSocket& s, const StuckCont
     return out;
 }
 
-std::optional<std::uint32_t> sysctl_value(std::string_view name, const TcpSysctls& k) {
-    if (name == "tcp_fin_timeout")
-        return k.fin_timeout_s;
-    if (name == "tcp_orphan_retries")
-        return k.orphan_retries;
-    if (name == "tcp_max_orphans")
-        return k.max_orphans;
-    if (name == "tcp_tw_reuse")
-        return k.tw_reuse;
-    if (name == "tcp_max_tw_buckets")
-        return k.max_tw_buckets;
-    if (name == "tcp_retries2")
-        return k.retries2;
-    return std::nullopt;
-}
-
 } // namespace
 
 std::string_view stuck_cause_name(StuckCause cause) {
@@ -450,7 +420,7 @@ StuckExplanation explain_stuck(const TcpSocket& socket, const StuckContext& cont
     e.hint = render(text.hint, socket, context);
     for (std::string_view name : text.sysctls)
         if (!name.empty())
-            e.sysctls.push_back({name, sysctl_value(name, context.sysctls)});
+            e.sysctls.push_back({name, tcp_sysctl(context.sysctls, name)});
     return e;
 }
 

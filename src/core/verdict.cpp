@@ -1,48 +1,46 @@
 #include "tcpleak/core/verdict.hpp"
 
+#include "tcpleak/core/enum_names.hpp"
+
 #include <algorithm>
+#include <array>
 
 namespace tcpleak {
 
-std::string_view verdict_name(Verdict v) {
-    switch (v) {
-    case Verdict::NeverClosed: return "never_closed";
-    case Verdict::ClosedStillReferenced: return "closed_still_referenced";
-    case Verdict::Held: return "held";
-    case Verdict::Orphaned: return "orphaned";
-    }
-    return "unknown";
-}
+namespace {
 
-std::string_view verdict_label(Verdict v) {
-    switch (v) {
-    case Verdict::NeverClosed: return "never closed";
-    case Verdict::ClosedStillReferenced: return "closed, still referenced";
-    case Verdict::Held: return "held (not watched since it entered CLOSE_WAIT)";
-    case Verdict::Orphaned: return "orphaned (no descriptor holds it)";
-    }
-    return "unknown";
-}
+// Every value named, in declaration order (from 0).
+constexpr std::array<EnumName<Verdict>, 4> kVerdictNames = {{
+    {Verdict::NeverClosed, "never_closed"}, {Verdict::ClosedStillReferenced, "closed_still_referenced"},
+    {Verdict::Held, "held"}, {Verdict::Orphaned, "orphaned"},
+}};
+constexpr std::array<EnumName<Verdict>, 4> kVerdictLabels = {{
+    {Verdict::NeverClosed, "never closed"}, {Verdict::ClosedStillReferenced, "closed, still referenced"},
+    {Verdict::Held, "held (not watched since it entered CLOSE_WAIT)"},
+    {Verdict::Orphaned, "orphaned (no descriptor holds it)"},
+}};
+static_assert(kVerdictNames.size() == static_cast<std::size_t>(Verdict::Orphaned) + 1);
+static_assert(kVerdictLabels.size() == kVerdictNames.size());
 
-std::string_view seen_by_name(SeenBy s) {
-    switch (s) {
-    case SeenBy::Transition: return "transition";
-    case SeenBy::SocketTable: return "socket_table";
-    }
-    return "transition";
-}
+constexpr std::array<EnumName<SeenBy>, 2> kSeenBy = {{{SeenBy::Transition, "transition"},
+                                                      {SeenBy::SocketTable, "socket_table"}}};
+static_assert(kSeenBy.size() == static_cast<std::size_t>(SeenBy::SocketTable) + 1);
 
-std::string_view resolved_how_name(ResolvedHow how) {
-    switch (how) {
-    case ResolvedHow::Close: return "close";
-    case ResolvedHow::Shutdown: return "shutdown";
-    case ResolvedHow::Exit: return "exit";
-    case ResolvedHow::Reset: return "reset";
-    case ResolvedHow::Unknown: return "unknown";
-    case ResolvedHow::StateChange: return "state_change";
-    }
-    return "unknown";
-}
+constexpr std::array<EnumName<ResolvedHow>, 6> kResolvedHows = {{
+    {ResolvedHow::Close, "close"}, {ResolvedHow::Shutdown, "shutdown"}, {ResolvedHow::Exit, "exit"},
+    {ResolvedHow::Reset, "reset"}, {ResolvedHow::Unknown, "unknown"}, {ResolvedHow::StateChange, "state_change"},
+}};
+static_assert(kResolvedHows.size() == static_cast<std::size_t>(ResolvedHow::StateChange) + 1);
+
+} // namespace
+
+std::string_view verdict_name(Verdict v) { return name_in(kVerdictNames, v, "unknown"); }
+
+std::string_view verdict_label(Verdict v) { return name_in(kVerdictLabels, v, "unknown"); }
+
+std::string_view seen_by_name(SeenBy s) { return name_in(kSeenBy, s, "transition"); }
+
+std::string_view resolved_how_name(ResolvedHow how) { return name_in(kResolvedHows, how, "unknown"); }
 
 const Holder* first_holder_of(const std::vector<Holder>& holders, std::uint32_t pid) {
     const auto it = std::find_if(holders.begin(), holders.end(), [pid](const Holder& h) { return h.pid == pid; });

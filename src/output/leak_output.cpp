@@ -3,9 +3,9 @@
 // the sockets left in CLOSE_WAIT.
 //
 // The leak object (pid ... entered_time) is written by write_leak_members,
-// as the leaks of `tcpleak run`'s JSON report (src/run_report.cpp), and the
-// start/lost/summary conventions are those of `tcpleak trace`
-// (src/trace_output.cpp).
+// as the leaks of `tcpleak run`'s JSON report
+// (src/report/run_report_json.cpp), and the start/lost/summary conventions
+// are those of `tcpleak trace` (src/output/trace_output.cpp).
 //
 // Process names and command lines are attacker-controlled bytes: the JSON
 // goes through JsonWriter (append_json_string), the text through
@@ -369,8 +369,7 @@ public:
     }
 
     void lost(std::uint64_t count, std::uint64_t total, std::uint64_t) override {
-        append_lost_line(err_.buffer(), count, total);
-        err_.maybe_flush();
+        write_lost_line(err_, count, total);
     }
 
     void reconciled(const ReconcileNotice& notice) override {

@@ -285,45 +285,50 @@ std::string_view tcp_timer_name(TcpTimer timer) {
     return "none";
 }
 
-// "tcp": the TCP table's record of it when reported, or null.
-void write_tcp_field(JsonWriter& json, const std::optional<TcpSocket>& tcp) {
-    json.key("tcp");
-    if (!tcp) {
+// key: an object of the members write_members writes of the value, or null
+// without one.
+template <typename T, typename WriteMembers>
+void write_optional_object(JsonWriter& json, std::string_view key, const std::optional<T>& value,
+                           WriteMembers&& write_members) {
+    json.key(key);
+    if (!value) {
         json.null();
         return;
     }
     json.begin_object();
-    json.field("tx_queue", tcp->tx_queue);
-    json.field("snd_wnd", tcp->snd_wnd);
-    json.field("retransmits", tcp->retransmits);
-    json.field("probes", tcp->probes_out);
-    json.field("total_retrans", tcp->total_retrans);
-    json.field("timer", tcp_timer_name(tcp->timer));
-    json.field("timer_left_ms", tcp->timer_left_ms);
+    write_members(*value);
     json.end_object();
+}
+
+// "tcp": the TCP table's record of it when reported, or null.
+void write_tcp_field(JsonWriter& json, const std::optional<TcpSocket>& tcp) {
+    write_optional_object(json, "tcp", tcp, [&json](const TcpSocket& t) {
+        json.field("tx_queue", t.tx_queue);
+        json.field("snd_wnd", t.snd_wnd);
+        json.field("retransmits", t.retransmits);
+        json.field("probes", t.probes_out);
+        json.field("total_retrans", t.total_retrans);
+        json.field("timer", tcp_timer_name(t.timer));
+        json.field("timer_left_ms", t.timer_left_ms);
+    });
 }
 
 // "peer": the other end on this host, or null.
 void write_peer_field(JsonWriter& json, const std::optional<LeakPeer>& peer) {
-    json.key("peer");
-    if (!peer) {
-        json.null();
-        return;
-    }
-    json.begin_object();
-    if (peer->holder) {
-        json.field("pid", peer->holder->pid);
-        json.field("comm", comm_view(peer->holder->comm));
-        json.field("fd", peer->holder->fd);
-    } else {
-        json.field("pid", std::nullopt);
-        json.field("comm", std::nullopt);
-        json.field("fd", std::nullopt);
-    }
-    json.field("state", tcp_state_name(peer->state));
-    json.field("sock", peer->cookie);
-    json.field("netns", peer->netns);
-    json.end_object();
+    write_optional_object(json, "peer", peer, [&json](const LeakPeer& p) {
+        if (p.holder) {
+            json.field("pid", p.holder->pid);
+            json.field("comm", comm_view(p.holder->comm));
+            json.field("fd", p.holder->fd);
+        } else {
+            json.field("pid", std::nullopt);
+            json.field("comm", std::nullopt);
+            json.field("fd", std::nullopt);
+        }
+        json.field("state", tcp_state_name(p.state));
+        json.field("sock", p.cookie);
+        json.field("netns", p.netns);
+    });
 }
 
 // "cause", "why", "hint", "sysctls".
@@ -413,12 +418,14 @@ void write_leak_members(JsonWriter& json, const Leak& leak, std::uint64_t in_sta
     write_workload_members(json, leak.workload);
 }
 
-void append_lost_line(std::string& out, std::uint64_t count, std::uint64_t total) {
+void write_lost_line(OutputBuffer& err, std::uint64_t count, std::uint64_t total) {
+    std::string& out = err.buffer();
     out.append("tcpleak: ");
     append_plural(out, count, "event", "events");
     out.append(" lost (ring buffer full), ");
     append_decimal(out, total);
     out.append(" in total\n");
+    err.maybe_flush();
 }
 
 void append_reconciled_line(std::string& out, const ReconcileNotice& report) {

@@ -1,12 +1,14 @@
 #include "tcpleak/output/text_format.hpp"
 
 #include "tcpleak/output/json_writer.hpp"
+#include "tcpleak/core/duration_text.hpp"
 #include "tcpleak/core/records.hpp"
 #include "tcpleak/core/tcp_state.hpp"
 
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 
@@ -92,22 +94,13 @@ void append_three_significant(std::string& out, std::uint64_t thousandths, std::
     out.append(unit);
 }
 
-// "2m03s": a count of a large unit and the two-digit remainder in a smaller one.
-void append_two_units(std::string& out, std::uint64_t ns, std::uint64_t big_ns, char big_unit,
-                      std::uint64_t small_ns, char small_unit) {
-    append_decimal(out, ns / big_ns);
-    out.push_back(big_unit);
-    append_digits(out, ns % big_ns / small_ns, 2);
-    out.push_back(small_unit);
-}
+} // namespace
 
 void append_hex_escape(std::string& out, unsigned char c) {
     constexpr std::string_view hex = "0123456789abcdef";
     const char escape[] = {'\\', 'x', hex[c >> 4], hex[c & 0xf]};
     out.append(escape, sizeof(escape));
 }
-
-} // namespace
 
 void Rfc3339Clock::append(std::string& out, std::int64_t unix_ns) {
     char text[kMaxSize];
@@ -191,8 +184,7 @@ void append_endpoint(std::string& out, std::uint8_t family, const std::array<std
 }
 
 void append_duration_short(std::string& out, std::uint64_t ns) {
-    constexpr std::uint64_t us = 1000, ms = 1000 * us, s = 1000 * ms;
-    constexpr std::uint64_t minute = 60 * s, hour = 60 * minute, day = 24 * hour;
+    constexpr std::uint64_t us = 1000, ms = 1000 * us, s = 1000 * ms, minute = 60 * s;
     if (ns < us) {
         append_decimal(out, ns);
         out.append("ns");
@@ -203,12 +195,8 @@ void append_duration_short(std::string& out, std::uint64_t ns) {
         append_three_significant(out, ns / us, "ms");
     } else if (ns < minute) {
         append_three_significant(out, ns / ms, "s");
-    } else if (ns < hour) {
-        append_two_units(out, ns, minute, 'm', s, 's');
-    } else if (ns < day) {
-        append_two_units(out, ns, hour, 'h', minute, 'm');
     } else {
-        append_two_units(out, ns, day, 'd', hour, 'h');
+        append_minutes_and_up(out, ns, s);
     }
 }
 
@@ -279,6 +267,17 @@ void append_state(std::string& out, std::uint8_t state) {
 
 void append_padding(std::string& out, std::size_t used, std::size_t width) {
     out.append(used < width ? width - used : 1, ' ');
+}
+
+void append_fixed(std::string& out, double value, int decimals) {
+    if (!std::isfinite(value))
+        value = 0;
+    char digits[64];
+    const auto result = std::to_chars(digits, digits + sizeof(digits), value, std::chars_format::fixed, decimals);
+    if (result.ec != std::errc{})
+        out.push_back('0'); // beyond 64 digits: no rate is that large
+    else
+        out.append(digits, result.ptr);
 }
 
 } // namespace tcpleak

@@ -201,8 +201,7 @@ public:
     }
 
     void lost(std::uint64_t count, std::uint64_t total, std::int64_t) override {
-        append_lost_line(err_.buffer(), count, total);
-        err_.maybe_flush();
+        write_lost_line(err_, count, total);
     }
 
     void summary(const TraceSummary& summary) override {

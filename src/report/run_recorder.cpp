@@ -65,7 +65,7 @@ void RunRecorder::process(const ProcEvent& event) {
 void RunRecorder::lost(std::uint64_t count, std::uint64_t total, std::uint64_t) {
     if (quiet_)
         return;
-    append_lost_line(err_.buffer(), count, total);
+    write_lost_line(err_, count, total);
     err_.flush();
 }
 

@@ -63,18 +63,17 @@ std::optional<std::uint32_t> read_sysctl_u32(const std::string& path) {
 }
 
 TcpSysctls read_tcp_sysctls(const std::string& directory) {
-    const auto read = [&directory](const char* name) { return read_sysctl_u32(directory + "/" + name); };
     TcpSysctls s;
-    s.fin_timeout_s = read("tcp_fin_timeout");
-    s.orphan_retries = read("tcp_orphan_retries");
-    s.retries2 = read("tcp_retries2");
-    s.tw_reuse = read("tcp_tw_reuse");
-    s.max_tw_buckets = read("tcp_max_tw_buckets");
-    s.synack_retries = read("tcp_synack_retries");
-    s.max_syn_backlog = read("tcp_max_syn_backlog");
-    s.syncookies = read("tcp_syncookies");
-    s.max_orphans = read("tcp_max_orphans");
+    for (const TcpSysctlFile& file : kTcpSysctlFiles)
+        s.*file.member = read_sysctl_u32(directory + "/" + std::string(file.name));
     return s;
+}
+
+std::optional<std::uint32_t> tcp_sysctl(const TcpSysctls& sysctls, std::string_view name) {
+    for (const TcpSysctlFile& file : kTcpSysctlFiles)
+        if (file.name == name)
+            return sysctls.*file.member;
+    return std::nullopt;
 }
 
 } // namespace tcpleak

@@ -19,24 +19,27 @@ CLIENT_COMM = "e2e-client"
 
 # (old_state, new_state, owner_via) per socket, for one connection.
 LISTENER = [("CLOSE", "LISTEN", "listen"), ("LISTEN", "CLOSE", "listen")]
+# A connection's states, each side's with its owner_via: both sides open it,
+# then the side that closes first goes through FIN_WAIT1, the other through
+# CLOSE_WAIT.
+OPENS = {"client": [("CLOSE", "SYN_SENT", "connect"), ("SYN_SENT", "ESTABLISHED", "connect")],
+         "server": [("LISTEN", "SYN_RECV", "listener"), ("SYN_RECV", "ESTABLISHED", "listener")]}
+CLOSES_FIRST = [("ESTABLISHED", "FIN_WAIT1"), ("FIN_WAIT1", "FIN_WAIT2"), ("FIN_WAIT2", "CLOSE")]
+CLOSES_SECOND = [("ESTABLISHED", "CLOSE_WAIT"), ("CLOSE_WAIT", "LAST_ACK"), ("LAST_ACK", "CLOSE")]
+OWNER_VIA = {"client": "connect", "server": "accept"}
+
+
+def connection_closed_by(first):
+    """(old_state, new_state, owner_via) per socket of a connection whose `first` side closes first."""
+    return {side: OPENS[side] + [(old, new, OWNER_VIA[side])
+                                 for old, new in (CLOSES_FIRST if side == first else CLOSES_SECOND)]
+            for side in ("client", "server")}
+
+
 # The client closes first: the server's accepted socket goes to CLOSE_WAIT.
-CLIENT_CLOSES = {
-    "client": [("CLOSE", "SYN_SENT", "connect"), ("SYN_SENT", "ESTABLISHED", "connect"),
-               ("ESTABLISHED", "FIN_WAIT1", "connect"), ("FIN_WAIT1", "FIN_WAIT2", "connect"),
-               ("FIN_WAIT2", "CLOSE", "connect")],
-    "server": [("LISTEN", "SYN_RECV", "listener"), ("SYN_RECV", "ESTABLISHED", "listener"),
-               ("ESTABLISHED", "CLOSE_WAIT", "accept"), ("CLOSE_WAIT", "LAST_ACK", "accept"),
-               ("LAST_ACK", "CLOSE", "accept")],
-}
+CLIENT_CLOSES = connection_closed_by("client")
 # The server closes first: the client goes to CLOSE_WAIT.
-SERVER_CLOSES = {
-    "client": [("CLOSE", "SYN_SENT", "connect"), ("SYN_SENT", "ESTABLISHED", "connect"),
-               ("ESTABLISHED", "CLOSE_WAIT", "connect"), ("CLOSE_WAIT", "LAST_ACK", "connect"),
-               ("LAST_ACK", "CLOSE", "connect")],
-    "server": [("LISTEN", "SYN_RECV", "listener"), ("SYN_RECV", "ESTABLISHED", "listener"),
-               ("ESTABLISHED", "FIN_WAIT1", "accept"), ("FIN_WAIT1", "FIN_WAIT2", "accept"),
-               ("FIN_WAIT2", "CLOSE", "accept")],
-}
+SERVER_CLOSES = connection_closed_by("server")
 EXPECTED = {"client": CLIENT_CLOSES, "server": SERVER_CLOSES}
 
 # Transitions that run in the task that caused them (close(), connect(), listen()).

@@ -5,7 +5,10 @@
 
 #include "tcpleak/sys/clock.hpp"
 #include "tcpleak/core/leak.hpp"
+#include "tcpleak/core/records.hpp"
 #include "tcpleak/output/output_buffer.hpp"
+
+#include "support/tcp_sockets.hpp"
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -18,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace tcpleak::test {
@@ -35,13 +39,25 @@ inline ClockMapping sample_clock() {
 // 127.0.0.1:sport -> 127.0.0.1:dport in the initial network namespace.
 inline SocketAddress loopback(std::uint16_t sport, std::uint16_t dport) {
     SocketAddress a;
-    a.family = kFamilyIpv4;
-    a.saddr = {127, 0, 0, 1};
-    a.sport = sport;
-    a.daddr = {127, 0, 0, 1};
-    a.dport = dport;
-    a.netns = 4026531840u;
+    on_loopback(a, sport, dport);
     return a;
+}
+
+// A socket of pid 1234 "server" (127.0.0.1:8080 -> 127.0.0.1:dport) held by
+// its descriptor fd alone: what the sample leaks of the output and report
+// tests start from.
+inline Leak server_leak(std::uint64_t cookie, std::uint16_t dport, std::uint32_t fd, std::string cmdline,
+                        Verdict verdict) {
+    Leak leak;
+    leak.cookie = cookie;
+    leak.address = loopback(8080, dport);
+    leak.pid = 1234;
+    leak.comm = make_comm("server");
+    leak.fd = fd;
+    leak.holders = {{1234, make_comm("server"), fd}};
+    leak.cmdline = std::move(cmdline);
+    leak.verdict = verdict;
+    return leak;
 }
 
 // An OutputBuffer that never flushes by itself, so tests read what was formatted.

@@ -36,8 +36,8 @@ private:
     std::string unavailable_;
 };
 
-// The `container` label: the container's name when known, else the first 12
+// The `container` metric label: the container's name when known, else the first 12
 // digits of its id (as docker ps shows it), else "".
-std::string container_label(const Workload& workload);
+std::string container_metric_label(const Workload& workload);
 
 } // namespace tcpleak

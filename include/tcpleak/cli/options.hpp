@@ -63,6 +63,17 @@ struct AgentOptions {
     int verbose = 0;
 };
 
-using CommandOptions = std::variant<TraceOptions, LeaksOptions, RunOptions, AgentOptions>;
+struct TopOptions {
+    Duration interval = std::chrono::seconds(2);     // --interval: one census each
+    Duration growth_window = std::chrono::minutes(1); // CLOSE_WAIT growth is measured over this
+    bool by_container = false;                        // --by container (default: process)
+    std::vector<std::uint32_t> pids;                  // -p: only these processes' rows
+    std::optional<std::string> comm;                  // -c
+    std::optional<std::uint64_t> count;               // --count N: stop after N censuses
+    bool json = false;
+    int verbose = 0;
+};
+
+using CommandOptions = std::variant<TraceOptions, LeaksOptions, RunOptions, TopOptions, AgentOptions>;
 
 } // namespace tcpleak

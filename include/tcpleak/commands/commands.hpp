@@ -9,5 +9,6 @@ namespace tcpleak {
 int run_trace(const TraceOptions& options);
 int run_leaks(const LeaksOptions& options);
 int run_run(const RunOptions& options);
+int run_top(const TopOptions& options);
 
 } // namespace tcpleak

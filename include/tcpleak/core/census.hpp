@@ -99,6 +99,13 @@ struct UnheldCensus {
     std::uint32_t total() const;
 };
 
+// The unheld sockets of one network namespace: the limits that govern them
+// (tcp_max_tw_buckets, tcp_fin_timeout) are that namespace's.
+struct NetnsUnheld {
+    std::uint32_t netns = 0;
+    UnheldCensus unheld; // oldest_not_accepted_close_wait_ns: only in Census::unheld
+};
+
 struct Census {
     static constexpr std::uint32_t kUnheldRow = 0xffffffffU;
 
@@ -107,6 +114,7 @@ struct Census {
     // holds at least one socket (counted for it or in also_held).
     std::vector<CensusProcess> processes;
     UnheldCensus unheld;
+    std::vector<NetnsUnheld> unheld_by_netns; // the same sockets per namespace, by netns; only those with some
     StateCounts all; // every socket once, by the state ss shows (a time-wait socket by its substate)
 
     // What the snapshots got wrong, counted rather than guessed:

@@ -1,7 +1,7 @@
 // What the outputs of trace (trace_output.cpp), leaks (leak_output.cpp) and
-// run (run_report.cpp) print alike, written once so they cannot drift apart:
-// kernel counters, thresholds, ages, who closed or holds a socket, verdicts,
-// and the members of a leak JSON object.
+// run (src/report/run_report_*.cpp) print alike, written once so they cannot
+// drift apart: kernel counters, thresholds, ages, who closed or holds a
+// socket, verdicts, and the members of a leak JSON object.
 //
 // Process names, command lines and `via` are attacker-controlled bytes: the
 // text goes through append_printable, the JSON through JsonWriter.
@@ -109,8 +109,9 @@ void append_state_list(std::string& out, std::uint32_t states);
 // How a leak ended: "close by 1234 server", "reset", "moved to FIN_WAIT2"
 void append_resolution(std::string& out, const LeakResolved& r);
 
-// "tcpleak: 12 events lost (ring buffer full), 40 in total\n"
-void append_lost_line(std::string& out, std::uint64_t count, std::uint64_t total);
+// "tcpleak: 12 events lost (ring buffer full), 40 in total\n", written to
+// stderr at once: the text outputs' notice of lost events.
+void write_lost_line(OutputBuffer& err, std::uint64_t count, std::uint64_t total);
 
 // When the attribution table was full: a warning that some owners are unknown.
 void append_owners_evicted_warning(std::string& out, std::uint64_t evicted);

@@ -66,9 +66,16 @@ void append_endpoint(std::string& out, std::uint8_t family, const std::array<std
 void append_duration_short(std::string& out, std::uint64_t ns);
 std::string format_duration_short(std::uint64_t ns);
 
+// A rate or fraction with `decimals` digits after the point ("12.50"),
+// rounded; valid JSON as well (non-finite values become 0).
+void append_fixed(std::string& out, double value, int decimals);
+
 // Byte count for people: "512 B", "9.1 KiB", "9.1 MiB", "1.5 GiB" (one
 // decimal, truncated).
 void append_bytes_iec(std::string& out, std::uint64_t bytes);
+
+// "\x1b": a byte as append_printable shows one it cannot print.
+void append_hex_escape(std::string& out, unsigned char c);
 
 // Appends untrusted bytes (process names) for a terminal: printable ASCII
 // passes; '\' becomes "\\" so escapes stay unambiguous; control bytes, DEL

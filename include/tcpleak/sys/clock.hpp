@@ -18,6 +18,12 @@ inline std::uint64_t sub_sat(std::uint64_t later, std::uint64_t earlier) {
     return later > earlier ? later - earlier : 0;
 }
 
+// a + b, or the largest value (never) when that does not fit: a deadline
+// past the end of time.
+inline std::uint64_t add_sat(std::uint64_t a, std::uint64_t b) {
+    return b > UINT64_MAX - a ? UINT64_MAX : a + b;
+}
+
 // A duration option as nanoseconds, 0 for a negative one.
 inline std::uint64_t nonnegative_ns(Duration d) { return d.count() > 0 ? static_cast<std::uint64_t>(d.count()) : 0; }
 

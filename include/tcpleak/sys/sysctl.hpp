@@ -7,9 +7,11 @@
 // file never spoils the others, and nothing here throws for a bad file.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace tcpleak {
 
@@ -29,6 +31,26 @@ struct TcpSysctls {
     // nullopt when read from any other one; read it from the initial one).
     std::optional<std::uint32_t> max_orphans;      // tcp_max_orphans: orphaned sockets at most, host-wide
 };
+// Each member of TcpSysctls with the name of its file: the one list of them.
+struct TcpSysctlFile {
+    std::string_view name;
+    std::optional<std::uint32_t> TcpSysctls::*member;
+};
+inline constexpr std::array<TcpSysctlFile, 9> kTcpSysctlFiles = {{
+    {"tcp_fin_timeout", &TcpSysctls::fin_timeout_s},
+    {"tcp_orphan_retries", &TcpSysctls::orphan_retries},
+    {"tcp_retries2", &TcpSysctls::retries2},
+    {"tcp_tw_reuse", &TcpSysctls::tw_reuse},
+    {"tcp_max_tw_buckets", &TcpSysctls::max_tw_buckets},
+    {"tcp_synack_retries", &TcpSysctls::synack_retries},
+    {"tcp_max_syn_backlog", &TcpSysctls::max_syn_backlog},
+    {"tcp_syncookies", &TcpSysctls::syncookies},
+    {"tcp_max_orphans", &TcpSysctls::max_orphans},
+}};
+
+// The value of the sysctl of that file name, or nullopt (not read, or not
+// one of TcpSysctls).
+std::optional<std::uint32_t> tcp_sysctl(const TcpSysctls& sysctls, std::string_view name);
 
 // One sysctl file: a non-negative decimal integer and a newline. nullopt
 // when the file is missing, unreadable, empty, negative, too large for 32

@@ -44,6 +44,14 @@ std::vector<std::string> lines_of(std::string_view text) {
 
 bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
 
+// One CHECK per part that text must contain.
+void check_contains(std::string_view text, std::initializer_list<std::string_view> parts) {
+    for (const std::string_view part : parts) {
+        INFO("expected: " << part);
+        CHECK(contains(text, part));
+    }
+}
+
 // A usage error is exit 2 and exactly two lines: what is wrong, where to look.
 std::string usage_error(std::initializer_list<const char*> words, std::string_view command = "trace") {
     const ParseResult result = parse(words);
@@ -174,7 +182,7 @@ TEST_CASE("values are echoed as one printable line, quoted as they would be rety
     CHECK(usage_error({"trace", "foo\nbar"}) == "unexpected argument $'foo\\nbar'; trace takes only options");
     CHECK(usage_error({"trace", "--fo\no"}) == "$'--fo\\no': unknown option");
     CHECK(usage_error({"trace", "--frob=a\nb"}) == "$'--frob=a\\nb': unknown option");
-    CHECK(usage_error({"fo\no"}, "") == "unknown command $'fo\\no' (expected trace, leaks or run)");
+    CHECK(usage_error({"fo\no"}, "") == "unknown command $'fo\\no' (expected trace, leaks, run or top)");
     CHECK(usage_error({"run", "--junit", "a\nb", "--junit", "c", "--", "x"}, "run") ==
           "--junit given more than once ($'a\\nb', c); it takes one value");
     CHECK(usage_error({"run", "--junit=x\n", "--json-report=x\n", "--", "x"}, "run") ==
@@ -363,7 +371,7 @@ TEST_CASE("run refuses bad values and a missing COMMAND") {
     CHECK(usage_error({"run", "--threshold", "0", "--", "x"}, "run") == "--threshold 0: must be greater than zero");
     CHECK(usage_error({"run", "--junit", "-q", "--", "x"}, "run") == "--junit needs a file name, not the option -q");
     CHECK(usage_error({"run", "--junit"}, "run") == "--junit needs a file name");
-    CHECK(usage_error({"run", "--json", "--", "x"}, "run") == "--json: not an option of run (only of trace, leaks, agent)");
+    CHECK(usage_error({"run", "--json", "--", "x"}, "run") == "--json: not an option of run (only of trace, leaks, top, agent)");
 }
 
 // --- the program as a whole --------------------------------------------------
@@ -374,15 +382,15 @@ TEST_CASE("no arguments: a one-line usage error naming the commands, exit 2") {
     CHECK(result.exit_code == 2);
     const std::vector<std::string> lines = lines_of(result.message);
     REQUIRE(lines.size() == 2);
-    CHECK(lines[0] == "tcpleak: missing command (trace, leaks or run)");
+    CHECK(lines[0] == "tcpleak: missing command (trace, leaks, run or top)");
     CHECK(lines[1] == "Run 'tcpleak --help' for usage.");
 }
 
 TEST_CASE("a missing or unknown command is a usage error") {
-    CHECK(usage_error({"frob"}, "") == "unknown command 'frob' (expected trace, leaks or run)");
+    CHECK(usage_error({"frob"}, "") == "unknown command 'frob' (expected trace, leaks, run or top)");
     CHECK(usage_error({"--frobnicate"}, "") == "--frobnicate: unknown option");
-    CHECK(usage_error({"--json"}, "") == "missing command before --json (trace, leaks or run)");
-    CHECK(usage_error({"-p", "1"}, "") == "missing command before -p (trace, leaks or run)");
+    CHECK(usage_error({"--json"}, "") == "missing command before --json (trace, leaks, run or top)");
+    CHECK(usage_error({"-p", "1"}, "") == "missing command before -p (trace, leaks, run or top)");
 }
 
 TEST_CASE("--version prints the version, exit 0") {
@@ -412,28 +420,22 @@ TEST_CASE("tcpleak --help gives the overview, exit 0") {
 TEST_CASE("each command has help with examples, defaults and exit status, exit 0") {
     const std::string trace = help_of({"trace", "--help"});
     CHECK(trace.starts_with("Usage: tcpleak trace [-p PID]... [-c COMM] [--port N]... [-4|-6]\n"));
-    CHECK(contains(trace, "sudo tcpleak trace -p $(pidof nginx) --state CLOSE_WAIT"));
-    CHECK(contains(trace, "sudo tcpleak trace --json | jq ."));
-    CHECK(contains(trace, "DUR is 500ms, 5s, 2m, 1h or plain seconds"));
-    CHECK(contains(trace, "Exit status:\n  0  stopped by --duration or Ctrl-C\n  1  error"));
-    CHECK(contains(trace, "ESTABLISHED")); // the state names
-    CHECK(contains(trace, "NEW_SYN_RECV"));
+    check_contains(trace, {"sudo tcpleak trace -p $(pidof nginx) --state CLOSE_WAIT",
+                           "sudo tcpleak trace --json | jq .",
+                           "DUR is 500ms, 5s, 2m, 1h or plain seconds",
+                           "Exit status:\n  0  stopped by --duration or Ctrl-C\n  1  error",
+                           "ESTABLISHED", "NEW_SYN_RECV"}); // and the state names
     CHECK(help_of({"trace", "-h"}) == trace);
     CHECK(help_of({"trace", "-p", "abc", "--help"}) == trace); // help wins over errors
 
     const std::string leaks = help_of({"leaks", "--help"});
-    CHECK(contains(leaks, "sudo tcpleak leaks --threshold 30s"));
-    CHECK(contains(leaks, "state for DUR [default: 5s]"));
-    CHECK(contains(leaks, "--state NAME..."));
-    CHECK(contains(leaks, "[default: 2s]"));
-    CHECK(contains(leaks, "  0  no leak reported\n  3  at least one leak reported\n"));
+    check_contains(leaks, {"sudo tcpleak leaks --threshold 30s", "state for DUR [default: 5s]", "--state NAME...",
+                           "[default: 2s]", "  0  no leak reported\n  3  at least one leak reported\n"});
 
     const std::string run = help_of({"run", "--help"});
     CHECK(run.starts_with("Usage: tcpleak run [OPTIONS] [--] COMMAND [ARGS...]\n"));
-    CHECK(contains(run, "sudo tcpleak run --junit leaks.xml -- ./soak-test.sh"));
-    CHECK(contains(run, "[default: 5s]"));
-    CHECK(contains(run, "[default: 3]"));
-    CHECK(contains(run, "128+N  COMMAND was killed by signal N"));
+    check_contains(run, {"sudo tcpleak run --junit leaks.xml -- ./soak-test.sh", "[default: 5s]", "[default: 3]",
+                         "128+N  COMMAND was killed by signal N"});
 }
 
 TEST_CASE("help fits in 80 columns") {

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <initializer_list>
 #include <variant>
 
 using namespace tcpleak;
@@ -14,56 +15,55 @@ DurationError error_of(std::string_view text) {
     REQUIRE(std::holds_alternative<DurationError>(parsed));
     return std::get<DurationError>(parsed);
 }
+
+struct Parsed {
+    const char* text;
+    Duration expected;
+};
+
+void check_parses(std::initializer_list<Parsed> cases) {
+    for (const Parsed& c : cases) {
+        INFO("text: '" << c.text << "'");
+        CHECK(parse_duration(c.text) == c.expected);
+    }
+}
+
+void check_refused(std::initializer_list<const char*> texts, DurationError error) {
+    for (const char* text : texts) {
+        INFO("text: '" << text << "'");
+        CHECK_FALSE(parse_duration(text));
+        CHECK(error_of(text) == error);
+    }
+}
 } // namespace
 
 TEST_CASE("durations take a unit from ns to h") {
-    CHECK(parse_duration("250ns") == Duration(250ns));
-    CHECK(parse_duration("250us") == Duration(250us));
-    CHECK(parse_duration("500ms") == Duration(500ms));
-    CHECK(parse_duration("5s") == Duration(5s));
-    CHECK(parse_duration("2m") == Duration(2min));
-    CHECK(parse_duration("1h") == Duration(1h));
+    check_parses({{"250ns", 250ns}, {"250us", 250us}, {"500ms", 500ms}, {"5s", 5s}, {"2m", 2min}, {"1h", 1h}});
 }
 
 TEST_CASE("a bare number is seconds") {
-    CHECK(parse_duration("10") == Duration(10s));
-    CHECK(parse_duration("0.5") == Duration(500ms));
-    CHECK(parse_duration("007") == Duration(7s));
+    check_parses({{"10", 10s}, {"0.5", 500ms}, {"007", 7s}});
 }
 
 TEST_CASE("decimals are exact, rounded down to the nanosecond") {
-    CHECK(parse_duration("1.5s") == Duration(1500ms));
-    CHECK(parse_duration("0.25m") == Duration(15s));
-    CHECK(parse_duration("1.5h") == Duration(90min));
-    CHECK(parse_duration("0.001ms") == Duration(1us));
-    CHECK(parse_duration("1.9ns") == Duration(1ns));
-    CHECK(parse_duration("0.123456789123s") == Duration(123456789ns));
+    check_parses({{"1.5s", 1500ms}, {"0.25m", 15s}, {"1.5h", 90min}, {"0.001ms", 1us}, {"1.9ns", 1ns},
+                  {"0.123456789123s", 123456789ns}});
 }
 
 TEST_CASE("malformed durations are refused") {
-    for (const char* text : {"", "s", "5x", "1e3", "5 s", " 5s", "5s ", "5ss", "5S", "+5", "5.", ".5", "1.2.3", "5sm",
-                             "-", "--3", "0x10", "5,5s"}) {
-        INFO("text: '" << text << "'");
-        CHECK_FALSE(parse_duration(text));
-        CHECK(error_of(text) == DurationError::Malformed);
-    }
+    check_refused({"", "s", "5x", "1e3", "5 s", " 5s", "5s ", "5ss", "5S", "+5", "5.", ".5", "1.2.3", "5sm", "-", "--3",
+                   "0x10", "5,5s"},
+                  DurationError::Malformed);
 }
 
 TEST_CASE("zero and negative durations are refused as not positive") {
-    for (const char* text : {"0", "0s", "0.0ms", "-3", "-3s", "-0.5", "0.1ns"}) {
-        INFO("text: " << text);
-        CHECK_FALSE(parse_duration(text));
-        CHECK(error_of(text) == DurationError::NotPositive);
-    }
+    check_refused({"0", "0s", "0.0ms", "-3", "-3s", "-0.5", "0.1ns"}, DurationError::NotPositive);
 }
 
 TEST_CASE("durations that do not fit are refused as too large") {
     CHECK(parse_duration("9223372036854775807ns") == Duration(9223372036854775807));
-    for (const char* text : {"9223372036854775808ns", "2562048h", "99999999999999999999999s", "9223372036.9s"}) {
-        INFO("text: " << text);
-        CHECK_FALSE(parse_duration(text));
-        CHECK(error_of(text) == DurationError::TooLarge);
-    }
+    check_refused({"9223372036854775808ns", "2562048h", "99999999999999999999999s", "9223372036.9s"},
+                  DurationError::TooLarge);
 }
 
 TEST_CASE("each refusal has a reason to print") {

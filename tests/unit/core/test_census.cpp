@@ -1,5 +1,8 @@
 #include "tcpleak/core/census.hpp"
 
+#include "support/tcp_sockets.hpp"
+#include "support/names.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -45,18 +48,8 @@ TcpSocket orphaned(std::uint64_t cookie, std::uint8_t state) {
     return s;
 }
 
-// Orphan FIN_WAIT1 as ss showed one on this machine: the peer's window is 0,
-// 2,803,712 bytes and the FIN unsent, probing.
-TcpSocket zero_window_fin_wait1(std::uint64_t cookie) {
-    TcpSocket s = orphaned(cookie, kTcpFinWait1);
-    s.tx_queue = 2'803'713;
-    s.snd_wnd = 0;
-    s.timer = TcpTimer::Probe;
-    s.timer_left_ms = 748;
-    s.probes_out = 1;
-    s.backoff = 2;
-    return s;
-}
+// Orphan FIN_WAIT1 whose peer stopped reading (support/tcp_sockets.hpp).
+TcpSocket zero_window_fin_wait1(std::uint64_t cookie) { return test::with_zero_window(orphaned(cookie, kTcpFinWait1)); }
 
 TcpSocket time_wait(std::uint64_t cookie, std::uint8_t substate) {
     TcpSocket s = full(cookie, substate, 58270, 40003);
@@ -187,11 +180,11 @@ TEST_CASE("census: the closing states") {
 }
 
 TEST_CASE("census: unheld kind names") {
-    CHECK(unheld_kind_name(UnheldKind::Orphaned) == "orphaned");
-    CHECK(unheld_kind_name(UnheldKind::TimeWait) == "time_wait");
-    CHECK(unheld_kind_name(UnheldKind::Request) == "request");
-    CHECK(unheld_kind_name(UnheldKind::NotAccepted) == "not_accepted");
-    CHECK(unheld_kind_name(UnheldKind::NoDescriptor) == "no_descriptor");
+    test::check_names<UnheldKind>(unheld_kind_name, {{UnheldKind::Orphaned, "orphaned"},
+                                                     {UnheldKind::TimeWait, "time_wait"},
+                                                     {UnheldKind::Request, "request"},
+                                                     {UnheldKind::NotAccepted, "not_accepted"},
+                                                     {UnheldKind::NoDescriptor, "no_descriptor"}});
 }
 
 TEST_CASE("census: a socket several processes hold counts once, for the lowest pid; the others see it in also_held") {

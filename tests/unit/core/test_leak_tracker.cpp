@@ -1,6 +1,9 @@
 #include "tcpleak/core/leak_tracker.hpp"
 #include "tcpleak/core/tcp_state.hpp"
 
+#include "support/names.hpp"
+#include "support/tcp_sockets.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -30,11 +33,7 @@ Transition enter(std::uint64_t cookie, std::uint64_t mono_ns, std::uint32_t owne
     t.mono_ns = mono_ns;
     t.old_state = kTcpEstablished;
     t.new_state = kTcpCloseWait;
-    t.sport = 8080;
-    t.dport = 50000;
-    t.saddr = {127, 0, 0, 1};
-    t.daddr = {127, 0, 0, 1};
-    t.netns = 4026531840u;
+    test::on_loopback(t, 8080, 50000);
     if (owner != 0) {
         t.known_owner_pid = owner;
         t.known_owner_comm = make_comm(owner == kServer ? "server" : "other");
@@ -64,11 +63,7 @@ SocketHolder holder(std::uint64_t cookie, std::uint32_t pid, const char* comm, s
     SocketHolder h;
     h.cookie = cookie;
     h.state = kTcpCloseWait;
-    h.sport = 8080;
-    h.dport = 50000;
-    h.saddr = {127, 0, 0, 1};
-    h.daddr = {127, 0, 0, 1};
-    h.netns = 4026531840u;
+    test::on_loopback(h, 8080, 50000);
     h.pid = pid;
     h.comm = make_comm(comm);
     h.fd = fd;
@@ -122,19 +117,18 @@ std::vector<std::uint64_t> cookies_of(const ScanResult& result) {
 } // namespace
 
 TEST_CASE("verdict, resolution and seen-by names") {
-    CHECK(verdict_name(Verdict::NeverClosed) == "never_closed");
-    CHECK(verdict_name(Verdict::ClosedStillReferenced) == "closed_still_referenced");
-    CHECK(verdict_name(Verdict::Held) == "held");
-    CHECK(verdict_label(Verdict::NeverClosed) == "never closed");
-    CHECK(verdict_label(Verdict::ClosedStillReferenced) == "closed, still referenced");
-    CHECK(verdict_label(Verdict::Held) == "held (not watched since it entered CLOSE_WAIT)");
-    CHECK(resolved_how_name(ResolvedHow::Close) == "close");
-    CHECK(resolved_how_name(ResolvedHow::Shutdown) == "shutdown");
-    CHECK(resolved_how_name(ResolvedHow::Exit) == "exit");
-    CHECK(resolved_how_name(ResolvedHow::Reset) == "reset");
-    CHECK(resolved_how_name(ResolvedHow::Unknown) == "unknown");
-    CHECK(seen_by_name(SeenBy::Transition) == "transition");
-    CHECK(seen_by_name(SeenBy::SocketTable) == "socket_table");
+    test::check_names<Verdict>(verdict_name, {{Verdict::NeverClosed, "never_closed"},
+                                              {Verdict::ClosedStillReferenced, "closed_still_referenced"},
+                                              {Verdict::Held, "held"}});
+    test::check_names<Verdict>(verdict_label, {{Verdict::NeverClosed, "never closed"},
+                                               {Verdict::ClosedStillReferenced, "closed, still referenced"},
+                                               {Verdict::Held, "held (not watched since it entered CLOSE_WAIT)"}});
+    test::check_names<ResolvedHow>(resolved_how_name, {{ResolvedHow::Close, "close"},
+                                                       {ResolvedHow::Shutdown, "shutdown"},
+                                                       {ResolvedHow::Exit, "exit"}, {ResolvedHow::Reset, "reset"},
+                                                       {ResolvedHow::Unknown, "unknown"}});
+    test::check_names<SeenBy>(seen_by_name, {{SeenBy::Transition, "transition"},
+                                             {SeenBy::SocketTable, "socket_table"}});
 }
 
 // ---------------------------------------------------------------- the event path

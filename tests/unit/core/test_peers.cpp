@@ -1,6 +1,8 @@
 #include "tcpleak/core/peers.hpp"
 #include "tcpleak/core/tcp_state.hpp"
 
+#include "support/names.hpp"
+
 #include <doctest/doctest.h>
 
 #include <vector>
@@ -228,12 +230,12 @@ TEST_CASE("peers: a socket the walk met twice is one socket") {
 }
 
 TEST_CASE("peers: miss names") {
-    CHECK(peer_miss_name(PeerMiss::None) == "none");
-    CHECK(peer_miss_name(PeerMiss::UnknownSocket) == "unknown_socket");
-    CHECK(peer_miss_name(PeerMiss::NotConnected) == "not_connected");
-    CHECK(peer_miss_name(PeerMiss::NotLocal) == "not_local");
-    CHECK(peer_miss_name(PeerMiss::Ambiguous) == "ambiguous");
-    CHECK(peer_miss_name(PeerMiss::SelfConnected) == "self_connected");
+    test::check_names<PeerMiss>(peer_miss_name, {{PeerMiss::None, "none"},
+                                                 {PeerMiss::UnknownSocket, "unknown_socket"},
+                                                 {PeerMiss::NotConnected, "not_connected"},
+                                                 {PeerMiss::NotLocal, "not_local"},
+                                                 {PeerMiss::Ambiguous, "ambiguous"},
+                                                 {PeerMiss::SelfConnected, "self_connected"}});
 }
 
 TEST_CASE("peers: 100,000 sockets, 50,000 loopback pairs in 8 namespaces, every one found") {

@@ -1,6 +1,8 @@
 #include "tcpleak/core/stuck.hpp"
 #include "tcpleak/core/tcp_state.hpp"
 
+#include "support/tcp_sockets.hpp"
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -41,17 +43,17 @@ TcpSocket socket_in(std::uint8_t state, bool orphan) {
     return s;
 }
 
-// FIN_WAIT1 after close() with 2.8 MB unsent to a peer that stopped reading,
-// as `ss -tanoie` showed it on this machine:
-//   FIN-WAIT-1 0 2803713 ... timer:(persist,748ms,1) ino:0 ... backoff:2 ... notsent:2803713
-TcpSocket zero_window(bool orphan) {
-    TcpSocket s = socket_in(kTcpFinWait1, orphan);
-    s.tx_queue = 2'803'713;
-    s.snd_wnd = 0;
-    s.timer = TcpTimer::Probe;
-    s.timer_left_ms = 748;
-    s.probes_out = 1;
-    s.backoff = 2;
+// FIN_WAIT1 after close() with 2.8 MB unsent to a peer that stopped reading
+// (support/tcp_sockets.hpp).
+TcpSocket zero_window(bool orphan) { return test::with_zero_window(socket_in(kTcpFinWait1, orphan)); }
+
+// An orphan in state whose FIN (one byte) is unsent or unacknowledged with
+// the peer's window open, timer running.
+TcpSocket fin_pending(std::uint8_t state, TcpTimer timer) {
+    TcpSocket s = socket_in(state, true);
+    s.tx_queue = 1;
+    s.snd_wnd = 64512;
+    s.timer = timer;
     return s;
 }
 
@@ -155,10 +157,7 @@ TEST_CASE("stuck: a LAST_ACK whose peer is gone, orphaned and held") {
 }
 
 TEST_CASE("stuck: a FIN_WAIT1 retransmitting to a peer that does not answer") {
-    TcpSocket s = socket_in(kTcpFinWait1, true);
-    s.tx_queue = 1;
-    s.snd_wnd = 64512;
-    s.timer = TcpTimer::Retransmit;
+    TcpSocket s = fin_pending(kTcpFinWait1, TcpTimer::Retransmit);
     s.timer_left_ms = 3'264;
     s.retransmits = 4;
     TcpSysctls sysctls = defaults();
@@ -172,10 +171,7 @@ TEST_CASE("stuck: a FIN_WAIT1 retransmitting to a peer that does not answer") {
 TEST_CASE("stuck: the probe timer with an open window: the FIN cannot leave this host") {
     // The interface towards the peer went down under a LAST_ACK:
     //   LAST-ACK 1 1 10.9.0.1:40010 10.9.0.2:60006 timer:(persist,400ms,4) ino:0 ... notsent:1 snd_wnd:64512
-    TcpSocket s = socket_in(kTcpLastAck, true);
-    s.tx_queue = 1;
-    s.snd_wnd = 64512;
-    s.timer = TcpTimer::Probe;
+    TcpSocket s = fin_pending(kTcpLastAck, TcpTimer::Probe);
     s.timer_left_ms = 400;
     s.probes_out = 4;
     s.backoff = 4;
@@ -278,10 +274,7 @@ TEST_CASE("stuck: CLOSE_WAIT nobody holds: not accepted, or a file without a des
 }
 
 TEST_CASE("stuck: CLOSING, both ends closing at once") {
-    TcpSocket s = socket_in(kTcpClosing, true);
-    s.tx_queue = 1;
-    s.snd_wnd = 64512;
-    s.timer = TcpTimer::Retransmit;
+    TcpSocket s = fin_pending(kTcpClosing, TcpTimer::Retransmit);
     s.retransmits = 2;
     const StuckExplanation e = explain(s);
     CHECK(e.cause == StuckCause::Closing);

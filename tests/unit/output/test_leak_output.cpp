@@ -9,6 +9,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,17 +24,9 @@ constexpr std::uint64_t kSecond = 1000 * kMs;
 
 // pid 1234 never closed fd 7, reported 5 s after it entered CLOSE_WAIT.
 Leak never_closed_leak() {
-    Leak leak;
-    leak.cookie = 4101;
-    leak.address = loopback(8080, 50312);
-    leak.pid = 1234;
-    leak.comm = make_comm("server");
-    leak.fd = 7;
-    leak.holders = {{1234, make_comm("server"), 7}};
-    leak.cmdline = "/usr/bin/server --port 8080";
+    Leak leak = server_leak(4101, 50312, 7, "/usr/bin/server --port 8080", Verdict::NeverClosed);
     leak.owner_pid = 1234;
     leak.owner_comm = make_comm("server");
-    leak.verdict = Verdict::NeverClosed;
     leak.entered_mono_ns = kMono;
     leak.reported_mono_ns = kMono + 5 * kSecond;
     leak.rx_queue = 0;
@@ -41,15 +35,8 @@ Leak never_closed_leak() {
 
 // pid 1233 closed its fd 7, pid 1234 and its child 1240 still hold fd 9.
 Leak closed_leak() {
-    Leak leak;
-    leak.cookie = 4102;
-    leak.address = loopback(8080, 50318);
-    leak.pid = 1234;
-    leak.comm = make_comm("server");
-    leak.fd = 9;
-    leak.holders = {{1234, make_comm("server"), 9}, {1240, make_comm("worker"), 9}};
-    leak.cmdline = "/usr/bin/server --port 8080";
-    leak.verdict = Verdict::ClosedStillReferenced;
+    Leak leak = server_leak(4102, 50318, 9, "/usr/bin/server --port 8080", Verdict::ClosedStillReferenced);
+    leak.holders.push_back({1240, make_comm("worker"), 9});
     leak.closed_by = ClosedBy{1233, make_comm("server"), 7, ReleaseVia::Close};
     leak.entered_mono_ns = kMono + 51 * kSecond + 500 * kMs;
     leak.reported_mono_ns = kMono + 56 * kSecond + 750 * kMs;
@@ -96,35 +83,31 @@ Leak low_pid_leak() {
     return leak;
 }
 
-LeakResolved resolved_by_close() {
+// How leak left CLOSE_WAIT: how, when, after how long in it, and by whom.
+LeakResolved resolution(const Leak& leak, ResolvedHow how, std::uint64_t resolved_mono_ns, std::uint64_t in_state_ns,
+                        std::optional<std::uint32_t> by_pid = std::nullopt, const char* by_comm = "") {
     LeakResolved r;
-    r.leak = never_closed_leak();
-    r.how = ResolvedHow::Close;
-    r.by_pid = 1234;
-    r.by_comm = make_comm("server");
-    r.resolved_mono_ns = kMono + 13 * kSecond + 345 * kMs;
-    r.in_state_ns = 13 * kSecond + 345 * kMs + 678;
+    r.leak = leak;
+    r.how = how;
+    r.by_pid = by_pid;
+    if (by_pid)
+        r.by_comm = make_comm(by_comm);
+    r.resolved_mono_ns = resolved_mono_ns;
+    r.in_state_ns = in_state_ns;
     return r;
+}
+
+LeakResolved resolved_by_close() {
+    return resolution(never_closed_leak(), ResolvedHow::Close, kMono + 13 * kSecond + 345 * kMs,
+                      13 * kSecond + 345 * kMs + 678, 1234, "server");
 }
 
 LeakResolved resolved_by_exit() {
-    LeakResolved r;
-    r.leak = closed_leak();
-    r.how = ResolvedHow::Exit;
-    r.by_pid = 1240;
-    r.by_comm = make_comm("worker");
-    r.resolved_mono_ns = kMono + 70 * kSecond;
-    r.in_state_ns = 18 * kSecond + 500 * kMs;
-    return r;
+    return resolution(closed_leak(), ResolvedHow::Exit, kMono + 70 * kSecond, 18 * kSecond + 500 * kMs, 1240, "worker");
 }
 
 LeakResolved resolved_by_reset() {
-    LeakResolved r;
-    r.leak = since_start_leak();
-    r.how = ResolvedHow::Reset;
-    r.resolved_mono_ns = kMono + 2 * kSecond;
-    r.in_state_ns = 182 * kSecond;
-    return r;
+    return resolution(since_start_leak(), ResolvedHow::Reset, kMono + 2 * kSecond, 182 * kSecond);
 }
 
 LeakSummary sample_summary() {
@@ -174,14 +157,30 @@ void save_samples(const std::string& ndjson) {
     std::ofstream(std::string(dir) + "/leaks.ndjson", std::ios::app) << ndjson;
 }
 
+// A leak output writing into captured buffers, with the sample clock: the
+// JSON one, the text one of a log, and the text one of a terminal (in UTC,
+// for the local times of the text).
+struct JsonLeakOutput {
+    CapturedOutput out;
+    const ClockMapping clock = sample_clock();
+    std::unique_ptr<LeakOutput> output = make_json_leak_output(out.buffer(), clock);
+};
+
+template <bool Interactive>
+struct TextLeakOutputOf {
+    const ScopedTimeZone utc{"UTC"};
+    CapturedOutput out, err;
+    const ClockMapping clock = sample_clock();
+    std::unique_ptr<LeakOutput> output = make_text_leak_output(out.buffer(), err.buffer(), clock, Interactive);
+};
+using TextLeakOutput = TextLeakOutputOf<false>;
+using InteractiveLeakOutput = TextLeakOutputOf<true>;
+
 } // namespace
 
 // ---------------------------------------------------------------- NDJSON
 
-TEST_CASE("JSON leak output: start line carries the threshold") {
-    CapturedOutput out;
-    const ClockMapping clock = sample_clock();
-    auto output = make_json_leak_output(out.buffer(), clock);
+TEST_CASE_FIXTURE(JsonLeakOutput, "JSON leak output: start line carries the threshold") {
     output->start(start_info(), std::chrono::seconds(5));
     CHECK(out.text() == R"({"type":"start","time":"2026-11-21T07:44:06.123456Z","tool":"tcpleak","version":"0.1.0",)"
                         R"("schema_version":3,"mode":"leaks","threshold_ms":5000,"states":["CLOSE_WAIT"]})"
@@ -192,30 +191,21 @@ TEST_CASE("JSON leak output: start line carries the threshold") {
     save_samples(out.text());
 }
 
-TEST_CASE("JSON leak output: a never-closed leak") {
-    CapturedOutput out;
-    const ClockMapping clock = sample_clock();
-    auto output = make_json_leak_output(out.buffer(), clock);
+TEST_CASE_FIXTURE(JsonLeakOutput, "JSON leak output: a never-closed leak") {
     output->leak(never_closed_leak());
     check_golden("leak_never_closed.ndjson", out.text());
     CHECK(keys_in_order(out.lines().at(0)) == kLeakKeys);
     save_samples(out.text());
 }
 
-TEST_CASE("JSON leak output: closed but still referenced, with the closer and two holders") {
-    CapturedOutput out;
-    const ClockMapping clock = sample_clock();
-    auto output = make_json_leak_output(out.buffer(), clock);
+TEST_CASE_FIXTURE(JsonLeakOutput, "JSON leak output: closed but still referenced, with the closer and two holders") {
     output->leak(closed_leak());
     check_golden("leak_closed_still_referenced.ndjson", out.text());
     CHECK(keys_in_order(out.lines().at(0)) == kLeakKeys);
     save_samples(out.text());
 }
 
-TEST_CASE("JSON leak output: an orphaned FIN_WAIT1 with its cause, TCP record and peer") {
-    CapturedOutput out;
-    const ClockMapping clock = sample_clock();
-    auto output = make_json_leak_output(out.buffer(), clock);
+TEST_CASE_FIXTURE(JsonLeakOutput, "JSON leak output: an orphaned FIN_WAIT1 with its cause, TCP record and peer") {
     Leak leak = never_closed_leak();
     leak.state = kTcpFinWait1;
     leak.verdict = Verdict::Orphaned;
@@ -232,12 +222,8 @@ TEST_CASE("JSON leak output: an orphaned FIN_WAIT1 with its cause, TCP record an
                                         {{"tcp_orphan_retries", 0}, {"tcp_max_orphans", std::nullopt}}};
     leak.peer = LeakPeer{4200, kTcpEstablished, 4026531840, Holder{1300, make_comm("reader"), 5}};
     output->leak(leak);
-    LeakResolved r;
-    r.leak = leak;
-    r.how = ResolvedHow::StateChange;
+    LeakResolved r = resolution(leak, ResolvedHow::StateChange, leak.reported_mono_ns + 1'000'000'000, 6'000'000'000);
     r.to_state = kTcpFinWait2;
-    r.resolved_mono_ns = leak.reported_mono_ns + 1'000'000'000;
-    r.in_state_ns = 6'000'000'000;
     output->resolved(r);
     check_golden("leak_orphaned_fin_wait1.ndjson", out.text());
     CHECK(keys_in_order(out.lines().at(0)) == kLeakKeys);
@@ -245,10 +231,7 @@ TEST_CASE("JSON leak output: an orphaned FIN_WAIT1 with its cause, TCP record an
     save_samples(out.text());
 }
 
-TEST_CASE("JSON leak output: unknown fd, since start, IPv6, closer without fd") {
-    CapturedOutput out;
-    const ClockMapping clock = sample_clock();
-    auto output = make_json_leak_output(out.buffer(), clock);
+TEST_CASE_FIXTURE(JsonLeakOutput, "JSON leak output: unknown fd, since start, IPv6, closer without fd") {
     Leak leak = since_start_leak();
     leak.verdict = Verdict::ClosedStillReferenced;
     leak.closed_by = ClosedBy{1, make_comm("init"), std::nullopt, ReleaseVia::Exit};
@@ -267,10 +250,7 @@ TEST_CASE("JSON leak output: unknown fd, since start, IPv6, closer without fd") 
     save_samples(out.text());
 }
 
-TEST_CASE("JSON leak output: leak_resolved by close, exit and reset") {
-    CapturedOutput out;
-    const ClockMapping clock = sample_clock();
-    auto output = make_json_leak_output(out.buffer(), clock);
+TEST_CASE_FIXTURE(JsonLeakOutput, "JSON leak output: leak_resolved by close, exit and reset") {
     output->resolved(resolved_by_close());
     output->resolved(resolved_by_exit());
     output->resolved(resolved_by_reset());
@@ -282,20 +262,14 @@ TEST_CASE("JSON leak output: leak_resolved by close, exit and reset") {
     save_samples(out.text());
 }
 
-TEST_CASE("JSON leak output: lost record as trace's") {
-    CapturedOutput out;
-    const ClockMapping clock = sample_clock();
-    auto output = make_json_leak_output(out.buffer(), clock);
+TEST_CASE_FIXTURE(JsonLeakOutput, "JSON leak output: lost record as trace's") {
     output->lost(3, 10, kMono);
     CHECK(out.text() == R"({"type":"lost","time":"2026-11-21T07:44:06.123456Z","count":3,"total":10})"
                         "\n");
     save_samples(out.text());
 }
 
-TEST_CASE("JSON leak output: summary; refresh writes nothing") {
-    CapturedOutput out;
-    const ClockMapping clock = sample_clock();
-    auto output = make_json_leak_output(out.buffer(), clock);
+TEST_CASE_FIXTURE(JsonLeakOutput, "JSON leak output: summary; refresh writes nothing") {
     output->start(start_info(), std::chrono::seconds(5));
     out.clear();
     output->refresh({never_closed_leak()}, kMono + 10 * kSecond);
@@ -315,10 +289,7 @@ TEST_CASE("JSON leak output: summary; refresh writes nothing") {
     save_samples(out.text());
 }
 
-TEST_CASE("JSON leak output: hostile names stay valid JSON") {
-    CapturedOutput out;
-    const ClockMapping clock = sample_clock();
-    auto output = make_json_leak_output(out.buffer(), clock);
+TEST_CASE_FIXTURE(JsonLeakOutput, "JSON leak output: hostile names stay valid JSON") {
     const std::string hostile = "a\"b\\c\x01\x1b[31m\xff\xe2\x82";
     Leak leak = closed_leak();
     leak.comm = make_comm(hostile);
@@ -369,10 +340,7 @@ TEST_CASE("JSON leak output: nothing is formatted once stdout is closed") {
 
 // ---------------------------------------------------------------- text
 
-TEST_CASE("text leak output: banner on stderr") {
-    CapturedOutput out, err;
-    const ClockMapping clock = sample_clock();
-    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
+TEST_CASE_FIXTURE(TextLeakOutput, "text leak output: banner on stderr") {
     output->start(start_info(), std::chrono::seconds(5));
     CHECK(err.text() == "Watching for sockets left in CLOSE_WAIT longer than 5s; Ctrl-C to end.\n");
     CHECK(out.text().empty());
@@ -383,11 +351,7 @@ TEST_CASE("text leak output: banner on stderr") {
     CHECK(err2.text() == "Watching for sockets left in CLOSE_WAIT longer than 1500ms; Ctrl-C to end.\n");
 }
 
-TEST_CASE("text leak output: a line per leak and per resolution when not interactive") {
-    const ScopedTimeZone utc("UTC");
-    CapturedOutput out, err;
-    const ClockMapping clock = sample_clock();
-    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
+TEST_CASE_FIXTURE(TextLeakOutput, "text leak output: a line per leak and per resolution when not interactive") {
     output->leak(never_closed_leak());
     output->leak(closed_leak());
     output->leak(since_start_leak());
@@ -398,10 +362,7 @@ TEST_CASE("text leak output: a line per leak and per resolution when not interac
     CHECK(err.text().empty());
 }
 
-TEST_CASE("text leak output: stuck states say what waits in the queue and name the other end") {
-    const ScopedTimeZone utc("UTC");
-    CapturedOutput out, err;
-    auto output = make_text_leak_output(out.buffer(), err.buffer(), sample_clock(), false);
+TEST_CASE_FIXTURE(TextLeakOutput, "text leak output: stuck states say what waits in the queue and name the other end") {
     Leak fin_wait1 = never_closed_leak(); // orphaned behind a zero window, the reader on this host
     fin_wait1.state = kTcpFinWait1;
     fin_wait1.verdict = Verdict::Orphaned;
@@ -429,11 +390,7 @@ TEST_CASE("text leak output: stuck states say what waits in the queue and name t
     check_golden("leaks_stuck_lines.txt", out.text());
 }
 
-TEST_CASE("text leak output: the table") {
-    const ScopedTimeZone utc("UTC");
-    CapturedOutput out, err;
-    const ClockMapping clock = sample_clock();
-    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
+TEST_CASE_FIXTURE(TextLeakOutput, "text leak output: the table") {
     output->start(start_info(), std::chrono::seconds(5));
     // Given in report order; shown by leaked count, then pid; sockets by fd.
     output->refresh({low_pid_leak(), closed_leak(), since_start_leak(), never_closed_leak()},
@@ -441,22 +398,14 @@ TEST_CASE("text leak output: the table") {
     check_golden("leaks_table.txt", out.text());
 }
 
-TEST_CASE("text leak output: empty table") {
-    const ScopedTimeZone utc("UTC");
-    CapturedOutput out, err;
-    const ClockMapping clock = sample_clock();
-    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
+TEST_CASE_FIXTURE(TextLeakOutput, "text leak output: empty table") {
     output->start(start_info(), std::chrono::seconds(5));
     output->refresh({}, kMono);
     CHECK(out.text() == "tcpleak leaks  07:44:06  threshold 5s\n"
                         "No socket has been in CLOSE_WAIT longer than 5s.\n");
 }
 
-TEST_CASE("text leak output: a log gets a table only when the set of leaks changed") {
-    const ScopedTimeZone utc("UTC");
-    CapturedOutput out, err;
-    const ClockMapping clock = sample_clock();
-    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
+TEST_CASE_FIXTURE(TextLeakOutput, "text leak output: a log gets a table only when the set of leaks changed") {
     output->start(start_info(), std::chrono::seconds(5));
     output->refresh({}, kMono);
     output->refresh({}, kMono + 2 * kSecond); // unchanged: nothing
@@ -485,11 +434,7 @@ TEST_CASE("text leak output: a log gets a table only when the set of leaks chang
     CHECK(text.find("\n\n\n") == std::string::npos);
 }
 
-TEST_CASE("text leak output: interactive refresh redraws the screen every time") {
-    const ScopedTimeZone utc("UTC");
-    CapturedOutput out, err;
-    const ClockMapping clock = sample_clock();
-    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, true);
+TEST_CASE_FIXTURE(InteractiveLeakOutput, "text leak output: interactive refresh redraws the screen every time") {
     output->start(start_info(), std::chrono::seconds(5));
     output->leak(never_closed_leak()); // no line: the screen is redrawn
     CHECK(out.text().empty());
@@ -511,11 +456,7 @@ TEST_CASE("text leak output: interactive refresh redraws the screen every time")
                         "No socket has been in CLOSE_WAIT longer than 5s.\n");
 }
 
-TEST_CASE("text leak output: the table shows the command line the tracker kept") {
-    const ScopedTimeZone utc("UTC");
-    CapturedOutput out, err;
-    const ClockMapping clock = sample_clock();
-    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, true);
+TEST_CASE_FIXTURE(InteractiveLeakOutput, "text leak output: the table shows the command line the tracker kept") {
     output->start(start_info(), std::chrono::seconds(5));
     output->leak(never_closed_leak());
     // LeakTracker::active() carries the cmdline (LeakTracker::set_cmdline).
@@ -529,11 +470,7 @@ TEST_CASE("text leak output: the table shows the command line the tracker kept")
     CHECK(out.text().find("1  6.00s    -\n") != std::string::npos);
 }
 
-TEST_CASE("text leak output: hostile names are printable and the command line is capped") {
-    const ScopedTimeZone utc("UTC");
-    CapturedOutput out, err;
-    const ClockMapping clock = sample_clock();
-    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
+TEST_CASE_FIXTURE(TextLeakOutput, "text leak output: hostile names are printable and the command line is capped") {
     Leak leak = never_closed_leak();
     leak.comm = make_comm("a\x1b[31m\\b");
     leak.cmdline = "/usr/bin/\x1b]0;pwned\x07" + std::string(100, 'x');
@@ -551,10 +488,7 @@ TEST_CASE("text leak output: hostile names are printable and the command line is
     CHECK(cmdline.size() == 60);
 }
 
-TEST_CASE("text leak output: lost events on stderr") {
-    CapturedOutput out, err;
-    const ClockMapping clock = sample_clock();
-    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
+TEST_CASE_FIXTURE(TextLeakOutput, "text leak output: lost events on stderr") {
     output->lost(1, 1, kSample);
     output->lost(5, 6, kSample);
     CHECK(err.text() == "tcpleak: 1 event lost (ring buffer full), 1 in total\n"
@@ -562,11 +496,7 @@ TEST_CASE("text leak output: lost events on stderr") {
     CHECK(out.text().empty());
 }
 
-TEST_CASE("text leak output: summary") {
-    const ScopedTimeZone utc("UTC");
-    CapturedOutput out, err;
-    const ClockMapping clock = sample_clock();
-    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
+TEST_CASE_FIXTURE(TextLeakOutput, "text leak output: summary") {
     output->summary(sample_summary());
     CHECK(err.text() ==
           "tcpleak leaks: 2 sockets leaked in CLOSE_WAIT past 5s (1 resolved, 1 still leaked) in 1m02s; "
@@ -580,10 +510,7 @@ TEST_CASE("text leak output: summary") {
     CHECK(out.text().empty());
 }
 
-TEST_CASE("text leak output: summary without leaks, with incomplete tracking and lost events") {
-    CapturedOutput out, err;
-    const ClockMapping clock = sample_clock();
-    auto output = make_text_leak_output(out.buffer(), err.buffer(), clock, false);
+TEST_CASE_FIXTURE(TextLeakOutput, "text leak output: summary without leaks, with incomplete tracking and lost events") {
     LeakSummary summary = sample_summary();
     summary.leaks_reported = 0;
     summary.leaks_resolved = 0;

@@ -198,51 +198,65 @@ TEST_CASE("a regular file never looks like a vanished reader") {
 }
 
 namespace {
+
 void stop_from_signal(int) { request_stop(SIGINT); }
+
+// From construction until end(), SIGUSR1 every 5 ms to the constructing
+// thread, whose handler requests a stop as tcpleak's do (no SA_RESTART): a
+// write() there is interrupted whenever it blocks (the writer cannot say
+// when it is blocked). The handler and the stop request are undone at the
+// end of the scope.
+class StopSignals {
+public:
+    StopSignals() {
+        struct sigaction action{};
+        action.sa_handler = stop_from_signal;
+        sigemptyset(&action.sa_mask);
+        action.sa_flags = 0; // no SA_RESTART, as install_signal_handlers
+        REQUIRE(::sigaction(SIGUSR1, &action, &previous_) == 0);
+        interrupter_ = std::thread([this, writer = ::pthread_self()] {
+            while (!done_.load()) {
+                ::pthread_kill(writer, SIGUSR1);
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            }
+        });
+    }
+    ~StopSignals() {
+        end();
+        request_stop(0);
+        ::sigaction(SIGUSR1, &previous_, nullptr);
+    }
+    void end() {
+        done_ = true;
+        if (interrupter_.joinable())
+            interrupter_.join();
+    }
+
+private:
+    struct sigaction previous_{};
+    std::atomic<bool> done_{false};
+    std::thread interrupter_;
+};
+
 } // namespace
 
 TEST_CASE("a stop signal gives up a write blocked on a reader that does not read") {
-    struct sigaction action{};
-    action.sa_handler = stop_from_signal;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = 0; // no SA_RESTART, as install_signal_handlers
-    struct sigaction previous{};
-    REQUIRE(::sigaction(SIGUSR1, &action, &previous) == 0);
-
     Pipe pipe; // the read end stays open and is never read: write() blocks
-    std::atomic<bool> done{false};
-    const pthread_t writer = ::pthread_self();
-    std::thread interrupter([&] {
-        // Until the writer gives up: it cannot say when it is blocked.
-        while (!done.load()) {
-            ::pthread_kill(writer, SIGUSR1);
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        }
-    });
     bool flushed = true;
     {
+        StopSignals signals;
         OutputBuffer out(pipe.write_end);
         out.buffer().append(std::string(1 << 20, 'x')); // far more than a pipe holds
         flushed = out.flush();
         CHECK(out.closed());
         CHECK(out.buffer().empty());
     }
-    done = true;
-    interrupter.join();
-    request_stop(0);
-    ::sigaction(SIGUSR1, &previous, nullptr);
     CHECK_FALSE(flushed);
 }
 
 TEST_CASE("after a stop signal, a reader that keeps reading still gets everything") {
     // A pipeline under load: the reader is slow but reads. Giving up there
     // lost the summary of `leaks --json` stopped by SIGINT.
-    struct sigaction action{};
-    action.sa_handler = stop_from_signal;
-    sigemptyset(&action.sa_mask);
-    struct sigaction previous{};
-    REQUIRE(::sigaction(SIGUSR1, &action, &previous) == 0);
-
     Pipe pipe;
     const std::size_t size = 1 << 20; // many pipe buffers: the writer blocks again and again
     std::size_t received = 0;
@@ -254,28 +268,20 @@ TEST_CASE("after a stop signal, a reader that keeps reading still gets everythin
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
     });
-    const pthread_t writer = ::pthread_self();
-    std::atomic<bool> done{false};
-    std::thread interrupter([&] {
-        while (!done.load()) {
-            ::pthread_kill(writer, SIGUSR1);
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        }
-    });
     bool flushed = false;
     {
-        OutputBuffer out(pipe.write_end);
-        out.buffer().append(std::string(size, 'x'));
-        flushed = out.flush();
-        CHECK_FALSE(out.closed());
+        StopSignals signals;
+        {
+            OutputBuffer out(pipe.write_end);
+            out.buffer().append(std::string(size, 'x'));
+            flushed = out.flush();
+            CHECK_FALSE(out.closed());
+        }
+        signals.end();
+        ::close(pipe.write_end);
+        pipe.write_end = -1;
+        reader.join();
     }
-    done = true;
-    interrupter.join();
-    ::close(pipe.write_end);
-    pipe.write_end = -1;
-    reader.join();
-    request_stop(0);
-    ::sigaction(SIGUSR1, &previous, nullptr);
     CHECK(flushed);
     CHECK(received == size);
 }

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,16 +27,11 @@ Sample sample_transition() {
     Sample s;
     Transition& t = s.t;
     t.cookie = 4101;
-    t.family = kFamilyIpv4;
+    on_loopback(t, 45678, 54132);
     t.old_state = kTcpEstablished;
     t.new_state = kTcpCloseWait;
-    t.sport = 45678;
-    t.dport = 54132;
-    t.saddr = {127, 0, 0, 1};
-    t.daddr = {127, 0, 0, 1};
     t.ctx_pid = 2508;
     t.ctx_comm = make_comm("client");
-    t.netns = 4026531840u;
     s.a.owner = Owner{2506, make_comm("server"), 1234, OwnerVia::Accept};
     s.a.old_state_ns = 1'234'567;
     return s;
@@ -87,13 +83,26 @@ const std::vector<std::string> kTransitionKeys = {
 
 void write(TraceOutput& output, const Sample& s) { output.transition(s.t, s.a, kSample); }
 
+
+// A trace output writing into captured buffers: the JSON one, and the text
+// one (in UTC, for the local times of its rows).
+struct JsonTraceOutput {
+    CapturedOutput out;
+    std::unique_ptr<TraceOutput> output = make_json_trace_output(out.buffer());
+};
+
+struct TextTraceOutput {
+    const ScopedTimeZone utc{"UTC"};
+    CapturedOutput out;
+    CapturedOutput err;
+    std::unique_ptr<TraceOutput> output = make_text_trace_output(out.buffer(), err.buffer());
+};
+
 } // namespace
 
 // ---------------------------------------------------------------- NDJSON
 
-TEST_CASE("JSON trace output: start line") {
-    CapturedOutput out;
-    auto output = make_json_trace_output(out.buffer());
+TEST_CASE_FIXTURE(JsonTraceOutput, "JSON trace output: start line") {
     output->start({"trace", kSample, "0.1.0"});
     CHECK(out.text() == R"({"type":"start","time":"2026-11-21T07:44:06.123456Z","tool":"tcpleak","version":"0.1.0",)"
                         R"("schema_version":3,"mode":"trace"})"
@@ -102,9 +111,7 @@ TEST_CASE("JSON trace output: start line") {
           std::vector<std::string>{"type", "time", "tool", "version", "schema_version", "mode"});
 }
 
-TEST_CASE("JSON trace output: a transition, field by field") {
-    CapturedOutput out;
-    auto output = make_json_trace_output(out.buffer());
+TEST_CASE_FIXTURE(JsonTraceOutput, "JSON trace output: a transition, field by field") {
     write(*output, sample_transition());
     CHECK(out.text() ==
           R"({"type":"transition","time":"2026-11-21T07:44:06.123456Z","pid":2506,"comm":"server",)"
@@ -115,9 +122,7 @@ TEST_CASE("JSON trace output: a transition, field by field") {
     CHECK(keys_in_order(out.lines().at(0)) == kTransitionKeys);
 }
 
-TEST_CASE("JSON trace output: unknown owner, duration and state") {
-    CapturedOutput out;
-    auto output = make_json_trace_output(out.buffer());
+TEST_CASE_FIXTURE(JsonTraceOutput, "JSON trace output: unknown owner, duration and state") {
     write(*output, unknown_owner_transition());
     const auto line = nlohmann::json::parse(out.lines().at(0));
     CHECK(line["pid"].is_null());
@@ -132,18 +137,14 @@ TEST_CASE("JSON trace output: unknown owner, duration and state") {
     CHECK(out.text().find(R"("old_state":13,"new_state":"CLOSE","old_state_us":null,)") != std::string::npos);
 }
 
-TEST_CASE("JSON trace output: a known owner without a cgroup") {
-    CapturedOutput out;
-    auto output = make_json_trace_output(out.buffer());
+TEST_CASE_FIXTURE(JsonTraceOutput, "JSON trace output: a known owner without a cgroup") {
     Sample s = sample_transition();
     s.a.owner->cgroup = 0;
     write(*output, s);
     CHECK(nlohmann::json::parse(out.lines().at(0))["cgroup"].is_null());
 }
 
-TEST_CASE("JSON trace output: IPv6 addresses") {
-    CapturedOutput out;
-    auto output = make_json_trace_output(out.buffer());
+TEST_CASE_FIXTURE(JsonTraceOutput, "JSON trace output: IPv6 addresses") {
     write(*output, ipv6_transition());
     const auto line = nlohmann::json::parse(out.lines().at(0));
     CHECK(line["family"] == "ipv6");
@@ -152,9 +153,7 @@ TEST_CASE("JSON trace output: IPv6 addresses") {
     CHECK(line["sport"] == 443);
 }
 
-TEST_CASE("JSON trace output: a hostile comm stays one valid line") {
-    CapturedOutput out;
-    auto output = make_json_trace_output(out.buffer());
+TEST_CASE_FIXTURE(JsonTraceOutput, "JSON trace output: a hostile comm stays one valid line") {
     Sample s = sample_transition();
     s.a.owner->comm = make_comm(kHostileComm);
     s.t.ctx_comm = make_comm(kHostileComm);
@@ -169,9 +168,7 @@ TEST_CASE("JSON trace output: a hostile comm stays one valid line") {
         CHECK(static_cast<unsigned char>(c) >= 0x20);
 }
 
-TEST_CASE("JSON trace output: lost and summary lines") {
-    CapturedOutput out;
-    auto output = make_json_trace_output(out.buffer());
+TEST_CASE_FIXTURE(JsonTraceOutput, "JSON trace output: lost and summary lines") {
     output->start({"trace", kSample, "0.1.0"});
     output->lost(12, 40, kSample);
     output->summary(sample_summary());
@@ -207,11 +204,7 @@ TEST_CASE("JSON trace output: nothing is formatted once the reader is gone") {
 
 // ---------------------------------------------------------------- table
 
-TEST_CASE("text trace output: banner, header and a row") {
-    ScopedTimeZone utc("UTC");
-    CapturedOutput out;
-    CapturedOutput err;
-    auto output = make_text_trace_output(out.buffer(), err.buffer());
+TEST_CASE_FIXTURE(TextTraceOutput, "text trace output: banner, header and a row") {
     output->start({"trace", kSample, "0.1.0"});
     write(*output, sample_transition());
     CHECK(err.text() == "Tracing TCP state transitions; owners from connect/listen/accept. Ctrl-C to end.\n");
@@ -222,32 +215,20 @@ TEST_CASE("text trace output: banner, header and a row") {
           "CLOSE_WAIT    1.23ms\n");
 }
 
-TEST_CASE("text trace output: unknown owner, duration and state") {
-    ScopedTimeZone utc("UTC");
-    CapturedOutput out;
-    CapturedOutput err;
-    auto output = make_text_trace_output(out.buffer(), err.buffer());
+TEST_CASE_FIXTURE(TextTraceOutput, "text trace output: unknown owner, duration and state") {
     write(*output, unknown_owner_transition());
     CHECK(out.text() ==
           "07:44:06.123  -       ?                127.0.0.1:45678        127.0.0.1:54132        13 -> CLOSE     "
           "             -\n");
 }
 
-TEST_CASE("text trace output: IPv6 endpoints may overflow their column") {
-    ScopedTimeZone utc("UTC");
-    CapturedOutput out;
-    CapturedOutput err;
-    auto output = make_text_trace_output(out.buffer(), err.buffer());
+TEST_CASE_FIXTURE(TextTraceOutput, "text trace output: IPv6 endpoints may overflow their column") {
     write(*output, ipv6_transition());
     CHECK(out.text() == "07:44:06.123  2506    server           [2001:db8::1]:443      "
                         "[fe80:1234:5678:9abc:def0:1234:5678:9abc]:54321 ESTABLISHED -> CLOSE_WAIT    1.23ms\n");
 }
 
-TEST_CASE("text trace output: a hostile comm cannot reach the terminal raw") {
-    ScopedTimeZone utc("UTC");
-    CapturedOutput out;
-    CapturedOutput err;
-    auto output = make_text_trace_output(out.buffer(), err.buffer());
+TEST_CASE_FIXTURE(TextTraceOutput, "text trace output: a hostile comm cannot reach the terminal raw") {
     Sample s = sample_transition();
     s.a.owner->comm = make_comm(kHostileComm);
     write(*output, s);
@@ -261,10 +242,7 @@ TEST_CASE("text trace output: a hostile comm cannot reach the terminal raw") {
     }
 }
 
-TEST_CASE("text trace output: lost events and the summary go to stderr") {
-    CapturedOutput out;
-    CapturedOutput err;
-    auto output = make_text_trace_output(out.buffer(), err.buffer());
+TEST_CASE_FIXTURE(TextTraceOutput, "text trace output: lost events and the summary go to stderr") {
     output->lost(12, 40, kSample);
     output->summary(sample_summary());
     CHECK(out.text().empty());

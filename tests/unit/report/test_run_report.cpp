@@ -182,22 +182,11 @@ RunReport clean_report() {
     report.clock = sample_clock();
     report.hostname = "ci-runner-7";
 
-    TracedProcess sh;
-    sh.pid = 1233;
-    sh.ppid = 1200;
-    sh.comm = make_comm("sh");
-    sh.cmdline = "sh -c ./server --port 8080";
-    sh.exit_status = 0;
-    sh.start_mono_ns = kMono - 60 * kSecond;
-    sh.exit_mono_ns = kMono + 30 * kSecond;
-    TracedProcess server;
-    server.pid = 1234;
-    server.ppid = 1233;
-    server.comm = make_comm("server");
-    server.cmdline = "./server --port 8080";
-    server.exit_status = 0;
-    server.start_mono_ns = kMono - 59 * kSecond;
-    server.exit_mono_ns = kMono + 4 * kSecond + 200 * kMs;
+    // pid, ppid, comm, cmdline, wait status, start and exit (CLOCK_MONOTONIC).
+    const TracedProcess sh{1233, 1200, make_comm("sh"), "sh -c ./server --port 8080", 0, kMono - 60 * kSecond,
+                           kMono + 30 * kSecond};
+    const TracedProcess server{1234, 1233, make_comm("server"), "./server --port 8080", 0, kMono - 59 * kSecond,
+                               kMono + 4 * kSecond + 200 * kMs};
     report.processes = {sh, server};
 
     report.transitions[{kTcpEstablished, kTcpCloseWait}] = 600;
@@ -212,32 +201,16 @@ RunReport leaking_report() {
     RunReport report = clean_report();
     report.exit_status = 3;
 
-    Leak never;
-    never.cookie = 4101;
-    never.address = loopback(8080, 50312);
-    never.pid = 1234;
-    never.comm = make_comm("server");
-    never.fd = 5;
-    never.holders = {{1234, make_comm("server"), 5}};
-    never.cmdline = "./server --port 8080";
+    Leak never = server_leak(4101, 50312, 5, "./server --port 8080", Verdict::NeverClosed);
     never.owner_pid = 1234;
     never.owner_comm = make_comm("server");
-    never.verdict = Verdict::NeverClosed;
     never.entered_mono_ns = kMono - 6 * kSecond - 100 * kMs;
     never.reported_mono_ns = kMono;
     never.rx_queue = 0;
 
-    Leak closed;
-    closed.cookie = 4102;
-    closed.address = loopback(8080, 50314);
-    closed.pid = 1234;
-    closed.comm = make_comm("server");
-    closed.fd = 7;
-    closed.holders = {{1234, make_comm("server"), 7}};
-    closed.cmdline = "./server --port 8080";
+    Leak closed = server_leak(4102, 50314, 7, "./server --port 8080", Verdict::ClosedStillReferenced);
     closed.owner_pid = 1233;
     closed.owner_comm = make_comm("sh");
-    closed.verdict = Verdict::ClosedStillReferenced;
     closed.closed_by = ClosedBy{1233, make_comm("sh"), 4, ReleaseVia::Close};
     closed.entered_mono_ns = kMono - 5 * kSecond;
     closed.reported_mono_ns = kMono;
@@ -376,22 +349,19 @@ TEST_CASE("run report: junit without a hostname uses the local one") {
 }
 
 TEST_CASE("run report: xml escaping keeps hostile names well-formed") {
-    std::string out;
-    append_xml_escaped(out, "a<b>&\"c'", true);
-    CHECK(out == "a&lt;b&gt;&amp;&quot;c&apos;");
-    out.clear();
-    append_xml_escaped(out, "tab\tnl\ncr\r", true);
-    CHECK(out == "tab&#9;nl&#10;cr&#13;");
-    out.clear();
-    append_xml_escaped(out, "tab\tnl\ncr\r", false);
-    CHECK(out == "tab\tnl\ncr&#13;");
-    out.clear();
-    append_xml_escaped(out, "]]>", false);
-    CHECK(out == "]]&gt;");
-    out.clear();
+    const auto escaped = [](std::string_view text, bool attribute) {
+        std::string out;
+        append_xml_escaped(out, text, attribute);
+        return out;
+    };
+    CHECK(escaped("a<b>&\"c'", true) == "a&lt;b&gt;&amp;&quot;c&apos;");
+    CHECK(escaped("tab\tnl\ncr\r", true) == "tab&#9;nl&#10;cr&#13;");
+    CHECK(escaped("tab\tnl\ncr\r", false) == "tab\tnl\ncr&#13;");
+    CHECK(escaped("]]>", false) == "]]&gt;");
     // Control bytes, DEL, ill-formed UTF-8, C1 controls and the noncharacters
     // XML forbids become visible escapes; good UTF-8 passes.
-    append_xml_escaped(out, "\x01\x1b\x7f|\xff|\xc0\xaf|\xc2\x85|\xef\xbf\xbe|\xef\xbf\xbf|\xed\xa0\x80|é€😀", false);
+    const std::string out =
+        escaped("\x01\x1b\x7f|\xff|\xc0\xaf|\xc2\x85|\xef\xbf\xbe|\xef\xbf\xbf|\xed\xa0\x80|é€😀", false);
     CHECK(out == "\\x01\\x1b\\x7f|\\xff|\\xc0\\xaf|\\xc2\\x85|\\xef\\xbf\\xbe|\\xef\\xbf\\xbf|\\xed\\xa0\\x80|é€😀");
     CHECK(well_formed("<a>" + out + "</a>"));
 
@@ -412,18 +382,12 @@ TEST_CASE("run report: xml escaping keeps hostile names well-formed") {
 
 TEST_CASE("run report: the tests' XML reader (libxml2) rejects what is not well-formed") {
     CHECK(well_formed("<?xml version=\"1.0\"?>\n<a x=\"1\" y='2'><b/>t&amp;&#x41;<!-- c --></a>\n"));
-    CHECK(!well_formed("<a><b></a>"));
-    CHECK(!well_formed("<a x=1/>"));
-    CHECK(!well_formed("<a x=\"1\" x=\"2\"/>"));
-    CHECK(!well_formed("<a>&foo;</a>"));
-    CHECK(!well_formed("<a>a & b</a>"));
-    CHECK(!well_formed("<a>\x01</a>"));
-    CHECK(!well_formed("<a>\xff</a>"));
-    CHECK(!well_formed("<a>\xef\xbf\xbe</a>"));
-    CHECK(!well_formed("<a>]]></a>"));
-    CHECK(!well_formed("<a x=\"<\"/>"));
-    CHECK(!well_formed("<a>&#1;</a>"));
-    CHECK(!well_formed("<a/><b/>"));
+    for (const char* doc : {"<a><b></a>", "<a x=1/>", "<a x=\"1\" x=\"2\"/>", "<a>&foo;</a>", "<a>a & b</a>",
+                            "<a>\x01</a>", "<a>\xff</a>", "<a>\xef\xbf\xbe</a>", "<a>]]></a>", "<a x=\"<\"/>",
+                            "<a>&#1;</a>", "<a/><b/>"}) {
+        INFO(doc);
+        CHECK(!well_formed(doc));
+    }
 }
 
 TEST_CASE("run report: hostile comm and cmdline stay well-formed in junit, JSON and text") {
