@@ -30,7 +30,7 @@ namespace {
 
 constexpr std::string_view kProgram = "tcpleak";
 // The commands, as usage errors list them.
-constexpr std::string_view kCommandList = "trace, leaks, run or top";
+constexpr std::string_view kCommandList = "trace, leaks, run, top or agent";
 
 // The kernel stores a task's comm in 16 bytes including the NUL, so a longer
 // -c could never match anything.

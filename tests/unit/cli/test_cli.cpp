@@ -182,7 +182,7 @@ TEST_CASE("values are echoed as one printable line, quoted as they would be rety
     CHECK(usage_error({"trace", "foo\nbar"}) == "unexpected argument $'foo\\nbar'; trace takes only options");
     CHECK(usage_error({"trace", "--fo\no"}) == "$'--fo\\no': unknown option");
     CHECK(usage_error({"trace", "--frob=a\nb"}) == "$'--frob=a\\nb': unknown option");
-    CHECK(usage_error({"fo\no"}, "") == "unknown command $'fo\\no' (expected trace, leaks, run or top)");
+    CHECK(usage_error({"fo\no"}, "") == "unknown command $'fo\\no' (expected trace, leaks, run, top or agent)");
     CHECK(usage_error({"run", "--junit", "a\nb", "--junit", "c", "--", "x"}, "run") ==
           "--junit given more than once ($'a\\nb', c); it takes one value");
     CHECK(usage_error({"run", "--junit=x\n", "--json-report=x\n", "--", "x"}, "run") ==
@@ -382,15 +382,15 @@ TEST_CASE("no arguments: a one-line usage error naming the commands, exit 2") {
     CHECK(result.exit_code == 2);
     const std::vector<std::string> lines = lines_of(result.message);
     REQUIRE(lines.size() == 2);
-    CHECK(lines[0] == "tcpleak: missing command (trace, leaks, run or top)");
+    CHECK(lines[0] == "tcpleak: missing command (trace, leaks, run, top or agent)");
     CHECK(lines[1] == "Run 'tcpleak --help' for usage.");
 }
 
 TEST_CASE("a missing or unknown command is a usage error") {
-    CHECK(usage_error({"frob"}, "") == "unknown command 'frob' (expected trace, leaks, run or top)");
+    CHECK(usage_error({"frob"}, "") == "unknown command 'frob' (expected trace, leaks, run, top or agent)");
     CHECK(usage_error({"--frobnicate"}, "") == "--frobnicate: unknown option");
-    CHECK(usage_error({"--json"}, "") == "missing command before --json (trace, leaks, run or top)");
-    CHECK(usage_error({"-p", "1"}, "") == "missing command before -p (trace, leaks, run or top)");
+    CHECK(usage_error({"--json"}, "") == "missing command before --json (trace, leaks, run, top or agent)");
+    CHECK(usage_error({"-p", "1"}, "") == "missing command before -p (trace, leaks, run, top or agent)");
 }
 
 TEST_CASE("--version prints the version, exit 0") {
