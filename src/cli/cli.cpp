@@ -5,6 +5,7 @@
 #include "tcpleak/sys/errors.hpp"
 #include "tcpleak/core/tcp_state.hpp"
 #include "tcpleak/core/utf8.hpp"
+#include "tcpleak/http/listen_address.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -29,7 +30,7 @@ namespace {
 
 constexpr std::string_view kProgram = "tcpleak";
 // The commands, as usage errors list them.
-constexpr std::string_view kCommandList = "trace, leaks, run or top";
+constexpr std::string_view kCommandList = "trace, leaks, run, top or agent";
 
 // The kernel stores a task's comm in 16 bytes including the NUL, so a longer
 // -c could never match anything.
@@ -309,6 +310,41 @@ CommandHelp run_help() {
     };
 }
 
+CommandHelp agent_help() {
+    return {
+        "agent",
+        "tcpleak agent [--listen ADDR:PORT] [--threshold DUR] [--interval DUR] [--json]\n"
+        "                     [--textfile PATH] [--pods-dir DIR] [--exact] [--metrics-pid]\n"
+        "                     [-p PID]... [-c COMM] [-v]",
+        "Serve leaks and TCP socket counts as Prometheus metrics.",
+        "Serves GET /metrics (Prometheus text format) and /healthz on --listen until\n"
+        "SIGTERM or Ctrl-C. Leaks are found as 'tcpleak leaks' finds them; every\n"
+        "--interval a census counts every TCP socket by state and holder. Leaks and\n"
+        "census rows carry the holder's container, pod and namespace (from the cgroup\n"
+        "and the kubelet's log directories under --pods-dir).\n"
+        "By default no syscall is hooked, so other processes' syscalls pay nothing:\n"
+        "verdicts then come from the holders alone (a socket closed by one process but\n"
+        "kept open by another is 'held', not 'closed, still referenced'). --exact\n"
+        "hooks close()/dup() for exact verdicts, at a cost on every syscall of the\n"
+        "machine (docs/performance.md).\n" +
+            kDurationNote +
+            "\n"
+            "\n"
+            "Examples:\n"
+            "  sudo tcpleak agent\n"
+            "      metrics on http://127.0.0.1:9464/metrics\n"
+            "  sudo tcpleak agent --listen 0.0.0.0:9464 --json | vector --config vector.yaml\n"
+            "      metrics for the cluster's Prometheus, leak records for the log shipper\n"
+            "  sudo tcpleak agent --textfile /var/lib/node_exporter/tcpleak.prom\n"
+            "      metrics for node_exporter's textfile collector too\n"
+            "\n"
+            "Exit status:\n"
+            "  0  stopped by SIGTERM or Ctrl-C\n"
+            "  1  error (e.g. not root, --listen address in use)\n"
+            "  2  usage error",
+    };
+}
+
 // CLI11's layout with our usage lines, "-p, --pid" names and no Positionals
 // section (run's COMMAND is explained in its footer).
 class HelpFormatter : public CLI::Formatter {
@@ -567,6 +603,19 @@ struct RunArgs {
     int verbose = 0;
 };
 
+struct AgentArgs {
+    ProcessFilterArgs processes;
+    std::vector<std::string> listen;
+    std::vector<std::string> threshold;
+    std::vector<std::string> interval;
+    std::vector<std::string> textfile;
+    std::vector<std::string> pods_dir;
+    bool json = false;
+    bool exact = false;
+    bool metrics_pid = false;
+    int verbose = 0;
+};
+
 void define_trace(CLI::App& command, TraceArgs& args) {
     add_process_filters(command, args.processes, "owned by");
     add_list_option(command, "--port", args.ports, "N...", kPortNoun,
@@ -593,6 +642,25 @@ void define_leaks(CLI::App& command, LeaksArgs& args) {
     add_value_option(command, "--interval", args.interval, "DUR", kDurationNoun,
                      "Refresh the text report every DUR" + default_note(defaults.interval));
     add_output_options(command, args.json, args.duration, args.verbose);
+}
+
+void define_agent(CLI::App& command, AgentArgs& args) {
+    const AgentOptions defaults;
+    add_value_option(command, "--listen", args.listen, "ADDR:PORT", "an address and port (e.g. 127.0.0.1:9464)",
+                     "Serve /metrics and /healthz there\n[default: " + defaults.listen + "]");
+    add_value_option(command, "--threshold", args.threshold, "DUR", kDurationNoun,
+                     "A socket counts as leaked after DUR in\nCLOSE_WAIT" + default_note(defaults.threshold));
+    add_value_option(command, "--interval", args.interval, "DUR", kDurationNoun,
+                     "Take the census and write --textfile every\nDUR" + default_note(defaults.interval));
+    command.add_flag("--json", args.json, "NDJSON leak records on standard output");
+    add_value_option(command, "--textfile", args.textfile, "PATH", kFileNoun,
+                     "Also write the metrics to PATH (atomically)\nevery --interval");
+    add_value_option(command, "--pods-dir", args.pods_dir, "DIR", kFileNoun,
+                     "The kubelet's pod log directories, for pod\nnames [default: " + defaults.pods_dir + "]");
+    command.add_flag("--exact", args.exact, "Hook close()/dup() for exact verdicts\n(costs every syscall of the machine)");
+    command.add_flag("--metrics-pid", args.metrics_pid, "Add a pid label to per-process metrics\n(more series)");
+    add_process_filters(command, args.processes, "held by");
+    add_verbose_flag(command, args.verbose);
 }
 
 void define_run(CLI::App& command, RunArgs& args) {
@@ -690,6 +758,29 @@ RunOptions run_options(const CLI::App& command, const RunArgs& args) {
     if (args.command_words.empty())
         throw UsageError("no COMMAND to run; put it after '--', e.g. tcpleak run -- ./soak-test.sh");
     options.command = args.command_words;
+    return options;
+}
+
+AgentOptions agent_options(const CLI::App& command, const AgentArgs& args) {
+    AgentOptions options;
+    if (const std::string* listen = single_value("--listen", args.listen)) {
+        reject_option_as_value(command, "--listen", *listen);
+        try {
+            options.listen = http::parse_listen_address(*listen).to_string();
+        } catch (const std::invalid_argument& error) {
+            throw UsageError(concat({"--listen: ", error.what()}));
+        }
+    }
+    options.threshold = duration_value(command, "--threshold", args.threshold).value_or(options.threshold);
+    options.interval = duration_value(command, "--interval", args.interval).value_or(options.interval);
+    options.json = args.json;
+    options.textfile = file_value(command, "--textfile", args.textfile);
+    options.pods_dir = file_value(command, "--pods-dir", args.pods_dir).value_or(options.pods_dir);
+    options.exact = args.exact;
+    options.metrics_pid = args.metrics_pid;
+    options.pids = list_values(command, "-p", args.processes.pids, parse_pid);
+    options.comm = comm_value(command, args.processes.comm);
+    options.verbose = args.verbose;
     return options;
 }
 
@@ -862,6 +953,8 @@ public:
         define_run(*run_, run_args_);
         top_ = add_command(top_help());
         define_top(*top_, top_args_);
+        agent_ = add_command(agent_help());
+        define_agent(*agent_, agent_args_);
     }
 
     CommandLine(const CommandLine&) = delete; // CLI11 holds pointers into the *_args_ members
@@ -942,6 +1035,8 @@ private:
             return leaks_options(command, leaks_args_);
         if (&command == top_)
             return top_options(command, top_args_);
+        if (&command == agent_)
+            return agent_options(command, agent_args_);
         return run_options(command, run_args_);
     }
 
@@ -970,6 +1065,8 @@ private:
     LeaksArgs leaks_args_;
     RunArgs run_args_;
     TopArgs top_args_;
+    CLI::App* agent_ = nullptr;
+    AgentArgs agent_args_;
 };
 
 } // namespace

@@ -1,5 +1,6 @@
 #include "tcpleak/commands/app.hpp"
 
+#include "tcpleak/agent/agent.hpp"
 #include "tcpleak/kernel/bpf_session.hpp"
 #include "tcpleak/cli/cli.hpp"
 #include "tcpleak/commands/commands.hpp"
@@ -31,6 +32,8 @@ int dispatch(const CommandOptions& options) {
                 return run_leaks(o);
             else if constexpr (std::is_same_v<T, TopOptions>)
                 return run_top(o);
+            else if constexpr (std::is_same_v<T, AgentOptions>)
+                return run_agent(o);
             else
                 return run_run(o);
         },

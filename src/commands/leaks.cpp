@@ -1,4 +1,6 @@
 // tcpleak leaks: name the processes that leave sockets in CLOSE_WAIT.
+#include "tcpleak/agent/workload_events.hpp"
+#include "tcpleak/agent/workload_identifier.hpp"
 #include "tcpleak/cli/options.hpp"
 #include "tcpleak/commands/commands.hpp"
 #include "tcpleak/core/coverage.hpp"
@@ -33,7 +35,10 @@ int run_leaks(const LeaksOptions& options) {
     LeakTracker tracker(options.threshold, LeakFilter{options.pids, options.comm, {}}, policy);
     Coverage coverage(options.threshold);
     KernelScanner scanner(session.bpf());
-    LeakWatch watch(scanner, tracker, coverage, *output);
+    // NDJSON records carry each leak's container and pod (the text does not show them).
+    WorkloadIdentifier identifier(kDefaultPodsDir);
+    WorkloadLeakEvents identified(identifier, *output);
+    LeakWatch watch(scanner, tracker, coverage, options.json ? static_cast<LeakEvents&>(identified) : *output);
     session.read_into(watch);
 
     // Attached first, then the descriptor tables, then the ring buffer: a
@@ -65,12 +70,7 @@ int run_leaks(const LeaksOptions& options) {
     LeakSummary summary;
     session.fill(summary);
     summary.threshold = options.threshold;
-    summary.leaks_reported = tracker.reported_total();
-    summary.leaks_resolved = tracker.resolved_total();
-    summary.still_leaked = tracker.active();
-    summary.close_wait_seen = watch.stats().close_wait_seen;
-    summary.close_wait_unheld = tracker.ever_unheld();
-    summary.tracking = watch.tracking_state();
+    fill_leak_summary(summary, tracker, watch);
     if (const std::uint64_t late = CommandSession::untold_lost(summary, watch.lost_total()))
         output->lost(late, summary.kernel.lost(), monotonic_now_ns());
     output->summary(summary);

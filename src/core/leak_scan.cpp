@@ -188,7 +188,7 @@ std::optional<Leak> LeakTracker::confirm(Socket& s, std::vector<Holder> holders,
     facts.holders_known = true;
     facts.release = s.release;
     facts.owner = s.owner;
-    facts.history_complete = s.history_complete;
+    facts.history_complete = s.history_complete && policy_.releases_watched;
     const bool orphaned = holders.empty();
     Leak leak = make_leak(s, orphaned ? VerdictResult{Verdict::Orphaned, std::nullopt} : decide_verdict(facts));
     if (orphaned) {

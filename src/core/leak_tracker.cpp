@@ -230,7 +230,7 @@ std::optional<LeakResolved> LeakTracker::leave(Socket& s, const Transition& t) {
     facts.holders = &s.holders;
     facts.release = s.release;
     facts.owner = s.owner;
-    facts.history_complete = s.history_complete;
+    facts.history_complete = s.history_complete && policy_.releases_watched;
     if (t.file_released) {
         facts.closer = closer;
         facts.closer_exiting = t.task_exiting;

@@ -87,6 +87,7 @@ public:
             json.field("close_wait_ms", std::nullopt);
         json.field("since_start", leak.since_start);
         json.field("verdict", verdict_name(leak.verdict));
+        write_workload_members(json, leak.workload);
         records_.end(json);
     }
 

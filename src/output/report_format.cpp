@@ -359,6 +359,24 @@ void write_explanation_members(JsonWriter& json, const std::optional<StuckExplan
 
 } // namespace
 
+void write_workload_members(JsonWriter& json, const std::optional<Workload>& workload) {
+    if (!workload)
+        return;
+    const auto field = [&](std::string_view name, const std::string& value) {
+        if (value.empty())
+            json.field(name, std::nullopt);
+        else
+            json.field(name, std::string_view(value));
+    };
+    field("cgroup", workload->cgroup);
+    field("container_id", workload->container_id);
+    field("container", workload->container);
+    field("pod_uid", workload->pod_uid);
+    field("pod", workload->pod);
+    field("namespace", workload->namespace_name);
+    field("unit", workload->unit);
+}
+
 void write_leak_members(JsonWriter& json, const Leak& leak, std::uint64_t in_state_ns, const ClockMapping& clock,
                         Rfc3339Clock& rfc3339) {
     write_pid_comm(json, "pid", "comm", leak_pid(leak), leak.comm);
@@ -402,6 +420,7 @@ void write_leak_members(JsonWriter& json, const Leak& leak, std::uint64_t in_sta
     write_explanation_members(json, leak.explanation);
     write_tcp_field(json, leak.tcp);
     write_peer_field(json, leak.peer);
+    write_workload_members(json, leak.workload);
 }
 
 void write_lost_line(OutputBuffer& err, std::uint64_t count, std::uint64_t total) {

@@ -2,6 +2,7 @@
 
 #include "tcpleak/core/tcp_state.hpp"
 #include "tcpleak/kernel/decode.hpp"
+#include "tcpleak/output/leak_output.hpp"
 #include "tcpleak/sys/clock.hpp"
 #include "tcpleak/sys/proc.hpp"
 
@@ -197,6 +198,15 @@ std::optional<TcpTables> LeakWatch::read_tables(std::uint64_t now_ns, bool all) 
         if (auto table = scanner_.tcp_table(netns, tracker_.states()))
             tables.add(netns, *table);
     return tables;
+}
+
+void fill_leak_summary(LeakSummary& summary, const LeakTracker& tracker, const LeakWatch& watch) {
+    summary.leaks_reported = tracker.reported_total();
+    summary.leaks_resolved = tracker.resolved_total();
+    summary.still_leaked = tracker.active();
+    summary.close_wait_seen = watch.stats().close_wait_seen;
+    summary.close_wait_unheld = tracker.ever_unheld();
+    summary.tracking = watch.tracking_state();
 }
 
 void LeakWatch::report_all(std::vector<Leak>& leaks, std::span<const SocketHolder> holders) {

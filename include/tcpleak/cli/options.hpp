@@ -48,6 +48,21 @@ struct RunOptions {
     int verbose = 0;
 };
 
+// tcpleak agent: leaks and a census, as Prometheus metrics (docs/agent.md).
+struct AgentOptions {
+    std::string listen = "127.0.0.1:9464";    // --listen ADDR:PORT
+    Duration threshold = std::chrono::seconds(5); // --threshold, as leaks
+    Duration interval = std::chrono::seconds(15); // --interval: census and --textfile refresh
+    bool json = false;                         // --json: NDJSON records on stdout
+    std::optional<std::string> textfile;       // --textfile PATH
+    std::string pods_dir = "/var/log/pods";    // --pods-dir DIR
+    bool exact = false;                        // --exact: release hooks (the syscall tax) on
+    bool metrics_pid = false;                  // --metrics-pid: a pid label
+    std::vector<std::uint32_t> pids;           // -p
+    std::optional<std::string> comm;           // -c
+    int verbose = 0;
+};
+
 struct TopOptions {
     Duration interval = std::chrono::seconds(2);     // --interval: one census each
     Duration growth_window = std::chrono::minutes(1); // CLOSE_WAIT growth is measured over this
@@ -59,6 +74,6 @@ struct TopOptions {
     int verbose = 0;
 };
 
-using CommandOptions = std::variant<TraceOptions, LeaksOptions, RunOptions, TopOptions>;
+using CommandOptions = std::variant<TraceOptions, LeaksOptions, RunOptions, TopOptions, AgentOptions>;
 
 } // namespace tcpleak

@@ -81,6 +81,21 @@ struct ClosedBy {
     ReleaseVia via = ReleaseVia::Close; // how it went away
 };
 
+// Who a process is beyond its pid, for fleets: its cgroup v2 path and what
+// that names (identity/workload.hpp), with pod names from the kubelet's log
+// directories. Filled in by the agent and leaks; an empty string: not known
+// (or not in a container, pod or unit).
+struct Workload {
+    std::string cgroup;
+    std::string container_id;
+    std::string container; // the container's name (Kubernetes containers with a log link)
+    std::string pod_uid;
+    std::string pod;
+    std::string namespace_name;
+    std::string unit; // systemd unit
+    friend bool operator==(const Workload&, const Workload&) = default;
+};
+
 // A socket in a watched state past the threshold: in CLOSE_WAIT while a
 // descriptor still holds it (the leak), or stuck in another closing state
 // (`leaks --state`), held or orphaned.
@@ -108,6 +123,7 @@ struct Leak {
     std::optional<TcpSocket> tcp;                 // the TCP table's record of it (queues, window, timers)
     std::optional<LeakPeer> peer;                 // the other end, when on this host
     std::optional<StuckExplanation> explanation;  // why, and what to do
+    std::optional<Workload> workload;             // its process's identity, when the command resolves it
 };
 
 // A reported leak that left CLOSE_WAIT.

@@ -85,6 +85,10 @@ struct LeakTrackerPolicy {
     // event when it goes (tcp_fin_timeout later): the TCP tables are read
     // this often to see whether it is still there.
     Duration time_wait_recheck = std::chrono::seconds(1);
+    // false: no descriptor release is watched (the agent without --exact:
+    // no syscall hook), so "no release seen" never means "never closed":
+    // held sockets get Verdict::Held.
+    bool releases_watched = true;
 };
 
 // The TCP tables a scan read (iter/tcp), for the sockets no descriptor

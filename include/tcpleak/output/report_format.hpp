@@ -178,6 +178,10 @@ void write_pid_comm(JsonWriter& json, std::string_view pid_key, std::string_view
 // The process a report names: null for an orphan whose owner is not known.
 std::optional<std::uint32_t> leak_pid(const Leak& leak);
 
+// cgroup, container_id, container, pod_uid, pod, namespace and unit (null
+// when not known); nothing when workload is nullopt (not resolved).
+void write_workload_members(JsonWriter& json, const std::optional<Workload>& workload);
+
 // The members of a leak object, from "pid" to "peer", in the order of the
 // leak record of `tcpleak leaks` and of a leak of `tcpleak run`'s report
 // (which adds reported_time and resolved). in_state_ns is what in_state_ms

@@ -36,6 +36,12 @@ struct LeakWatchStats {
     std::uint64_t vanished = 0;
 };
 
+class LeakWatch;
+struct LeakSummary;
+// What `leaks` and the agent tell in their summary record of the tracker
+// and the watch (the session's part: CommandSession::fill).
+void fill_leak_summary(LeakSummary& summary, const LeakTracker& tracker, const LeakWatch& watch);
+
 class LeakWatch : public RecordSink {
 public:
     using Clock = std::function<std::uint64_t()>; // CLOCK_MONOTONIC ns; injected for tests

@@ -182,7 +182,7 @@ TEST_CASE("values are echoed as one printable line, quoted as they would be rety
     CHECK(usage_error({"trace", "foo\nbar"}) == "unexpected argument $'foo\\nbar'; trace takes only options");
     CHECK(usage_error({"trace", "--fo\no"}) == "$'--fo\\no': unknown option");
     CHECK(usage_error({"trace", "--frob=a\nb"}) == "$'--frob=a\\nb': unknown option");
-    CHECK(usage_error({"fo\no"}, "") == "unknown command $'fo\\no' (expected trace, leaks, run or top)");
+    CHECK(usage_error({"fo\no"}, "") == "unknown command $'fo\\no' (expected trace, leaks, run, top or agent)");
     CHECK(usage_error({"run", "--junit", "a\nb", "--junit", "c", "--", "x"}, "run") ==
           "--junit given more than once ($'a\\nb', c); it takes one value");
     CHECK(usage_error({"run", "--junit=x\n", "--json-report=x\n", "--", "x"}, "run") ==
@@ -270,7 +270,7 @@ TEST_CASE("unknown options and stray arguments are named") {
     CHECK(usage_error({"trace", "--frobnicate"}) == "--frobnicate: unknown option");
     CHECK(usage_error({"leaks", "--frobnicate"}, "leaks") == "--frobnicate: unknown option");
     CHECK(usage_error({"run", "--frobnicate", "--", "x"}, "run") == "--frobnicate: unknown option");
-    CHECK(usage_error({"trace", "--threshold", "5s"}) == "--threshold: not an option of trace (only of leaks, run)");
+    CHECK(usage_error({"trace", "--threshold", "5s"}) == "--threshold: not an option of trace (only of leaks, run, agent)");
     CHECK(usage_error({"trace", "foo"}) == "unexpected argument 'foo'; trace takes only options");
     CHECK(usage_error({"trace", "--", "foo"}) == "unexpected argument 'foo'; trace takes only options");
     CHECK(usage_error({"trace", "leaks"}) == "unexpected argument 'leaks'; trace takes only options");
@@ -371,7 +371,7 @@ TEST_CASE("run refuses bad values and a missing COMMAND") {
     CHECK(usage_error({"run", "--threshold", "0", "--", "x"}, "run") == "--threshold 0: must be greater than zero");
     CHECK(usage_error({"run", "--junit", "-q", "--", "x"}, "run") == "--junit needs a file name, not the option -q");
     CHECK(usage_error({"run", "--junit"}, "run") == "--junit needs a file name");
-    CHECK(usage_error({"run", "--json", "--", "x"}, "run") == "--json: not an option of run (only of trace, leaks, top)");
+    CHECK(usage_error({"run", "--json", "--", "x"}, "run") == "--json: not an option of run (only of trace, leaks, top, agent)");
 }
 
 // --- the program as a whole --------------------------------------------------
@@ -382,15 +382,15 @@ TEST_CASE("no arguments: a one-line usage error naming the commands, exit 2") {
     CHECK(result.exit_code == 2);
     const std::vector<std::string> lines = lines_of(result.message);
     REQUIRE(lines.size() == 2);
-    CHECK(lines[0] == "tcpleak: missing command (trace, leaks, run or top)");
+    CHECK(lines[0] == "tcpleak: missing command (trace, leaks, run, top or agent)");
     CHECK(lines[1] == "Run 'tcpleak --help' for usage.");
 }
 
 TEST_CASE("a missing or unknown command is a usage error") {
-    CHECK(usage_error({"frob"}, "") == "unknown command 'frob' (expected trace, leaks, run or top)");
+    CHECK(usage_error({"frob"}, "") == "unknown command 'frob' (expected trace, leaks, run, top or agent)");
     CHECK(usage_error({"--frobnicate"}, "") == "--frobnicate: unknown option");
-    CHECK(usage_error({"--json"}, "") == "missing command before --json (trace, leaks, run or top)");
-    CHECK(usage_error({"-p", "1"}, "") == "missing command before -p (trace, leaks, run or top)");
+    CHECK(usage_error({"--json"}, "") == "missing command before --json (trace, leaks, run, top or agent)");
+    CHECK(usage_error({"-p", "1"}, "") == "missing command before -p (trace, leaks, run, top or agent)");
 }
 
 TEST_CASE("--version prints the version, exit 0") {

@@ -170,6 +170,16 @@ TEST_CASE("a never-closed socket is reported once, attributed to its owner, not 
     CHECK(tracker.tracked() == 1);
 }
 
+TEST_CASE("without release hooks a held socket is held, never 'never closed'") {
+    LeakTrackerPolicy policy;
+    policy.releases_watched = false; // the agent without --exact
+    LeakTracker tracker(kThreshold, {}, policy);
+    tracker.on_transition(enter(7, kT0));
+    const Leak leak = only_leak(scan(tracker, {holder(7, kServer, "server", 9)}, kT0 + 5 * kSec));
+    CHECK(leak.verdict == Verdict::Held);
+    CHECK(leak.pid == kServer);
+}
+
 TEST_CASE("a close before the threshold reports nothing") {
     LeakTracker tracker(kThreshold);
     tracker.on_transition(enter(7, kT0));
