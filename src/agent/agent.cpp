@@ -194,14 +194,7 @@ int Agent::run() {
 void Agent::summarize() {
     if (!json_)
         return;
-    LeakSummary summary;
-    session_.fill(summary);
-    summary.threshold = options_.threshold;
-    fill_leak_summary(summary, tracker_, watch_);
-    if (const std::uint64_t late = CommandSession::untold_lost(summary, watch_.lost_total()))
-        json_->lost(late, summary.kernel.lost(), monotonic_now_ns());
-    json_->summary(summary);
-    session_.flush();
+    write_leak_summary(session_, *json_, options_.threshold, tracker_, watch_);
 }
 
 } // namespace

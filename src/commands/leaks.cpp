@@ -67,14 +67,7 @@ int run_leaks(const LeaksOptions& options) {
         return exit_status();
 
     session.stop([&](EventSource& source) { watch.finish(source); });
-    LeakSummary summary;
-    session.fill(summary);
-    summary.threshold = options.threshold;
-    fill_leak_summary(summary, tracker, watch);
-    if (const std::uint64_t late = CommandSession::untold_lost(summary, watch.lost_total()))
-        output->lost(late, summary.kernel.lost(), monotonic_now_ns());
-    output->summary(summary);
-    session.flush();
+    write_leak_summary(session, *output, options.threshold, tracker, watch);
     return exit_status();
 }
 

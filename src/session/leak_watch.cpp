@@ -3,6 +3,7 @@
 #include "tcpleak/core/tcp_state.hpp"
 #include "tcpleak/kernel/decode.hpp"
 #include "tcpleak/output/leak_output.hpp"
+#include "tcpleak/session/command_session.hpp"
 #include "tcpleak/sys/clock.hpp"
 #include "tcpleak/sys/proc.hpp"
 
@@ -200,13 +201,21 @@ std::optional<TcpTables> LeakWatch::read_tables(std::uint64_t now_ns, bool all) 
     return tables;
 }
 
-void fill_leak_summary(LeakSummary& summary, const LeakTracker& tracker, const LeakWatch& watch) {
+void write_leak_summary(CommandSession& session, LeakOutput& output, Duration threshold, const LeakTracker& tracker,
+                        const LeakWatch& watch) {
+    LeakSummary summary;
+    session.fill(summary);
+    summary.threshold = threshold;
     summary.leaks_reported = tracker.reported_total();
     summary.leaks_resolved = tracker.resolved_total();
     summary.still_leaked = tracker.active();
     summary.close_wait_seen = watch.stats().close_wait_seen;
     summary.close_wait_unheld = tracker.ever_unheld();
     summary.tracking = watch.tracking_state();
+    if (const std::uint64_t late = CommandSession::untold_lost(summary, watch.lost_total()))
+        output.lost(late, summary.kernel.lost(), monotonic_now_ns());
+    output.summary(summary);
+    session.flush();
 }
 
 void LeakWatch::report_all(std::vector<Leak>& leaks, std::span<const SocketHolder> holders) {

@@ -875,3 +875,11 @@ def on_port(port):
 
 def fmt_records(records):
     return "\n".join(json.dumps(r, sort_keys=True) for r in records)
+
+
+def check_reported_once(records):
+    """At most one leak and one leak_resolved record among a socket's records."""
+    kinds = [r["type"] for r in records]
+    assert kinds.count("leak") <= 1 and kinds.count("leak_resolved") <= 1, \
+        "socket reported more than once:\n%s" % fmt_records(records)
+    return records

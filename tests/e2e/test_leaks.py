@@ -90,6 +90,27 @@ def client_hangs_up(c):
     assert c.server.state(c.afd) == "CLOSE_WAIT"
 
 
+def leak_opened(*args, family=4, **kwargs):
+    """The common opening: a server and a client, `tcpleak leaks args...`,
+    a connection the client hangs up, and the server's leak record.
+    Returns (server, client, tl, connection, leak)."""
+    server, client = peers()
+    tl = start_leaks(*args, **kwargs)
+    c = open_connection(server, client, family=family)
+    client_hangs_up(c)
+    return server, client, tl, c, wait_leak(tl, c.server_sock)
+
+def forked_after_connection():
+    """A server and a client, `tcpleak leaks`, a connection, then the server
+    forks (the child inherits the accepted socket). Returns (server, client,
+    tl, connection, child pid)."""
+    server, client = peers()
+    tl = start_leaks()
+    c = open_connection(server, client)
+    return server, client, tl, c, server.cmd("fork")["pid"]
+
+
+
 def wait_leak(tl, sock, timeout=harness.DEFAULT_TIMEOUT):
     return tl.wait_for(lambda r: r["type"] == "leak" and r["sock"] == sock, timeout,
                        "leak of sock %d" % sock)
@@ -174,11 +195,15 @@ def pids_named(r):
 
 def check_once(tl, sock):
     """At most one leak and one leak_resolved record for a socket."""
-    mine = records_of(tl, sock)
-    kinds = [r["type"] for r in mine]
-    assert kinds.count("leak") <= 1 and kinds.count("leak_resolved") <= 1, \
-        "socket reported more than once:\n%s" % fmt(mine)
-    return mine
+    return harness.check_reported_once(records_of(tl, sock))
+
+
+def resolved_then_stopped(tl, c, leak, how, by_pid, by_comm=SERVER_COMM):
+    """The leak's resolution as given, then tcpleak stopped: exit 3, and the
+    leak told exactly once."""
+    check_resolved(wait_resolved(tl, c.server_sock), leak, how=how, by_pid=by_pid, by_comm=by_comm)
+    assert tl.stop() == 3
+    check_once(tl, c.server_sock)
 
 
 # ---------------------------------------------------------------------------
@@ -186,11 +211,7 @@ def check_once(tl, sock):
 
 
 def test_never_closed_names_the_server_not_the_client():
-    server, client = peers()
-    tl = start_leaks()
-    c = open_connection(server, client)
-    client_hangs_up(c)
-    leak = wait_leak(tl, c.server_sock)
+    server, client, tl, c, leak = leak_opened()
     check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=c.afd, verdict="never_closed",
                holders=[(server.pid, SERVER_COMM, c.afd)], owner_pid=server.pid, owner_comm=SERVER_COMM)
     assert leak["rx_queue"] == 0, fmt(leak)
@@ -344,17 +365,11 @@ def test_fork_parent_closed_child_holds(order):
 
     # The child exits: its exit drops the last reference.
     server.cmd("exit-child %d" % child)
-    res = wait_resolved(tl, c.server_sock)
-    check_resolved(res, leak, how="exit", by_pid=child, by_comm=SERVER_COMM)
-    assert tl.stop() == 3
-    check_once(tl, c.server_sock)
+    resolved_then_stopped(tl, c, leak, how="exit", by_pid=child)
 
 
 def test_fork_both_hold_owner_is_responsible():
-    server, client = peers()
-    tl = start_leaks()
-    c = open_connection(server, client)
-    child = server.cmd("fork")["pid"]
+    server, client, tl, c, child = forked_after_connection()
     client_hangs_up(c)
     leak = wait_leak(tl, c.server_sock)
     holders = sorted([(server.pid, SERVER_COMM, c.afd), (child, SERVER_COMM, c.afd)])
@@ -364,18 +379,12 @@ def test_fork_both_hold_owner_is_responsible():
     # still in CLOSE_WAIT; it ends when the child closes it.
     server.close(c.afd)
     server.cmd("kill-child %d" % child)
-    res = wait_resolved(tl, c.server_sock)
-    check_resolved(res, leak, how="exit", by_pid=child, by_comm=SERVER_COMM)
-    assert tl.stop() == 3
-    check_once(tl, c.server_sock)
+    resolved_then_stopped(tl, c, leak, how="exit", by_pid=child)
 
 
 def test_owner_exited_child_holds():
     """The owner's descriptor went away without close(), by exit: closed_via exit, with the fd."""
-    server, client = peers()
-    tl = start_leaks()
-    c = open_connection(server, client)
-    child = server.cmd("fork")["pid"]
+    server, client, tl, c, child = forked_after_connection()
     assert server.exit(0) == 0  # the orphaned child keeps its copy (killed at teardown)
     client.close(c.cfd)
     leak = wait_leak(tl, c.server_sock)
@@ -420,10 +429,7 @@ def test_same_process_other_descriptor(name, commands, copy, via, hooks):
                holders=[(server.pid, SERVER_COMM, copy_fd)], owner_pid=server.pid, owner_comm=SERVER_COMM,
                closed_by=server.pid, closed_by_comm=SERVER_COMM, closed_by_fd=c.afd, closed_via=via)
     server.close(copy_fd)
-    res = wait_resolved(tl, c.server_sock)
-    check_resolved(res, leak, how="close", by_pid=server.pid, by_comm=SERVER_COMM)
-    assert tl.stop() == 3
-    check_once(tl, c.server_sock)
+    resolved_then_stopped(tl, c, leak, how="close", by_pid=server.pid)
 
 
 def test_passed_over_a_unix_socket_the_receiver_is_the_holder():
@@ -527,11 +533,7 @@ def test_leak_older_than_tcpleak_exits():
 
 
 def test_leaking_process_exits():
-    server, client = peers()
-    tl = start_leaks()
-    c = open_connection(server, client)
-    client_hangs_up(c)
-    leak = wait_leak(tl, c.server_sock)
+    server, client, tl, c, leak = leak_opened()
     assert server.exit(0) == 0
     res = wait_resolved(tl, c.server_sock)
     check_resolved(res, leak, how="exit", by_pid=server.pid, by_comm=SERVER_COMM)
@@ -539,11 +541,7 @@ def test_leaking_process_exits():
 
 
 def test_shutdown_without_close():
-    server, client = peers()
-    tl = start_leaks()
-    c = open_connection(server, client)
-    client_hangs_up(c)
-    leak = wait_leak(tl, c.server_sock)
+    server, client, tl, c, leak = leak_opened()
     server.cmd("shutdown %d wr" % c.afd)
     res = wait_resolved(tl, c.server_sock)
     check_resolved(res, leak, how="shutdown", by_pid=server.pid, by_comm=SERVER_COMM)
@@ -594,11 +592,7 @@ def test_unread_data_is_rx_queue():
 
 
 def test_ipv6_leak():
-    server, client = peers()
-    tl = start_leaks()
-    c = open_connection(server, client, family=6)
-    client_hangs_up(c)
-    leak = wait_leak(tl, c.server_sock)
+    server, client, tl, c, leak = leak_opened(family=6)
     check_leak(leak, c, pid=server.pid, comm=SERVER_COMM, fd=c.afd, verdict="never_closed",
                holders=[(server.pid, SERVER_COMM, c.afd)], owner_pid=server.pid, owner_comm=SERVER_COMM)
     assert (leak["saddr"], leak["daddr"]) == ("::1", "::1"), fmt(leak)
@@ -748,11 +742,7 @@ def test_exit_status_zero_without_a_leak(json_mode):
 
 
 def test_duration_end_after_a_leak():
-    server, client = peers()
-    tl = start_leaks("--duration", "2s")
-    c = open_connection(server, client)
-    client_hangs_up(c)
-    leak = wait_leak(tl, c.server_sock)  # ~0.5s into a 2s run
+    server, client, tl, c, leak = leak_opened("--duration", "2s")  # ~0.5s into a 2s run
     assert leak["pid"] == server.pid and leak["fd"] == c.afd, fmt(leak)
     assert tl.wait_exit(timeout=30) == 3, tl.report()
     s = tl.summary()

@@ -37,10 +37,13 @@ struct LeakWatchStats {
 };
 
 class LeakWatch;
-struct LeakSummary;
-// What `leaks` and the agent tell in their summary record of the tracker
-// and the watch (the session's part: CommandSession::fill).
-void fill_leak_summary(LeakSummary& summary, const LeakTracker& tracker, const LeakWatch& watch);
+class LeakOutput;
+class CommandSession;
+// The summary `leaks` and the agent end with: the session's part
+// (CommandSession::fill), the tracker's and the watch's, and first a loss
+// not told yet; then flushed.
+void write_leak_summary(CommandSession& session, LeakOutput& output, Duration threshold, const LeakTracker& tracker,
+                        const LeakWatch& watch);
 
 class LeakWatch : public RecordSink {
 public:

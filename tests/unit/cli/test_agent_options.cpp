@@ -1,4 +1,5 @@
 // tcpleak agent's command line.
+#include "cli_support.hpp"
 #include "tcpleak/cli/cli.hpp"
 
 #include <doctest/doctest.h>
@@ -9,22 +10,22 @@
 #include <vector>
 
 using namespace tcpleak;
+using namespace tcpleak::testing;
 using namespace std::chrono_literals;
 
 namespace {
 
-ParseResult parse_agent(std::initializer_list<const char*> words) {
-    std::vector<const char*> argv{"tcpleak", "agent"};
-    argv.insert(argv.end(), words.begin(), words.end());
-    return parse_command_line(static_cast<int>(argv.size()), argv.data());
+// "tcpleak agent <words...>"
+std::vector<const char*> agent_words(std::initializer_list<const char*> words) {
+    std::vector<const char*> all{"agent"};
+    all.insert(all.end(), words.begin(), words.end());
+    return all;
 }
 
+ParseResult parse_agent(std::initializer_list<const char*> words) { return parse(agent_words(words)); }
+
 AgentOptions agent_options(std::initializer_list<const char*> words) {
-    const ParseResult result = parse_agent(words);
-    INFO("message: " << result.message);
-    REQUIRE(result.options);
-    REQUIRE(std::holds_alternative<AgentOptions>(*result.options));
-    return std::get<AgentOptions>(*result.options);
+    return parsed_as<AgentOptions>(agent_words(words));
 }
 
 // The first line of the usage error, without "tcpleak agent: ".

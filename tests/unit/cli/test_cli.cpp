@@ -1,3 +1,4 @@
+#include "cli_support.hpp"
 #include "tcpleak/cli/cli.hpp"
 #include "tcpleak/cli/version.hpp"
 #include "tcpleak/core/tcp_state.hpp"
@@ -12,25 +13,10 @@
 #include <vector>
 
 using namespace tcpleak;
+using namespace tcpleak::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-// parse_command_line on "tcpleak <words...>".
-ParseResult parse(std::initializer_list<const char*> words) {
-    std::vector<const char*> argv{"tcpleak"};
-    argv.insert(argv.end(), words.begin(), words.end());
-    return parse_command_line(static_cast<int>(argv.size()), argv.data());
-}
-
-template <typename Options>
-Options parsed_as(std::initializer_list<const char*> words) {
-    const ParseResult result = parse(words);
-    INFO("message: " << result.message);
-    REQUIRE(result.options);
-    REQUIRE(std::holds_alternative<Options>(*result.options));
-    return std::get<Options>(*result.options);
-}
 
 std::vector<std::string> lines_of(std::string_view text) {
     std::vector<std::string> lines;
