@@ -281,7 +281,6 @@ int iter_socket_holders(struct bpf_iter__task_file *ctx)
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
 	struct tl_socket record = {};
-	struct tcp_sock *tp;
 	struct socket *sock;
 	struct sock *sk;
 	__u16 family;
@@ -297,45 +296,40 @@ int iter_socket_holders(struct bpf_iter__task_file *ctx)
 	family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
-	/* A socket reached from a file is not trusted by the verifier (since
-	 * 6.18.44 and other stable kernels): no helper takes it, so it is read
-	 * as a tcp_sock directly (checked to be TCP above), and its cookie is
-	 * the one the kernel holds. A socket without one yet has never been in
-	 * a transition or a TCP-table walk since tcpleak started; every walk of
-	 * the descriptor tables follows a TCP-table walk that gives one to every
-	 * socket of the namespaces it covers, so none of those is missed here. */
-	tp = tl_read_only_cast(sk, struct tcp_sock);
+	/* Its cookie is the one the kernel holds (read_file_socket: the walk
+	 * cannot create one). A socket without one has never been in a state
+	 * change or a TCP-table walk since tcpleak started: the walks at
+	 * start-up and of every census name every socket of the namespaces
+	 * they cover first; later ones are named by their first state change. */
 	record.state = sk->__sk_common.skc_state;
 	if (iter_mode == TL_ITER_STATES && !((iter_states >> (record.state & 31)) & 1))
 		return 0;
 	record.cookie = sk->__sk_common.skc_cookie.counter;
-	if (!record.cookie)
+	if (!record.cookie) {
+		/* A socket() not yet connected or listening has no state change
+		 * to name it, and nothing to report either. */
+		if (record.state != TCP_CLOSE)
+			count(TL_CNT_UNNAMED_SOCKETS);
 		return 0;
+	}
 
 	record.kind = TL_REC_SOCKET;
 	record.family = family;
-	record.sport = local_port(tp);
 	record.dport = bpf_ntohs(sk->__sk_common.skc_dport);
 	record.pid = task->tgid;
 	record.fd = ctx->fd;
-	record.rx_queue = receive_queue_bytes(sk, tp, record.state);
 	record.uid = sk->sk_uid.val;
 	record.netns = sk->__sk_common.skc_net.net->ns.inum;
 	record.cgroup = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
-	if (record.state == TCP_CLOSE_WAIT) {
-		record.cw_age_ns = close_wait_age_ns(tp);
-		if (record.cw_age_ns)
-			record.flags |= TL_SOCK_AGE_KNOWN;
-	}
+	read_file_socket(sk, family, &record);
 	record.read_ns = bpf_ktime_get_ns();
-	read_addresses(sk, tp, family, record.saddr, record.daddr);
 	read_process_comm(task, record.comm);
 	/* The kernel may run this twice for one descriptor (when the record
 	 * does not fit the read buffer): both are idempotent. */
 	if (iter_mode == TL_ITER_SEED && cfg_select)
-		select_existing(sk, tp, record.cookie, task, record.comm);
+		select_existing(sk, record.sport, record.cookie, task, record.comm);
 	if (iter_mode == TL_ITER_SEED && cfg_track_owners && record.state == TCP_LISTEN)
-		remember_listener(sk, tp, record.cookie);
+		remember_listener_at(listener_at(sk, record.sport), sk, record.cookie);
 	bpf_seq_write(ctx->meta->seq, &record, sizeof(record));
 	return 0;
 }

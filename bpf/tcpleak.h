@@ -222,7 +222,8 @@ struct tl_tcp_socket {
 	X(TL_CNT_SELECTED_FULL, selected_full)         /* a selected socket or listener not remembered: \
 							  map full (filters, run) */                    \
 	X(TL_CNT_RELEASE_MAP_UPDATE_FAILED, release_map_update_failed) /* fd release not remembered */  \
-	X(TL_CNT_PIDS_FULL, pids_full)                 /* forked child not tracked: pid map full */
+	X(TL_CNT_PIDS_FULL, pids_full)                 /* forked child not tracked: pid map full */ \
+	X(TL_CNT_UNNAMED_SOCKETS, unnamed_sockets)     /* descriptor walk: a socket past CLOSE with no cookie yet, skipped */
 
 enum tl_counter {
 #define TL_COUNTER_ENUM(name, key) name,

@@ -27,9 +27,4 @@
 #define NSEC_PER_SEC 1000000000ULL
 #define MAX_CLOSE_RANGE_FDS (1U << 16)
 
-/* A read-only view of a kernel object as another type: its fields are read
- * directly (faults read as zero), but no helper accepts it. For pointers the
- * verifier does not trust, such as a socket reached from a file. */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
-#define tl_read_only_cast(ptr, type) ((type *)bpf_rdonly_cast((ptr), bpf_core_type_id_kernel(type)))
 #endif /* TCPLEAK_LIB_COMMON */

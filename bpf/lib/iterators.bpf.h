@@ -38,7 +38,7 @@ static __always_inline __u32 timer_left_ms(unsigned long expires)
 
 /* Start-up: a socket held by a selected process is selected (and so are the
  * connections its listeners receive). */
-static __always_inline void select_existing(struct sock *sk, struct tcp_sock *tp, __u64 cookie,
+static __always_inline void select_existing(struct sock *sk, __u16 sport, __u64 cookie,
 					    struct task_struct *task, const char *comm)
 {
 	struct listener_key listener;
@@ -48,11 +48,51 @@ static __always_inline void select_existing(struct sock *sk, struct tcp_sock *tp
 		return;
 	select_socket(cookie);
 	if (sk->__sk_common.skc_state == TCP_LISTEN) {
-		listener = listener_of(sk, tp);
+		listener = listener_at(sk, sport);
 		if (bpf_map_update_elem(&selected_listeners, &listener, &yes, BPF_ANY))
 			count(TL_CNT_SELECTED_FULL);
 	}
 }
+/* The fields of a socket reached from a file (the descriptor walk). Since
+ * 6.18.44 (and the stable kernels with the same change) the verifier does
+ * not trust that pointer: its struct sock fields load directly, but no
+ * helper takes it and it cannot be seen as a tcp_sock, so the tcp_sock
+ * fields are probe reads, which every kernel accepts. */
+static __always_inline void read_file_socket(struct sock *sk, __u16 family, struct tl_socket *r)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u32 unread;
+
+	r->sport = bpf_ntohs(BPF_CORE_READ(tp, inet_conn.icsk_inet.inet_sport));
+	if (r->state == TCP_LISTEN) {
+		r->rx_queue = sk->sk_ack_backlog;
+	} else {
+		unread = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
+		if ((int)unread < 0)
+			unread = 0;
+		if (unread && (sk->__sk_common.skc_flags & (1UL << SOCK_DONE)))
+			unread--;
+		r->rx_queue = unread;
+	}
+	if (r->state == TCP_CLOSE_WAIT) {
+		__u32 elapsed = (__u32)bpf_jiffies64() - BPF_CORE_READ(tp, rcv_tstamp);
+
+		r->cw_age_ns = elapsed > 1 ? jiffies_to_ns(elapsed - 1) : 0;
+		if (r->cw_age_ns)
+			r->flags |= TL_SOCK_AGE_KNOWN;
+	}
+	if (family == AF_INET) {
+		__u32 src = BPF_CORE_READ(tp, inet_conn.icsk_inet.inet_saddr);
+		__u32 dst = sk->__sk_common.skc_daddr;
+
+		__builtin_memcpy(r->saddr, &src, 4);
+		__builtin_memcpy(r->daddr, &dst, 4);
+	} else {
+		__builtin_memcpy(r->saddr, sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+		__builtin_memcpy(r->daddr, sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8, 16);
+	}
+}
+
 /* A full socket's fields for the TCP-table record. */
 static __always_inline void read_full_socket(struct sock_common *skc, struct tl_tcp_socket *r)
 {

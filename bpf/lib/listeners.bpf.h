@@ -17,9 +17,8 @@
  * update need not be atomic: a lost race only makes a port look shared
  * (no owner until accept()), never gives a connection a wrong owner (user
  * space also knows every listener of a port). */
-static __always_inline void remember_listener(struct sock *sk, struct tcp_sock *tp, __u64 cookie)
+static __always_inline void remember_listener_at(struct listener_key key, struct sock *sk, __u64 cookie)
 {
-	struct listener_key key = listener_of(sk, tp);
 	struct listener_sockets fresh = {};
 	struct listener_sockets *value = bpf_map_lookup_elem(&listener_sockets, &key);
 	int free = -1;
@@ -44,6 +43,11 @@ static __always_inline void remember_listener(struct sock *sk, struct tcp_sock *
 	}
 	value->sk[free & (TL_LISTENERS_PER_PORT - 1)] = (__u64)sk;
 	value->cookie[free & (TL_LISTENERS_PER_PORT - 1)] = cookie;
+}
+
+static __always_inline void remember_listener(struct sock *sk, struct tcp_sock *tp, __u64 cookie)
+{
+	remember_listener_at(listener_of(sk, tp), sk, cookie);
 }
 
 static __always_inline void forget_listener(struct sock *sk, struct tcp_sock *tp, __u64 cookie)

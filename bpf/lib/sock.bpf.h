@@ -17,14 +17,19 @@ static __always_inline __u16 local_port(struct tcp_sock *tp)
 	return bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
 }
 
-static __always_inline struct listener_key listener_of(struct sock *sk, struct tcp_sock *tp)
+static __always_inline struct listener_key listener_at(struct sock *sk, __u16 port)
 {
 	struct listener_key key = {
 		.netns = sk->__sk_common.skc_net.net->ns.inum,
 		.family = sk->__sk_common.skc_family,
-		.port = local_port(tp),
+		.port = port,
 	};
 	return key;
+}
+
+static __always_inline struct listener_key listener_of(struct sock *sk, struct tcp_sock *tp)
+{
+	return listener_at(sk, local_port(tp));
 }
 
 /* Unread bytes, as SIOCINQ counts them: the FIN takes a sequence number

@@ -146,16 +146,26 @@ bool LeakTracker::became_time_wait(Socket& s, const Transition& t) {
 // A held leak in FIN_WAIT2 whose last descriptor goes (close, exit):
 // tcp_close() orphans the socket before the event (no file left to see) and
 // hands it to a time-wait socket in FIN_WAIT2. The leak - a descriptor
-// holding it - ended with that release, in the releasing task's context; the
-// kernel reaps what is left after tcp_fin_timeout.
+// holding it - ended with that release, in the releasing task's context
+// when that task is one of its holders; otherwise (tcp_fin_timeout above
+// 60 s: a timer ends it later, in softirq) only the state change is known.
+// The time-wait socket keeps the cookie: the socket is kept, quietly, until
+// the tables no longer have it, so that it is not adopted as a new orphan.
 std::optional<LeakResolved> LeakTracker::held_leak_released(Socket& s, const Transition& t) {
     if (s.phase != Phase::Reported || !s.leak || s.leak->verdict == Verdict::Orphaned)
         return std::nullopt;
-    LeakResolved r = resolution(s, t.task_exiting ? ResolvedHow::Exit : ResolvedHow::Close, t.mono_ns);
-    r.by_pid = t.ctx_pid;
-    r.by_comm = t.ctx_comm;
-    r.to_state = kTcpFinWait2; // an orphan now, in the time-wait socket's substate
-    forget(s);
+    const bool by_holder = std::any_of(s.leak->holders.begin(), s.leak->holders.end(),
+                                       [&t](const Holder& h) { return h.pid == t.ctx_pid; });
+    const ResolvedHow how = !by_holder ? ResolvedHow::StateChange
+                            : t.task_exiting ? ResolvedHow::Exit
+                                             : ResolvedHow::Close;
+    LeakResolved r = resolution(s, how, t.mono_ns);
+    if (by_holder) {
+        r.by_pid = t.ctx_pid;
+        r.by_comm = t.ctx_comm;
+    }
+    r.to_state = kTcpClose; // the full socket's end; an orphan time-wait socket lives on
+    s.phase = Phase::Filtered;
     ++resolved_total_;
     return r;
 }

@@ -75,8 +75,8 @@ void LeakDetails::fill(std::span<Leak> leaks, std::span<const SocketHolder> hold
     std::uint32_t states = kPeerStates;
     for (const Leak& leak : leaks)
         states |= 1U << leak.state;
-    if (stuck_other)
-        states |= 1U << kTcpEstablished;
+    if (stuck_other) // and a LAST_ACK's or CLOSING's peer may be done: TIME_WAIT
+        states |= (1U << kTcpEstablished) | (1U << kTcpTimeWait);
     std::vector<TcpSocket> sockets;
     std::unordered_map<std::uint32_t, TcpSysctls> sysctls;
     for (const std::uint32_t netns : namespaces) {

@@ -137,8 +137,8 @@ void LeakWatch::scan(EventSource& source) {
     stats_.close_wait_seen += result.adopted;
     for (LeakResolved& resolved : result.resolved)
         report(resolved);
+    report_late(holders); // older than what this scan found
     report_all(result.leaks, holders);
-    report_late(holders);
 
     if (reconciling) {
         const Reconciliation reconciliation = coverage_.on_reconciled(began);
@@ -237,6 +237,8 @@ void LeakWatch::report(LeakResolved& resolved) {
     }
     if (late_.empty())
         late_since_ns_ = clock_();
+    // Now: the process may exit before the details come.
+    resolved.leak.cmdline = read_cmdline(resolved.leak.pid);
     late_.push_back(std::move(resolved));
 }
 
@@ -250,9 +252,7 @@ void LeakWatch::report_late(std::span<const SocketHolder> holders) {
     for (const LeakResolved& resolved : late_)
         leaks.push_back(resolved.leak);
     details_.fill(leaks, own_details_holders_ ? std::span<const SocketHolder>{} : holders);
-    std::unordered_map<std::uint32_t, std::string> cmdlines;
     for (std::size_t i = 0; i < late_.size(); ++i) {
-        leaks[i].cmdline = cached_cmdline(cmdlines, leaks[i].pid);
         late_[i].leak = std::move(leaks[i]);
         events_.leak(late_[i].leak);
         events_.resolved(late_[i]);

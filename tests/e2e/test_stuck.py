@@ -489,6 +489,10 @@ def test_run_state_fin_wait2(tmp_path):
     prog.cmd("shutdown %d wr" % conn["fd"])
     server.wait_eof(acc["fd"])
     clock.wait_for(lambda r: r.get("type") == "leak" and r.get("sock") == sock, REPORT_TIMEOUT, "the clock's leak")
+    # run's own report of it (its scans run on their own schedule), then the exit.
+    want = ("tcpleak: leak: pid %d " % prog.pid).encode()
+    assert prog.err.wait(lambda: [l for l in prog.err.lines if l.startswith(want) and b" in FIN_WAIT2 " in l],
+                         REPORT_TIMEOUT), prog.report()
     assert prog.exit(0) == 3, prog.report()
 
     with open(report_path, "rb") as f:

@@ -899,10 +899,43 @@ TEST_CASE("a held FIN_WAIT2 leak ends when its holder exits, though the socket l
     REQUIRE(resolved.has_value());
     CHECK(resolved->how == ResolvedHow::Exit);
     CHECK(resolved->by_pid == kServer);
-    CHECK(resolved->to_state == kTcpFinWait2);
+    CHECK(resolved->to_state == kTcpClose);
     CHECK(resolved->in_state_ns == 8 * kSec);
-    CHECK(tracker.tracked() == 0);
+    CHECK(tracker.active().empty());
     CHECK(tracker.resolved_total() == 1);
+
+    // The time-wait socket that took its place keeps the cookie: not a new
+    // orphan to report; forgotten once the tables no longer have it.
+    TcpSocket time_wait;
+    time_wait.cookie = 7;
+    time_wait.state = kTcpFinWait2;
+    time_wait.time_wait = true;
+    time_wait.orphan = true;
+    time_wait.netns = 4026531840u;
+    const std::vector<TcpSocket> still{time_wait};
+    TcpTables tables;
+    tables.add(time_wait.netns, still);
+    tracker.begin_scan();
+    const ScanResult later = tracker.on_scan({}, kT0 + 20 * kSec, false, {}, &tables);
+    CHECK(later.leaks.empty());
+    CHECK(later.resolved.empty());
+    tracker.begin_scan();
+    TcpTables gone;
+    gone.add(time_wait.netns, std::span<const TcpSocket>{});
+    CHECK(tracker.on_scan({}, kT0 + 80 * kSec, false, {}, &gone).resolved.empty());
+    CHECK(tracker.tracked() == 0);
+}
+
+TEST_CASE("a held FIN_WAIT2 leak ended by a timer (no holder on the CPU) names no closer") {
+    LeakTracker tracker(kThreshold, {}, fin_wait2_policy());
+    watching_fin_wait2(tracker, true);
+    SocketHolder held = holder(7, kServer, "server", 9);
+    held.state = kTcpFinWait2;
+    only_leak(scan(tracker, {held}, kT0 + 5 * kSec));
+    const auto resolved = tracker.on_transition(handed_to_time_wait(kT0 + 70 * kSec, 0, "swapper/0", false));
+    REQUIRE(resolved.has_value());
+    CHECK(resolved->how == ResolvedHow::StateChange);
+    CHECK_FALSE(resolved->by_pid.has_value());
 }
 
 TEST_CASE("an orphaned FIN_WAIT2 handed to a time-wait socket stays tracked, unresolved") {

@@ -283,7 +283,7 @@ TEST_CASE_FIXTURE(JsonLeakOutput, "JSON leak output: summary; refresh writes not
                         R"("reconciliations":0,"found_by_scan":0,"scans":12,"scan_ms":30,)"
                         R"("lost":4,"kernel":{"transitions_seen":5000,"sent":40,"lost":4,)"
                         R"("selected_full":3,"release_map_update_failed":0,)"
-                        R"("pids_full":0,"recursion_misses":0},"bpf_map_bytes":9542042})"
+                        R"("pids_full":0,"unnamed_sockets":0,"recursion_misses":0},"bpf_map_bytes":9542042})"
                         "\n");
     CHECK(keys_in_order(out.lines().at(0)) == kSummaryKeys);
     save_samples(out.text());

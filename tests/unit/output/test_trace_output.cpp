@@ -181,7 +181,7 @@ TEST_CASE_FIXTURE(JsonTraceOutput, "JSON trace output: lost and summary lines") 
           R"("transitions":{"ESTABLISHED->CLOSE_WAIT":600,)"
           R"("SYN_SENT->ESTABLISHED":30,"CLOSE_WAIT->LAST_ACK":598,"13->CLOSE":6},)"
           R"("kernel":{"transitions_seen":5000,"sent":1234,"lost":0,"selected_full":3,)"
-          R"("release_map_update_failed":0,"pids_full":0,"recursion_misses":0},"bpf_map_bytes":9542042})");
+          R"("release_map_update_failed":0,"pids_full":0,"unnamed_sockets":0,"recursion_misses":0},"bpf_map_bytes":9542042})");
     CHECK(keys_in_order(lines[2]) ==
           std::vector<std::string>{"type", "time", "mode", "duration_ms", "events", "lost", "owner_unknown",
                                    "unowned_hidden", "owners_evicted", "transitions", "kernel", "bpf_map_bytes"});
