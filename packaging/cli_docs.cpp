@@ -1,3 +1,4 @@
+// Over 500 lines: the man page and both completions walk the same description; one file keeps them in step.
 // Build-time generator of tcpleak's man pages and shell completion, from the
 // command line's own definition (describe_command_line: the CLI11 App that
 // parses and prints --help), so neither can drift from --help. It walks

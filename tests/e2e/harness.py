@@ -1,3 +1,4 @@
+# Over 500 lines: the one harness every e2e file shares (peers, runners, schema checks, waits).
 """Helpers for tcpleak's end-to-end tests: socket peers, a tcpleak runner,
 schema validation of every JSON line, and waits on real readiness signals.
 

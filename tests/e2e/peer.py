@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Over 500 lines: one command per socket operation the tests drive.
 """A scriptable TCP socket process for tcpleak's end-to-end tests.
 
 Driven over stdin/stdout: one command per line, exactly one reply line per

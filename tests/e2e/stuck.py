@@ -1,3 +1,4 @@
+# Over 500 lines: every stuck-state scenario and the ss/netns plumbing they share.
 """Real sockets stuck in the closing states, for `tcpleak leaks --state` tests.
 
 Every scenario is made of peer.py processes (harness.Peer) holding real

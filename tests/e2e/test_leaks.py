@@ -1,3 +1,4 @@
+# Over 500 lines: one test per verdict, resolution and filter case of leaks, with the helpers they share.
 """End-to-end tests of `tcpleak leaks`: the real binary, real loopback
 connections between separate peer processes (tests/e2e/peer.py), exact
 owners, descriptors, verdicts and resolutions.

@@ -1,3 +1,4 @@
+# Over 500 lines: one test per outcome of run (exit statuses, reports, signals, the tree).
 """End-to-end tests of `tcpleak run`: the real binary running real commands.
 
 The traced program is usually peer.py itself, started by tcpleak run and

@@ -1,3 +1,4 @@
+# Over 500 lines: one test per attribution case of trace, with the helpers they share.
 """End-to-end tests of `tcpleak trace`: the real binary, real loopback
 connections between separate peer processes, exact transitions and owners."""
 

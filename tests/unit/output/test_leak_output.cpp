@@ -1,3 +1,4 @@
+// Over 500 lines: every record and text the leak output writes, one case each, with the samples they share.
 #include "tcpleak/output/leak_output.hpp"
 
 #include "golden.hpp"

@@ -1,3 +1,4 @@
+// Over 500 lines: run's report in text, JSON and JUnit, one case per situation, with the samples they share.
 #include "tcpleak/report/run_report.hpp"
 
 #include "tcpleak/core/tcp_state.hpp"
