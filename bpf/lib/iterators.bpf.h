@@ -21,11 +21,16 @@ static __always_inline __u64 jiffies_to_ns(__u64 jiffies)
 /* A strict lower bound of the time a socket has spent in CLOSE_WAIT: the
  * FIN's arrival set rcv_tstamp, later ACKs only move it on; one jiffy less,
  * since both ends of the difference are rounded down to a jiffy. */
-static __always_inline __u64 close_wait_age_ns(struct tcp_sock *tp)
+static __always_inline __u64 close_wait_age_since(__u32 rcv_tstamp)
 {
-	__u32 elapsed = (__u32)bpf_jiffies64() - tp->rcv_tstamp;
+	__u32 elapsed = (__u32)bpf_jiffies64() - rcv_tstamp;
 
 	return elapsed > 1 ? jiffies_to_ns(elapsed - 1) : 0;
+}
+
+static __always_inline __u64 close_wait_age_ns(struct tcp_sock *tp)
+{
+	return close_wait_age_since(tp->rcv_tstamp);
 }
 
 /* Milliseconds until a timer at `expires` (jiffies) fires; 0 when due. */
@@ -61,23 +66,11 @@ static __always_inline void select_existing(struct sock *sk, __u16 sport, __u64 
 static __always_inline void read_file_socket(struct sock *sk, __u16 family, struct tl_socket *r)
 {
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
-	__u32 unread;
 
 	r->sport = bpf_ntohs(BPF_CORE_READ(tp, inet_conn.icsk_inet.inet_sport));
-	if (r->state == TCP_LISTEN) {
-		r->rx_queue = sk->sk_ack_backlog;
-	} else {
-		unread = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
-		if ((int)unread < 0)
-			unread = 0;
-		if (unread && (sk->__sk_common.skc_flags & (1UL << SOCK_DONE)))
-			unread--;
-		r->rx_queue = unread;
-	}
+	r->rx_queue = unread_bytes(sk, BPF_CORE_READ(tp, rcv_nxt), BPF_CORE_READ(tp, copied_seq), r->state);
 	if (r->state == TCP_CLOSE_WAIT) {
-		__u32 elapsed = (__u32)bpf_jiffies64() - BPF_CORE_READ(tp, rcv_tstamp);
-
-		r->cw_age_ns = elapsed > 1 ? jiffies_to_ns(elapsed - 1) : 0;
+		r->cw_age_ns = close_wait_age_since(BPF_CORE_READ(tp, rcv_tstamp));
 		if (r->cw_age_ns)
 			r->flags |= TL_SOCK_AGE_KNOWN;
 	}

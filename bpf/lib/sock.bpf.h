@@ -34,18 +34,23 @@ static __always_inline struct listener_key listener_of(struct sock *sk, struct t
 
 /* Unread bytes, as SIOCINQ counts them: the FIN takes a sequence number
  * but is not data. */
-static __always_inline __u32 receive_queue_bytes(struct sock *sk, struct tcp_sock *tp, int state)
+static __always_inline __u32 unread_bytes(struct sock *sk, __u32 rcv_nxt, __u32 copied_seq, int state)
 {
 	__u32 unread;
 
 	if (state == TCP_LISTEN)
 		return sk->sk_ack_backlog;
-	unread = tp->rcv_nxt - tp->copied_seq;
+	unread = rcv_nxt - copied_seq;
 	if ((int)unread < 0)
 		return 0;
 	if (unread && (sk->__sk_common.skc_flags & (1UL << SOCK_DONE)))
 		unread--;
 	return unread;
+}
+
+static __always_inline __u32 receive_queue_bytes(struct sock *sk, struct tcp_sock *tp, int state)
+{
+	return unread_bytes(sk, tp->rcv_nxt, tp->copied_seq, state);
 }
 
 /* How a socket is leaving CLOSE_WAIT: is its last file reference being
